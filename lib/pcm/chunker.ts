@@ -1,0 +1,94 @@
+/**
+ * Re-chunks one stream's PCM into chunks of a fixed size (bytes or milliseconds), keeping the
+ * capture timestamp of each chunk's first sample. Per-stream: keep one Chunker per stream key
+ * (see StreamTable).
+ */
+import type { PcmFormat } from './contract';
+import { bytesForMs, frameBytes, PcmFormatError } from './contract';
+
+export type ChunkSize = { bytes: number } | { ms: number };
+
+export interface Chunk {
+  pcm: Buffer;
+  format: PcmFormat;
+  /** capture time (ms since epoch) of the first sample, when the input carried timestamps */
+  timestamp?: number;
+  /** 0-based sequence number of this chunk among the chunks this Chunker produced */
+  seq: number;
+}
+
+export class Chunker {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private format: PcmFormat | undefined;
+  /** timestamp of the first pending byte */
+  private pendingTimestamp: number | undefined;
+  private nextSeq = 0;
+
+  constructor(private readonly size: ChunkSize) {
+    const n = 'bytes' in size ? size.bytes : size.ms;
+    if (!(n > 0) || !Number.isFinite(n)) throw new RangeError(`chunk size must be a positive number, got ${n}`);
+  }
+
+  /** Bytes per chunk in the given format (whole frames). */
+  chunkBytes(format: PcmFormat): number {
+    const fb = frameBytes(format);
+    if ('bytes' in this.size) return Math.max(fb, Math.floor(this.size.bytes / fb) * fb);
+    return bytesForMs(format, this.size.ms);
+  }
+
+  /** Bytes waiting for a chunk to fill. */
+  get buffered(): number {
+    return this.pendingBytes;
+  }
+
+  /**
+   * Adds PCM (a whole number of frames) and returns the full chunks it completes. A change of
+   * format mid-stream first flushes what was pending in the old format, so no chunk mixes two.
+   */
+  push(pcm: Buffer, format: PcmFormat, timestamp?: number): Chunk[] {
+    if (pcm.length % frameBytes(format) !== 0) {
+      throw new PcmFormatError(`chunker got ${pcm.length} bytes, not whole ${format.channels}-channel frames`);
+    }
+    const out: Chunk[] = [];
+    if (this.format && (this.format.rate !== format.rate || this.format.channels !== format.channels)) {
+      const tail = this.flush();
+      if (tail) out.push(tail);
+    }
+    this.format = format;
+    if (pcm.length === 0) return out;
+    if (this.pendingBytes === 0) this.pendingTimestamp = timestamp;
+    this.pending.push(pcm);
+    this.pendingBytes += pcm.length;
+    const size = this.chunkBytes(format);
+    if (this.pendingBytes < size) return out;
+    let all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    let offset = 0;
+    while (all.length - offset >= size) {
+      out.push(this.make(all.subarray(offset, offset + size), format));
+      offset += size;
+    }
+    all = all.subarray(offset);
+    this.pending = all.length ? [all] : [];
+    this.pendingBytes = all.length;
+    return out;
+  }
+
+  /** Returns the partial chunk (if any) and empties the buffer: the stream ended. */
+  flush(): Chunk | undefined {
+    if (!this.format || this.pendingBytes === 0) return undefined;
+    const pcm = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    return this.make(pcm, this.format);
+  }
+
+  private make(pcm: Buffer, format: PcmFormat): Chunk {
+    const chunk: Chunk = { pcm, format, seq: this.nextSeq++ };
+    if (this.pendingTimestamp !== undefined) {
+      chunk.timestamp = this.pendingTimestamp;
+      this.pendingTimestamp += (pcm.length / frameBytes(format) / format.rate) * 1000;
+    }
+    return chunk;
+  }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Runs the compiled test files (dist/test/**/*.test.js) with Node's built-in test runner and the
+// spec reporter, which ends with the pass/fail counts. Extra arguments filter files by substring:
+//   npm test -- pcm resample
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const root = path.resolve(__dirname, '..');
+const testDir = path.join(root, 'dist', 'test');
+const filters = process.argv.slice(2);
+
+function walk(dir) {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? walk(p) : e.name.endsWith('.test.js') ? [p] : [];
+  });
+}
+
+const files = walk(testDir)
+  .filter((f) => filters.length === 0 || filters.some((s) => path.relative(testDir, f).includes(s)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files matched ${filters.join(' ') || '(all)'} under ${testDir}`);
+  process.exit(1);
+}
+const args = [
+  '--test',
+  '--test-reporter=spec',
+  // every test is bounded: a hung peer fails the test instead of hanging CI
+  '--test-timeout=180000',
+  '--test-concurrency=1',
+  ...files,
+];
+const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
+process.exit(r.status === null ? 1 : r.status);

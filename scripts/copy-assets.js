@@ -15,6 +15,20 @@ function copy(from, to) {
   fs.copyFileSync(from, to);
 }
 
+function readJson(f) {
+  return fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : {};
+}
+
+function deepMerge(...objs) {
+  const out = {};
+  for (const o of objs) {
+    for (const [k, v] of Object.entries(o)) {
+      out[k] = v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object' ? deepMerge(out[k], v) : v;
+    }
+  }
+  return out;
+}
+
 for (const type of fs.readdirSync(nodesSrc)) {
   const dir = path.join(nodesSrc, type);
   if (!fs.statSync(dir).isDirectory()) continue;
@@ -29,9 +43,15 @@ for (const type of fs.readdirSync(nodesSrc)) {
   const locales = path.join(root, 'locales');
   if (fs.existsSync(locales)) {
     for (const lang of fs.readdirSync(locales)) {
-      for (const ext of ['json', 'html']) {
-        const f = path.join(locales, lang, `${type}.${ext}`);
-        if (fs.existsSync(f)) copy(f, path.join(out, 'locales', lang, `${type}.${ext}`));
+      const help = path.join(locales, lang, `${type}.html`);
+      if (fs.existsSync(help)) copy(help, path.join(out, 'locales', lang, `${type}.html`));
+      // the node's own catalog, with the shared texts (common.json) merged under the same keys
+      const own = path.join(locales, lang, `${type}.json`);
+      const common = path.join(locales, lang, 'common.json');
+      if (fs.existsSync(own) || fs.existsSync(common)) {
+        const merged = deepMerge(readJson(common), { [type]: {} }, readJson(own));
+        fs.mkdirSync(path.join(out, 'locales', lang), { recursive: true });
+        fs.writeFileSync(path.join(out, 'locales', lang, `${type}.json`), JSON.stringify(merged, null, 2));
       }
     }
   }

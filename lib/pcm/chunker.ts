@@ -48,7 +48,11 @@ export class Chunker {
    */
   push(pcm: Buffer, format: PcmFormat, timestamp?: number): Chunk[] {
     if (pcm.length % frameBytes(format) !== 0) {
-      throw new PcmFormatError(`chunker got ${pcm.length} bytes, not whole ${format.channels}-channel frames`);
+      throw new PcmFormatError(
+        'pcm.partialFrame',
+        `payload has ${pcm.length} bytes, not a whole number of ${format.channels}-channel 16-bit frames (${frameBytes(format)} bytes each)`,
+        { bytes: pcm.length, channels: format.channels, frameBytes: frameBytes(format) },
+      );
     }
     const out: Chunk[] = [];
     if (this.format && (this.format.rate !== format.rate || this.format.channels !== format.channels)) {

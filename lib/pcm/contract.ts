@@ -4,6 +4,8 @@
  * with its format named the way node-red-contrib-sox-utils names it.
  */
 
+import { CodedError } from '../util/errors';
+
 /** Sample rates we accept anywhere in the package (Hz). */
 export const MIN_RATE = 8000;
 export const MAX_RATE = 192000;
@@ -40,7 +42,7 @@ export interface PcmMessage extends PcmFormatFields {
 }
 
 /** An input that does not follow the contract. The message says what is wrong and how to fix it. */
-export class PcmFormatError extends Error {
+export class PcmFormatError extends CodedError {
   override name = 'PcmFormatError';
 }
 
@@ -77,14 +79,23 @@ export function streamKey(msg: { stmId?: unknown; topic?: unknown }): string {
 export function checkFormat(format: { rate?: unknown; channels?: unknown }, what = 'message'): PcmFormat {
   const { rate, channels } = format;
   if (rate === undefined || rate === null) {
-    throw new PcmFormatError(`${what} has no "rate": set msg.rate to the sample rate in Hz (e.g. 48000), or send a WAV buffer`);
+    throw new PcmFormatError('pcm.noRate', `${what} has no "rate": set msg.rate to the sample rate in Hz (e.g. 48000), or send a WAV buffer`, { what });
   }
   if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < MIN_RATE || rate > MAX_RATE) {
-    throw new PcmFormatError(`${what} has rate ${JSON.stringify(rate)}: expected a whole number of Hz from ${MIN_RATE} to ${MAX_RATE}`);
+    throw new PcmFormatError('pcm.badRate', `${what} has rate ${JSON.stringify(rate)}: expected a whole number of Hz from ${MIN_RATE} to ${MAX_RATE}`, {
+      what,
+      rate: JSON.stringify(rate),
+      min: MIN_RATE,
+      max: MAX_RATE,
+    });
   }
   const ch = channels === undefined || channels === null ? 1 : channels;
   if (typeof ch !== 'number' || !Number.isInteger(ch) || ch < 1 || ch > MAX_CHANNELS) {
-    throw new PcmFormatError(`${what} has channels ${JSON.stringify(channels)}: expected a whole number from 1 to ${MAX_CHANNELS}`);
+    throw new PcmFormatError('pcm.badChannels', `${what} has channels ${JSON.stringify(channels)}: expected a whole number from 1 to ${MAX_CHANNELS}`, {
+      what,
+      channels: JSON.stringify(channels),
+      max: MAX_CHANNELS,
+    });
   }
   return { rate, channels: ch };
 }

@@ -23,26 +23,34 @@ export function readPcm(msg: Record<string, unknown>): ReadPcm | { format: undef
   }
   if (!Buffer.isBuffer(payload)) {
     const got = payload === null ? 'null' : Array.isArray(payload) ? 'an array' : typeof payload;
-    throw new PcmFormatError(`payload is ${got}, not a Buffer of 16-bit PCM (or a WAV file)`);
+    throw new PcmFormatError('pcm.notBuffer', `payload is ${got}, not a Buffer of 16-bit PCM (or a WAV file)`, { got });
   }
   if (isWav(payload)) {
     const wav = decodeWav(payload);
     return { format: wav.format, pcm: wav.pcm, fromWav: true };
   }
   if (msg.bits !== undefined && msg.bits !== 16) {
-    throw new PcmFormatError(`message has bits ${JSON.stringify(msg.bits)}: only 16-bit PCM is supported (or send a WAV buffer, which is converted)`);
+    throw new PcmFormatError('pcm.badBits', `message has bits ${JSON.stringify(msg.bits)}: only 16-bit PCM is supported (or send a WAV buffer, which is converted)`, {
+      bits: JSON.stringify(msg.bits),
+    });
   }
   if (msg.encoding !== undefined && msg.encoding !== 'signed-integer') {
-    throw new PcmFormatError(`message has encoding ${JSON.stringify(msg.encoding)}: only "signed-integer" PCM is supported`);
+    throw new PcmFormatError('pcm.badEncoding', `message has encoding ${JSON.stringify(msg.encoding)}: only "signed-integer" PCM is supported`, {
+      encoding: JSON.stringify(msg.encoding),
+    });
   }
   if (msg.endianness !== undefined && msg.endianness !== 'little') {
-    throw new PcmFormatError(`message has endianness ${JSON.stringify(msg.endianness)}: only "little" is supported`);
+    throw new PcmFormatError('pcm.badEndianness', `message has endianness ${JSON.stringify(msg.endianness)}: only "little" is supported`, {
+      endianness: JSON.stringify(msg.endianness),
+    });
   }
   const format = checkFormat(msg as { rate?: unknown; channels?: unknown });
   const fb = frameBytes(format);
   if (payload.length % fb !== 0) {
     throw new PcmFormatError(
+      'pcm.partialFrame',
       `payload has ${payload.length} bytes, not a whole number of ${format.channels}-channel 16-bit frames (${fb} bytes each)`,
+      { bytes: payload.length, channels: format.channels, frameBytes: fb },
     );
   }
   return { format, pcm: payload, fromWav: false };

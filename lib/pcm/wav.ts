@@ -23,7 +23,7 @@ export function decodeWav(buf: Buffer): { format: PcmFormat; pcm: Buffer } {
   try {
     wav.fromBuffer(buf);
   } catch (err) {
-    throw new PcmFormatError(`payload looks like a WAV file but cannot be read: ${(err as Error).message}`);
+    throw new PcmFormatError('pcm.badWav', `payload looks like a WAV file but cannot be read: ${(err as Error).message}`, { reason: (err as Error).message });
   }
   const fmt = wav.fmt as WaveFmt;
   const format = checkFormat({ rate: fmt.sampleRate, channels: fmt.numChannels }, 'WAV file');
@@ -31,7 +31,10 @@ export function decodeWav(buf: Buffer): { format: PcmFormat; pcm: Buffer } {
     try {
       wav.toBitDepth('16');
     } catch (err) {
-      throw new PcmFormatError(`WAV file with ${wav.bitDepth}-bit samples (format ${fmt.audioFormat}) cannot be converted to 16-bit: ${(err as Error).message}`);
+      throw new PcmFormatError('pcm.wavDepth', `WAV file with ${wav.bitDepth}-bit samples cannot be converted to 16-bit: ${(err as Error).message}`, {
+        bits: wav.bitDepth,
+        reason: (err as Error).message,
+      });
     }
   }
   const data = (wav.data as { samples: Uint8Array }).samples;

@@ -45,7 +45,7 @@ test('readPcm rejects input that is not the contract, with errors a user can act
   assert.throws(() => readPcm(pcmMsg(Buffer.alloc(4), { bits: 24 })), /only 16-bit/);
   assert.throws(() => readPcm(pcmMsg(Buffer.alloc(4), { endianness: 'big' })), /only "little"/);
   assert.throws(() => readPcm(pcmMsg(Buffer.alloc(4), { encoding: 'floating-point' })), /only "signed-integer"/);
-  assert.ok(new PcmFormatError('x') instanceof Error);
+  assert.ok(new PcmFormatError('pcm.test', 'x') instanceof Error);
 });
 
 test('readPcm: a complete message may carry no audio', () => {

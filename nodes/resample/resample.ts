@@ -41,8 +41,11 @@ export = function (RED: NodeAPI) {
         },
       });
     } catch (err) {
-      node.error(localError(i18n, err));
+      // a bad configuration: say so on the node and on every message (Catch nodes see it)
+      const configError = localError(i18n, err);
+      node.error(configError);
       node.status({ fill: 'red', shape: 'ring', text: RED._('resample.status.badConfig') });
+      node.on('input', (_msg, _send, done) => done(configError));
       return;
     }
     let shown = '';

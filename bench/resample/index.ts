@@ -16,6 +16,10 @@
  */
 import { spawn, spawnSync } from 'child_process';
 import { type Quality, QUALITY_NAMES, Resampler, measureQuality, qualityPlan, qualitySignal } from '../../lib/resample';
+import { jsKernel } from './js-kernel';
+
+// TypeScript compiles import() to require() under CommonJS; ESM-only packages need the real one
+const importEsm = new Function('s', 'return import(s)') as (s: string) => Promise<{ default: unknown }>;
 
 const IN_RATE = 48000;
 const OUT_RATE = 16000;
@@ -53,17 +57,67 @@ function speedInput(): Buffer {
   return Buffer.from(s.buffer);
 }
 
-function ours(quality: Quality): Contender {
+function ours(quality: Quality, js = false): Contender {
   return {
-    name: `live-audio ${quality}${quality === 'standard' ? ' (default)' : ''}`,
+    name: js ? `live-audio ${quality}, scalar JS kernel (not shipped: shows what wasm SIMD buys)` : `live-audio ${quality}${quality === 'standard' ? ' (default)' : ''}`,
     timing: 'wall time of the 20 ms chunk loop, in process',
     async run(input) {
-      const r = new Resampler({ inRate: IN_RATE, inChannels: 2, outRate: OUT_RATE, outChannels: 1, quality });
+      const r = new Resampler({ inRate: IN_RATE, inChannels: 2, outRate: OUT_RATE, outChannels: 1, quality, kernel: js ? jsKernel : undefined });
       const parts: Buffer[] = [];
       const t0 = process.hrtime.bigint();
       for (let o = 0; o < input.length; o += CHUNK_BYTES) parts.push(r.process(input.subarray(o, o + CHUNK_BYTES)));
       parts.push(r.flush());
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      return { out: Buffer.concat(parts), seconds };
+    },
+  };
+}
+
+interface SpeexModule {
+  HEAP16: Int16Array;
+  HEAPU8: Uint8Array;
+  HEAPU32: Uint32Array;
+  _malloc(n: number): number;
+  _free(p: number): void;
+  _speex_resampler_init(ch: number, inRate: number, outRate: number, quality: number, err: number): number;
+  _speex_resampler_skip_zeros(st: number): void;
+  _speex_resampler_process_int(st: number, ch: number, inP: number, inLen: number, outP: number, outLen: number): number;
+  _speex_resampler_destroy(st: number): void;
+}
+
+/** The Speex resampler (SpeexDSP, wasm with SIMD) at a quality 0..10, fed mono s16 directly. */
+function speex(quality: number): Contender {
+  let mod: Promise<SpeexModule> | undefined;
+  return {
+    name: `speex-resampler-wasm (SIMD) quality ${quality}${quality === 4 ? ' (its default)' : ''}`,
+    timing: 'wall time of the 20 ms chunk loop, in process (downmix included)',
+    async run(input) {
+      mod ??= importEsm('@echogarden/speex-resampler-wasm/simd').then((m) => (m.default as () => Promise<SpeexModule>)());
+      const m = await mod;
+      const frames = CHUNK_BYTES / 4;
+      const errP = m._malloc(4);
+      const st = m._speex_resampler_init(1, IN_RATE, OUT_RATE, quality, errP);
+      m._speex_resampler_skip_zeros(st);
+      const inP = m._malloc(frames * 2);
+      const outP = m._malloc(frames * 2);
+      const inLen = m._malloc(4);
+      const outLen = m._malloc(4);
+      const parts: Buffer[] = [];
+      const t0 = process.hrtime.bigint();
+      for (let o = 0; o < input.length; o += CHUNK_BYTES) {
+        const n = Math.min(frames, (input.length - o) / 4);
+        const h = m.HEAP16;
+        const b = inP >> 1;
+        for (let i = 0; i < n; i++) h[b + i] = (input.readInt16LE(o + 4 * i) + input.readInt16LE(o + 4 * i + 2)) >> 1;
+        m.HEAPU32[inLen >> 2] = n;
+        m.HEAPU32[outLen >> 2] = frames;
+        m._speex_resampler_process_int(st, 0, inP, inLen, outP, outLen);
+        const got = m.HEAPU32[outLen >> 2];
+        parts.push(Buffer.from(m.HEAPU8.slice(outP, outP + got * 2)));
+      }
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      m._speex_resampler_destroy(st);
+      for (const p of [errP, inP, outP, inLen, outLen]) m._free(p);
       return { out: Buffer.concat(parts), seconds };
     },
   };
@@ -139,8 +193,10 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const contenders: Contender[] = QUALITY_NAMES.map(ours);
+  const contenders: Contender[] = QUALITY_NAMES.map((q) => ours(q));
+  contenders.push(ours('standard', true));
   contenders.push(libsamplerate());
+  contenders.push(speex(4), speex(7), speex(10));
   const hasFfmpeg = spawnSync('ffmpeg', ['-version'], { stdio: 'ignore' }).status === 0;
   if (hasFfmpeg) {
     contenders.push(ffmpeg('ffmpeg default (swr)', []));

@@ -74,8 +74,17 @@ export function qualityPlan(inRate = 48000, outRate = 16000, channels = 2): Qual
   return { inRate, outRate, channels, segments, segmentS: 0.32, amplitude: 0.5 };
 }
 
-/** The test signal of a plan: interleaved s16le, the same tone on every channel. */
+/**
+ * The test signal of a plan: interleaved s16le, the same tone on every channel. The tones are
+ * TPDF-dithered: undithered rounding of a steady tone makes spurs at fixed frequencies (about
+ * -116 dB here) that can land exactly on an alias frequency and would read as aliasing.
+ */
 export function qualitySignal(plan: QualityPlan): Buffer {
+  let seed = 0x2545f491;
+  const rnd = () => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed / 2 ** 32;
+  };
   const per = Math.round(plan.segmentS * plan.inRate);
   const ramp = Math.round(0.005 * plan.inRate);
   const out = new Int16Array(per * plan.segments.length * plan.channels);
@@ -85,7 +94,7 @@ export function qualitySignal(plan: QualityPlan): Buffer {
     for (let i = 0; i < per; i++) {
       // short raised-cosine ramps so segment changes do not click across the spectrum
       const g = i < ramp ? 0.5 - 0.5 * Math.cos((Math.PI * i) / ramp) : i >= per - ramp ? 0.5 - 0.5 * Math.cos((Math.PI * (per - 1 - i)) / ramp) : 1;
-      const v = Math.round(32768 * plan.amplitude * g * Math.sin(dw * i + 0.3));
+      const v = Math.round(32768 * plan.amplitude * g * Math.sin(dw * i + 0.3) + rnd() - rnd());
       for (let c = 0; c < plan.channels; c++) out[o++] = v;
     }
   }

@@ -34,6 +34,8 @@ export interface ResamplerOptions {
   /** how to make mono from several channels (default 'average') */
   mix?: Mix;
   quality?: Quality;
+  /** for the benchmark: another implementation of the kernel (default: fir.wasm) */
+  kernel?: () => FirExports;
 }
 
 /** Ratios whose reduced numerator L is at most this get one exact phase per output offset. */
@@ -113,7 +115,7 @@ export class Resampler {
     this.quality = opts.quality ?? DEFAULT_QUALITY;
     this.mix = opts.mix ?? 'average';
     this.passthrough = opts.inRate === opts.outRate && opts.inChannels === outChannels;
-    if (!this.passthrough) this.setup();
+    if (!this.passthrough) this.setup(opts.kernel ?? instantiate);
   }
 
   /** Input frames accepted and output frames produced since the start (or the last flush). */
@@ -126,7 +128,7 @@ export class Resampler {
     return this.stages.length;
   }
 
-  private setup(): void {
+  private setup(kernel: () => FirExports): void {
     const spec = QUALITY[this.quality];
     const { rate: inRate } = this.inFormat;
     const { rate: outRate, channels: outCh } = this.outFormat;
@@ -148,7 +150,7 @@ export class Resampler {
       const t = designPolyphase(r, passHz, nyq, spec.attenuationDb, interp ? INTERP_PHASES : L, interp);
       plans.push({ L, M, taps: t.taps, phases: t.phases, interp, center: t.center, coefData: t.coef });
     }
-    this.k = instantiate();
+    this.k = kernel();
     let off = align16(this.k.heapBase());
     const alloc = (bytes: number): number => {
       const o = off;

@@ -81,17 +81,27 @@ export function fir(x: usize, coef: usize, taps: i32, out: usize, n: i32, pos: i
   for (let j = 0; j < n; j++) {
     let h = coef + <usize>acc * phaseBytes;
     let p = x + (<usize>pos << 2);
+    // four independent accumulators: the adds of one do not wait for another's (latency-bound
+    // otherwise); the order of the sums is fixed, so results are reproducible
     let s0 = f32x4.splat(0);
     let s1 = f32x4.splat(0);
+    let s2 = f32x4.splat(0);
+    let s3 = f32x4.splat(0);
     let k = 0;
-    for (; k + 8 <= taps; k += 8) {
+    for (; k + 16 <= taps; k += 16) {
       s0 = f32x4.add(s0, f32x4.mul(v128.load(p), v128.load(h)));
       s1 = f32x4.add(s1, f32x4.mul(v128.load(p, 16), v128.load(h, 16)));
-      p += 32;
-      h += 32;
+      s2 = f32x4.add(s2, f32x4.mul(v128.load(p, 32), v128.load(h, 32)));
+      s3 = f32x4.add(s3, f32x4.mul(v128.load(p, 48), v128.load(h, 48)));
+      p += 64;
+      h += 64;
     }
-    if (k < taps) s0 = f32x4.add(s0, f32x4.mul(v128.load(p), v128.load(h)));
-    store<f32>(out + (<usize>j << 2), hsum(f32x4.add(s0, s1)));
+    for (; k < taps; k += 4) {
+      s0 = f32x4.add(s0, f32x4.mul(v128.load(p), v128.load(h)));
+      p += 16;
+      h += 16;
+    }
+    store<f32>(out + (<usize>j << 2), hsum(f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3))));
     pos += step;
     acc += rest;
     if (acc >= L) {

@@ -153,3 +153,15 @@ test('options: stereo output at 8 kHz; a badly configured rate is reported for e
   assert.match(errors.at(-1)!, /outRate 1234: expected a whole number of Hz from 8000 to 192000/);
   assert.equal(none.length, 0);
 });
+
+test('an idle stream is released after the timeout and its filter tail still goes out', async () => {
+  await load(translated, flow({ idleTimeout: 0.2 }));
+  const got = collect('out');
+  const input = noise(4800, 2, 9);
+  getNode('rs').receive({ payload: input, ...stereo48, stmId: 'quiet', traceId: 'q1' });
+  await until(() => got.length === 2, 10_000, 'the chunk and, after the idle timeout, its tail');
+  assert.equal(got[1].stmId, 'quiet');
+  assert.equal(got[1].traceId, 'q1');
+  assert.equal(got[1].complete, undefined);
+  assert.ok(Buffer.concat(got.map((m) => m.payload)).equals(expected(input)), 'chunk + tail = the whole stream resampled');
+});

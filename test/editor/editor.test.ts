@@ -115,7 +115,10 @@ for (const lang of ['en-US', 'zh-CN']) {
         const help = await p.evaluate((t) => {
           const RED = (window as any).RED;
           RED.sidebar.help.show(t);
-          return document.querySelector('.red-ui-help')?.innerText ?? '';
+          // the sidebar renders this HTML (RED.nodes.getNodeHelp) under the node's title
+          const div = document.createElement('div');
+          div.innerHTML = RED.nodes.getNodeHelp(t) ?? '';
+          return div.textContent ?? '';
         }, type);
         assert.ok(help.trim().length > 80, `${type} (${lang}) has help text, got ${JSON.stringify(help.slice(0, 80))}`);
         if (!config) assert.match(help, lang === 'zh-CN' ? /输入|输出|Inputs|Outputs/ : /Inputs|Outputs/, `${type} (${lang}) help has Inputs/Outputs`);

@@ -163,7 +163,7 @@ export class AacPayloadEncoder implements PayloadEncoder {
       au.copy(payload, 4);
       const ts = (this.baseTs ?? 0) + this.framesOut * AAC_FRAME;
       this.framesOut++;
-      this.emit({ payload, timestamp: ts });
+      this.emit({ payload, timestamp: ts, marker: true });
       buf = buf.subarray(frameLen);
     }
     this.pending = Buffer.from(buf);

@@ -13,6 +13,8 @@ export const RTSP_CODECS: readonly RtspCodec[] = ['opus', 'pcmu', 'pcma', 'l16',
 export interface EncodedUnit {
   payload: Buffer;
   timestamp: number;
+  /** RTP marker bit forced on (RFC 3640: set on every packet that ends an access unit) */
+  marker?: boolean;
 }
 
 export interface PayloadEncoder {

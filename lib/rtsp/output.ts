@@ -249,10 +249,10 @@ export class RtspOutput extends EventEmitter {
   }
 
   private send(u: EncodedUnit): void {
-    const packet = this.rtp!.packet(u.payload, u.timestamp, this.markNext);
+    const packet = this.rtp!.packet(u.payload, u.timestamp, u.marker ?? this.markNext);
     this.markNext = false;
     this.server?.broadcast(packet);
-    if (this.publisher && !this.publisher.sendRtp(packet)) this.framesDropped += 0; // counted in writeFrame
+    this.publisher?.sendRtp(packet);
   }
 
   /** Releases every socket, timer and child process. */

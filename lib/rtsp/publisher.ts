@@ -140,6 +140,7 @@ export class RtspPublisher extends EventEmitter {
       return;
     }
     this.conn = conn;
+    this.cseq = 0; // CSeq counts per connection: ffmpeg's listener insists the first one is 1
     conn.setNoDelay(true);
     const reader = new RtspReader(
       (m) => {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RtspOutput, type RtspCodec, type RtspOutputOptions } from '../../lib/rtsp';
 import type { CodedError } from '../../lib/util/errors';
-import { freePort, readRaw, sleep, spawnPeer, startFeeder, timelineProblem, until, type Peer } from './support';
+import { freePort, readRaw, sleep, spawnPeer, startFeeder, assertTimeline, until, type Peer } from './support';
 
 const dir = mkdtempSync(join(tmpdir(), 'rtsp-push-'));
 const RECORD_SERVER = resolve(__dirname, '../../../test/rtsp/record_server.py');
@@ -59,7 +59,7 @@ for (const [codec, transport] of [['opus', 'tcp'], ['pcmu', 'tcp'], ['pcma', 'ud
     assert.ok(stats.packetsSent > 100, JSON.stringify(stats));
     const pcm = readRaw(file);
     assert.ok(pcm.length / 32000 > 3.3, `decoded ${pcm.length / 32000} s of 3.4 s`);
-    assert.equal(timelineProblem(pcm, 16000, 2), undefined);
+    assertTimeline(pcm, 16000, 2);
   });
 }
 
@@ -99,7 +99,7 @@ for (const [scheme, codec] of [['digest', 'opus'], ['basic', 'l16']] as const) {
     await sleep(300);
     await stop(server);
     assert.equal(out.stats().reconnects, 0);
-    assert.equal(timelineProblem(readRaw(file), 16000, 2), undefined);
+    assertTimeline(readRaw(file), 16000, 2);
   });
 }
 
@@ -149,5 +149,5 @@ test('push: the target restarting mid-stream -> republished after back-off, the 
   const i = states.indexOf('reconnecting');
   assert.ok(i > 0 && states.indexOf('publishing', i) > i, `states ${states.join(' -> ')}`);
   assert.ok(stats.framesDropped > 0, 'frames written while down were dropped, not queued');
-  assert.equal(timelineProblem(readRaw(join(dir, 'second.raw')), 16000, 2), undefined);
+  assertTimeline(readRaw(join(dir, 'second.raw')), 16000, 2);
 });

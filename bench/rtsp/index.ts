@@ -10,7 +10,7 @@
  *   serving speech-like audio to 50 TCP players (raw interleaved readers).
  * Ends with one JSON line.
  */
-import { connect, type Socket } from 'node:net';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RtspOutput } from '../../lib/rtsp';
@@ -97,34 +97,31 @@ async function aacLatency(): Promise<number | undefined> {
   return median(lat);
 }
 
+/** N raw RTSP/TCP players: SETUP interleaved, PLAY, then read and discard. */
+const PLAYERS_JS = `
+const net = require('net');
+const [port, url, n] = process.argv.slice(1);
+for (let p = 0; p < Number(n); p++) {
+  const s = net.connect(Number(port), '127.0.0.1');
+  let text = '', playing = false;
+  s.on('data', (d) => {
+    if (playing) return;
+    text += d.toString('latin1');
+    const m = /Session: *(\\w+)/.exec(text);
+    if (m) { playing = true; s.write('PLAY ' + url + ' RTSP/1.0\\r\\nCSeq: 3\\r\\nSession: ' + m[1] + '\\r\\n\\r\\n'); }
+  });
+  s.on('connect', () => s.write('SETUP ' + url + '/trackID=0 RTSP/1.0\\r\\nCSeq: 2\\r\\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\\r\\n\\r\\n'));
+}
+setTimeout(() => process.exit(0), 60000);
+`;
+
 async function fanOut(players: number, seconds: number, silent = false): Promise<{ cpuPct: number; packetsPerPlayer: number; listeners: number }> {
   const out = new RtspOutput({ mode: 'serve', codec: 'opus', rate: 48000, channels: 1, frameMs: 20, serve: { host: '127.0.0.1', port: 0, path: 'bench' } });
   await out.start();
   const port = Number(/:(\d+)\//.exec(out.url)![1]);
   const url = `rtsp://127.0.0.1:${port}/bench`;
-  const socks: Socket[] = [];
-  const counts: number[] = [];
-  for (let p = 0; p < players; p++) {
-    const s = connect(port, '127.0.0.1');
-    socks.push(s);
-    counts.push(0);
-    let text = '';
-    let playing = false;
-    s.on('data', (d: Buffer) => {
-      if (playing) {
-        counts[p] += d.length;
-        return;
-      }
-      text += d.toString('latin1');
-      const m = /Session: *(\w+)/.exec(text);
-      if (m && !playing) {
-        playing = true;
-        s.write(`PLAY ${url} RTSP/1.0\r\nCSeq: 3\r\nSession: ${m[1]}\r\n\r\n`);
-      }
-    });
-    await new Promise((r) => s.once('connect', r));
-    s.write(`SETUP ${url}/trackID=0 RTSP/1.0\r\nCSeq: 2\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n`);
-  }
+  // the players live in a child process, so the CPU measured here is the transport's alone
+  const players_ = spawn(process.execPath, ['-e', PLAYERS_JS, String(port), url, String(players)], { stdio: 'ignore' });
   const until = Date.now() + 5000;
   while (out.players < players && Date.now() < until) await sleep(20);
   const listeners = out.players;
@@ -145,7 +142,7 @@ async function fanOut(players: number, seconds: number, silent = false): Promise
   const cpu = process.cpuUsage(cpu0);
   const wall = performance.now() - start;
   const sent = out.stats().packetsSent;
-  for (const s of socks) s.destroy();
+  players_.kill('SIGKILL');
   await out.close();
   return { cpuPct: ((cpu.user + cpu.system) / 1000 / wall) * 100, packetsPerPlayer: sent / Math.max(1, listeners), listeners };
 }

@@ -180,6 +180,9 @@ export class RtspServer extends EventEmitter {
         conn.destroy();
       }
     });
+    // a connection idle (no request, no data either way) for a session timeout is dropped, so a
+    // client that connects and never plays cannot hold sockets forever; a playing one never idles
+    conn.setTimeout(this.timeoutSec * 1000, () => conn.destroy());
     conn.on('error', () => {});
     conn.on('close', () => {
       this.conns.delete(conn);
@@ -267,6 +270,8 @@ export class RtspServer extends EventEmitter {
     const offers = parseTransport(req.headers['transport'] ?? '');
     const id = randomBytes(8).toString('hex').toUpperCase();
     const base = { id, remote, conn, playing: false, lastSeen: Date.now(), address: conn.remoteAddress ?? '', rtpPort: 0, rtcpPort: 0, rtpChannel: 0 };
+    // RTP goes to the address the request came from: a `destination=` parameter is ignored, so
+    // the server cannot be used to flood a third party
     for (const t of offers) {
       if ('multicast' in t.params) continue;
       if (t.params['mode'] && !/play/i.test(t.params['mode'])) continue;

@@ -211,6 +211,8 @@ export class RtspServer extends EventEmitter {
     const sessionId = req.headers['session']?.split(';')[0].trim();
     const session = sessionId ? this.sessions.get(sessionId) : undefined;
     if (session) session.lastSeen = Date.now();
+    // RFC 2326 §12.32: we implement no extension a client may require
+    if (req.headers['require']) return this.reply(conn, req, 551, 'Option not supported', { Unsupported: req.headers['require'] });
     if (method === 'OPTIONS') return this.reply(conn, req, 200, 'OK', { Public: PUBLIC });
     if (this.auth && !this.auth.check(method, req.headers['authorization'])) {
       return this.reply(conn, req, 401, 'Unauthorized', { 'WWW-Authenticate': this.auth.challenge() });

@@ -4,6 +4,13 @@
  * sends the RTP packets to every player of the embedded server (`serve`) or to an external server
  * (`push`). RTP time follows the frames written (no drift against the caller's clock); RTCP sender
  * reports map it to wall-clock NTP time every 5 s.
+ *
+ * From plain Node:
+ *   const out = new RtspOutput({ mode: 'serve', codec: 'opus', rate: 48000, channels: 1, frameMs: 20,
+ *     serve: { host: '0.0.0.0', port: 8554, path: 'announce' } });
+ *   out.on('error', (e) => console.error(e.message));
+ *   await out.start();                      // then: ffplay rtsp://127.0.0.1:8554/announce
+ *   setInterval(() => out.writeFrame(Buffer.alloc(1920)), 20); // a real pacer uses an absolute clock
  */
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';

@@ -281,3 +281,37 @@ test('every rtsp.* error code has an en-US and a zh-CN text using the same param
     assert.deepEqual(params(zh[c]), params(en[c]), c);
   }
 });
+
+test('serve answers what it does not do with the right RTSP status', async () => {
+  const out = new RtspOutput({ mode: 'serve', codec: 'pcmu', rate: 8000, channels: 1, frameMs: 20, serve: { host: '127.0.0.1', port: 0, path: 'announce', sessionTimeoutSec: 30 } });
+  await out.start();
+  const { connect } = await import('node:net');
+  const sock = connect(Number(new URL(out.url).port), '127.0.0.1');
+  try {
+    await new Promise((r) => sock.once('connect', r));
+    let text = '';
+    sock.on('data', (d) => (text += d.toString('latin1')));
+    let cseq = 0;
+    const ask = async (method: string, url: string, extra = ''): Promise<string> => {
+      const n = ++cseq;
+      const from = text.length;
+      sock.write(`${method} ${url} RTSP/1.0\r\nCSeq: ${n}\r\n${extra}\r\n`);
+      await until(() => new RegExp(`CSeq: ${n}\r\n`).test(text.slice(from)), 5000, `${method} answer`);
+      return text.slice(from).split('\r\n')[0];
+    };
+    const url = out.url;
+    assert.match(await ask('OPTIONS', url), /200 OK/);
+    assert.match(text, /Public: OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER/);
+    assert.match(await ask('DESCRIBE', url.replace('/announce', '/other')), /404 Not Found/);
+    assert.match(await ask('PLAY', url, 'Session: NOPE\r\n'), /454 Session Not Found/);
+    assert.match(await ask('SETUP', `${url}/trackID=0`, 'Transport: RTP/AVP;multicast;port=5000-5001\r\n'), /461 Unsupported Transport/);
+    assert.match(await ask('ANNOUNCE', url), /405 Method Not Allowed/);
+    assert.match(await ask('DESCRIBE', url, 'Require: com.example.feature\r\n'), /551 Option not supported/);
+    assert.match(await ask('RECORD2', url), /501 Not Implemented/);
+    assert.match(await ask('SETUP', `${url}/trackID=0`, 'Transport: RTP/AVP/TCP;unicast;interleaved=4-5\r\n'), /200 OK/);
+    assert.match(text, /Transport: RTP\/AVP\/TCP;unicast;interleaved=4-5\r\nSession: \w+;timeout=30/);
+  } finally {
+    sock.destroy();
+    await out.close();
+  }
+});

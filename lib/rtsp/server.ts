@@ -103,7 +103,12 @@ export class RtspServer extends EventEmitter {
     });
     server.on('error', (err) => this.emit('log', `RTSP server error: ${err.message}`));
     this.boundPort = (server.address() as { port: number }).port;
-    await this.bindUdp();
+    try {
+      await this.bindUdp();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
     const sweepMs = Math.max(250, Math.min(5000, (this.timeoutSec * 1000) / 4));
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
     this.sweepTimer.unref();

@@ -151,7 +151,12 @@ test('every example imports and deploys with no error notification', async () =>
     const flow = JSON.parse(fs.readFileSync(path.join(repoRoot, 'examples', file), 'utf8'));
     await page.evaluate((f) => (window as any).RED.view.importNodes(f, { addFlow: true }), flow);
     await page.locator('#red-ui-header-button-deploy').click();
-    await page.waitForSelector('.red-ui-notification', { timeout: 20_000 });
+    // the import notification comes first; wait for the deploy's own answer
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('.red-ui-notification')].some((n: any) => /deployed|error|fail/i.test(n.innerText)),
+      undefined,
+      { timeout: 20_000 },
+    );
     const notes = await page.locator('.red-ui-notification').allInnerTexts();
     const bad = await page.locator('.red-ui-notification-error, .red-ui-notification-warning').allInnerTexts();
     assert.deepEqual(bad, [], `${file}: ${notes.join(' | ')}`);

@@ -52,6 +52,8 @@ export class WsReceiver {
   private http: HttpServer | undefined;
   private wss: WebSocketServer | undefined;
   private readonly sockets = new Set<WebSocket>();
+  /** while stopping, a client that gets in is closed at once, like the others */
+  private stopping = false;
 
   constructor(private readonly opts: ReceiverOptions = {}) {}
 
@@ -75,6 +77,7 @@ export class WsReceiver {
 
   /** Closes every client (1012 service restart) and the listener; the port stays ours for start(). */
   async stop(code = 1012): Promise<void> {
+    this.stopping = true;
     const wss = this.wss;
     const http = this.http;
     this.wss = undefined;
@@ -92,10 +95,8 @@ export class WsReceiver {
     );
     await Promise.all(closing);
     if (wss) await new Promise<void>((r) => wss.close(() => r()));
-    if (http) {
-      http.closeAllConnections?.();
-      await new Promise<void>((r) => http.close(() => r()));
-    }
+    if (http) await new Promise<void>((r) => http.close(() => r()));
+    this.stopping = false;
   }
 
   /** Stops, stays down for `downMs`, and listens again on the same port. */
@@ -129,6 +130,10 @@ export class WsReceiver {
   }
 
   private accept(ws: WebSocket, url: string, headers: IncomingHttpHeaders): void {
+    if (this.stopping) {
+      ws.close(1012, 'restart');
+      return;
+    }
     const conn = this.connections.length;
     this.connections.push({ url, headers, protocol: ws.protocol });
     this.sockets.add(ws);

@@ -189,7 +189,7 @@ test('headers (Authorization) reach the server; events never carry them', async 
 
 test('wss:// with a self-signed certificate: refused when verifying, works with the opt-out', async () => {
   const r = await receiver({ tls: selfSignedCert() });
-  const strict = sender({ target: { url: r.url, ...fast } });
+  const strict = sender({ target: { url: r.url, ...fast }, closePolicy: 'drop' });
   await until(() => strict.events.some((e) => e.event === 'error'), 10_000, 'TLS error');
   const err = strict.events.find((e) => e.event === 'error')!.error!;
   assert.match(`${(err as NodeJS.ErrnoException).code} ${err.message}`, /SELF_SIGNED|self.signed/i);

@@ -15,6 +15,7 @@ interface TargetDef extends NodeDef {
   connectTimeout: number | string;
   pingInterval: number | string;
   deflate: boolean;
+  zeroMask: boolean;
   backoffInitial: number | string;
   backoffMax: number | string;
 }
@@ -47,6 +48,7 @@ export = function (RED: NodeAPI) {
         connectTimeoutMs: ms(def.connectTimeout, 10_000) || 10_000,
         pingIntervalMs: ms(def.pingInterval, 15_000),
         perMessageDeflate: def.deflate === true,
+        zeroMask: def.zeroMask === true,
         backoffInitialMs: ms(def.backoffInitial, 500) || 500,
         backoffMaxMs: Math.max(ms(def.backoffMax, 30_000), ms(def.backoffInitial, 500) || 500),
       };

@@ -148,11 +148,18 @@ export class WsReceiver {
       if (isBinary) {
         if (keep) f.binary = Buffer.from(data);
       } else {
+        if (!keep) {
+          // the benchmark only needs the stream: read it from the head of the frame, no parse
+          const m = /"stmId":"([^"]*)"/.exec(data.toString('utf8', 0, 256));
+          if (m) f.stmId = m[1];
+          this.frames.push(f);
+          return;
+        }
         const text = data.toString('utf8');
-        if (keep) f.text = text;
+        f.text = text;
         try {
           const json = JSON.parse(text);
-          if (keep) f.json = json;
+          f.json = json;
           if (json && typeof json.stmId === 'string') f.stmId = json.stmId;
         } catch {
           /* not JSON: recorded as text */
@@ -184,7 +191,8 @@ if (require.main === module) {
     }, 200);
   }
   process.on('message', (m: { cmd: string }) => {
-    if (m.cmd === 'report') {
+    if (m.cmd === 'clock') process.send!({ clock: now() });
+    else if (m.cmd === 'report') {
       const times: Record<string, number[]> = {};
       for (const f of r.frames) (times[f.stmId] ??= []).push(f.at);
       process.send!({ report: times, cpu: process.cpuUsage() });

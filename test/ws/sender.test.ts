@@ -46,6 +46,16 @@ test('default frames: the seed JSON shape, 200 ms chunks, timestamps in seconds,
   assert.equal(Buffer.from(JSON.parse(a).data, 'base64').length, 6400, 'the seed chunk: 6400 bytes = 200 ms');
 });
 
+test('zero masking keys (zeroMask) and binary frames with WAV headers reach a standard server intact', async () => {
+  const r = await receiver();
+  const { s } = sender({ target: { url: r.url, zeroMask: true, ...fast }, frame: { mode: 'binary', wavHeader: true } });
+  s.push({ payload: pcmFor(3, 0, 4000), ...FMT16K, stmId: 'z' });
+  await until(() => r.frames.length === 1, 10_000, 'one binary frame');
+  const f = r.frames[0].binary!;
+  assert.equal(f.toString('latin1', 0, 4), 'RIFF');
+  assert.deepEqual(f.subarray(44), pcmFor(3, 0, 3200));
+});
+
 test('interleaved streams never mix; every stream decodes to its exact PCM in order; end frames', async () => {
   const r = await receiver();
   const { s } = sender({ target: { url: r.url, ...fast }, frame: { endFrame: '{"stmId":"{{stmId}}","end":true}' } });

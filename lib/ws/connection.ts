@@ -69,6 +69,9 @@ export class WsConnection extends EventEmitter {
   private awaitingPong = false;
   private everOpened = false;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  /** ends a close()'s wait for the queue to drain early */
+  private endFlush: (() => void) | undefined;
 
   constructor(readonly opts: ConnectionOptions) {
     super();
@@ -114,17 +117,32 @@ export class WsConnection extends EventEmitter {
    * Closes the connection. With `flushMs` > 0, first waits (at most that long) for queued frames
    * to go out; whatever is left is dropped and counted. Resolves once the socket is closed.
    */
-  async close(flushMs = 0, code = 1000): Promise<void> {
-    if (this.closed) return;
+  close(flushMs = 0, code = 1000): Promise<void> {
+    if (this.closing) {
+      // already closing (e.g. a per-stream connection draining when the node is redeployed):
+      // the earlier deadline wins
+      const end = this.endFlush;
+      if (end) {
+        if (flushMs > 0) setTimeout(end, flushMs).unref();
+        else end();
+      }
+      return this.closing;
+    }
+    this.closing = this.shutdown(flushMs, code);
+    return this.closing;
+  }
+
+  private async shutdown(flushMs: number, code: number): Promise<void> {
     if (flushMs > 0 && this.depth > 0 && this.state !== 'idle') {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(done, flushMs);
-        const self = this;
-        function done(): void {
+        const done = () => {
           clearTimeout(t);
-          self.off('drained', done);
+          this.off('drained', done);
+          this.endFlush = undefined;
           resolve();
-        }
+        };
+        const t = setTimeout(done, flushMs);
+        this.endFlush = done;
         this.on('drained', done);
       });
     }

@@ -75,6 +75,8 @@ interface Link {
   url: string;
   pendingDrops: number;
   pendingCause?: SenderEvent['cause'];
+  /** the one stream the pending drops belong to; null when they span several */
+  pendingWho?: { stmId: string; traceId: string; topic?: string } | null;
   dropTimer?: NodeJS.Timeout;
   lastDropEvent: number;
 }
@@ -174,7 +176,7 @@ export class WsSender extends EventEmitter {
       if (flush) this.sendChunk(s, tail.pcm, tail.format, tail.timestamp, tail.seq);
       else {
         s.conn.conn.counters.dropped++;
-        this.noteDrop(s.conn, 1, 'closed');
+        this.noteDrop(s.conn, 1, 'closed', s);
       }
     }
     this.closed = true;
@@ -226,8 +228,8 @@ export class WsSender extends EventEmitter {
   private async retire(l: Link): Promise<void> {
     const c = l.conn;
     await c.close(c.queue.maxMs + 10_000, 1000);
-    clearTimeout(l.dropTimer);
     if (l.pendingDrops) this.flushDropEvent(l);
+    clearTimeout(l.dropTimer);
     this.retired.sent += c.counters.sent;
     this.retired.dropped += c.counters.dropped;
     this.links.delete(l);
@@ -253,7 +255,12 @@ export class WsSender extends EventEmitter {
       if (s && cause === 'queueFull' && conn.queue.policy === 'stop-stream') {
         s.stopped = true;
         this.noteDrop(l, n, cause, s, true);
-      } else this.noteDrop(l, n, cause, s);
+        return;
+      }
+      // drop-oldest may drop other streams' chunks: name a stream only when all were its own
+      const keys = new Set(items.map((i) => i.key));
+      const only = keys.size === 1 ? this.streams.peek([...keys][0]) : undefined;
+      this.noteDrop(l, n, cause, only, false, keys.size > 1);
     });
     conn.on('state', () => this.emit('status'));
     conn.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
@@ -279,26 +286,30 @@ export class WsSender extends EventEmitter {
   }
 
   /** Counts drops into one 'dropped' event: the first at once, then at most one per second per connection. */
-  private noteDrop(l: Link, n: number, cause: SenderEvent['cause'], s?: Stream, stopped = false): void {
+  private noteDrop(l: Link, n: number, cause: SenderEvent['cause'], s?: Stream, stopped = false, mixed = false): void {
     l.pendingDrops += n;
     l.pendingCause = cause;
+    const who = mixed || !s ? null : { stmId: s.stmId, traceId: s.traceId, topic: s.topic };
+    if (l.pendingWho === undefined) l.pendingWho = who;
+    else if (!who || !l.pendingWho || l.pendingWho.stmId !== who.stmId) l.pendingWho = null;
     this.emit('status');
     const now = Date.now();
-    if (stopped || now - l.lastDropEvent >= 1000 || cause === 'closed') this.flushDropEvent(l, s, stopped);
+    if (stopped || now - l.lastDropEvent >= 1000 || cause === 'closed') this.flushDropEvent(l, stopped);
     else if (!l.dropTimer) {
-      l.dropTimer = setTimeout(() => this.flushDropEvent(l, s), 1000 - (now - l.lastDropEvent));
+      l.dropTimer = setTimeout(() => this.flushDropEvent(l), 1000 - (now - l.lastDropEvent));
       l.dropTimer.unref();
     }
   }
 
-  private flushDropEvent(l: Link, s?: Stream, stopped = false): void {
+  private flushDropEvent(l: Link, stopped = false): void {
     clearTimeout(l.dropTimer);
     l.dropTimer = undefined;
     if (!l.pendingDrops) return;
-    const who = l.owner ?? (s ? { stmId: s.stmId, traceId: s.traceId, topic: s.topic } : {});
+    const who = l.owner ?? l.pendingWho ?? {};
     const e: SenderEvent = { event: 'dropped', url: l.url, ...who, counters: l.conn.countersNow, count: l.pendingDrops, cause: l.pendingCause };
     if (stopped) e.stopped = true;
     l.pendingDrops = 0;
+    l.pendingWho = undefined;
     l.lastDropEvent = Date.now();
     this.emit('event', e);
   }

@@ -250,3 +250,20 @@ test('bad input throws a coded error and leaves the stream intact', async () => 
   assert.deepEqual(r.pcm('b'), pcmFor(0, 0, 3200));
   assert.throws(() => new WsSender({ target: { url: 'http://x' } }), { code: 'ws.badUrl' });
 });
+
+test('close while a completed per-stream connection is still waiting to deliver: bounded, drops counted', async () => {
+  const r = await receiver();
+  const port = r.port;
+  await r.stop();
+  const { s, events } = sender({ target: { url: `ws://127.0.0.1:${port}/x?sid={{stmId}}`, mode: 'per-stream', ...fast }, flushTimeoutMs: 300 });
+  s.push({ payload: pcmFor(0, 0, 3200), ...FMT16K, stmId: 'late' });
+  s.push({ complete: true, stmId: 'late' });
+  assert.equal(s.summary().queued, 1);
+  const t0 = Date.now();
+  await s.close();
+  assert.ok(Date.now() - t0 < 5000, `closed in ${Date.now() - t0} ms`);
+  assert.equal(s.summary().dropped, 1);
+  const drop = events.find((e) => e.event === 'dropped');
+  assert.equal(drop?.stmId, 'late');
+  assert.equal(drop?.cause, 'closed');
+});

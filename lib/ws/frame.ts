@@ -20,7 +20,7 @@ export interface FrameFieldNames {
 export const DEFAULT_FIELDS: FrameFieldNames = { traceId: 'traceId', stmId: 'stmId', timestamp: 'timestamp', data: 'data' };
 
 /** An extra JSON field: a fixed value, or a message property (dotted path) read per chunk. */
-export type ExtraField = { name: string; value: unknown } | { name: string; fromMsg: string };
+export type ExtraField = { name: string; value: unknown } | { name: string; fromMsg: string } | { name: string; get: (msg: Record<string, unknown> | undefined) => unknown };
 
 export interface FrameOptions {
   /** 'json' (text frames, base64 audio) or 'binary' (raw PCM in binary frames) */
@@ -96,7 +96,7 @@ export class FrameBuilder {
     if (this.keys.timestamp) parts.push(this.keys.timestamp + JSON.stringify(ctx.timestampMs / 1000));
     if (this.keys.data) parts.push(this.keys.data + '"' + audio.toString('base64') + '"');
     for (const e of this.extra) {
-      const v = 'fromMsg' in e ? getPath(ctx.msg, e.fromMsg) : e.value;
+      const v = 'get' in e ? e.get(ctx.msg) : 'fromMsg' in e ? getPath(ctx.msg, e.fromMsg) : e.value;
       if (v !== undefined) parts.push(JSON.stringify(e.name) + ':' + JSON.stringify(v));
     }
     return '{' + parts.join(',') + '}';

@@ -47,7 +47,9 @@ export = function (RED: NodeAPI) {
     let sender: WsSender;
     try {
       const extra: ExtraField[] = (def.extras || []).map((e) =>
-        e.type === 'msg' ? { name: e.name, fromMsg: e.value } : { name: e.name, value: RED.util.evaluateNodeProperty(e.value, e.type, node, {}) },
+        e.type === 'msg'
+          ? { name: e.name, get: (m) => (m ? RED.util.getMessageProperty(m, e.value) : undefined) }
+          : { name: e.name, value: RED.util.evaluateNodeProperty(e.value, e.type, node, {}) },
       );
       const size = Number(def.chunkSize) > 0 ? Number(def.chunkSize) : 200;
       sender = new WsSender({

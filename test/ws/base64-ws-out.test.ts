@@ -133,6 +133,22 @@ test('node: redeploy flushes the partial chunk and closes every socket within th
   for (let i = 0; i < 3; i++) assert.deepEqual(r.pcm(`c${i}`), pcmFor(i, 0, 1000));
 });
 
+test('node: renamed/omitted fields and extra fields (fixed values and msg properties)', async () => {
+  const r = await receiver();
+  const extras = [
+    { name: 'lang', type: 'msg', value: 'asr["lang"]' },
+    { name: 'format', type: 'str', value: 'pcm' },
+    { name: 'rate', type: 'num', value: '16000' },
+  ];
+  await load(nodes, flow(r.url, {}, { fieldTraceId: '', fieldData: 'audio', extras, endFrame: '{"session":"{{stmId}}","eof":true}' }));
+  const o = getNode('o1');
+  o.receive({ payload: pcmFor(0, 0, 3200), ...FMT16K, stmId: 'e', traceId: 'x', timestamp: 1_700_000_000_500, asr: { lang: 'zh-CN' } });
+  o.receive({ complete: true, stmId: 'e' });
+  await until(() => r.frames.length === 2, 10_000, 'frame and end frame');
+  assert.equal(r.frames[0].text, `{"stmId":"e","timestamp":1700000000.5,"audio":"${pcmFor(0, 0, 3200).toString('base64')}","lang":"zh-CN","format":"pcm","rate":16000}`);
+  assert.equal(r.frames[1].text, '{"session":"e","eof":true}');
+});
+
 test('node: a bad end-frame template is a configuration error shown in the status', async () => {
   const r = await receiver();
   await load(nodes, flow(r.url, {}, { endFrame: '{oops' }));

@@ -55,7 +55,9 @@ export class WsReceiver {
   /** while stopping, a client that gets in is closed at once, like the others */
   private stopping = false;
 
-  constructor(private readonly opts: ReceiverOptions = {}) {}
+  constructor(private readonly opts: ReceiverOptions = {}) {
+    this.port = opts.port ?? 0;
+  }
 
   get url(): string {
     return `${this.opts.tls ? 'wss' : 'ws'}://127.0.0.1:${this.port}`;

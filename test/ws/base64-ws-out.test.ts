@@ -149,6 +149,20 @@ test('node: renamed/omitted fields and extra fields (fixed values and msg proper
   assert.equal(r.frames[1].text, '{"session":"e","eof":true}');
 });
 
+test('node: a server that is not there: translated warning once, error events on output 2, red status', async () => {
+  const r = await receiver();
+  const port = r.port;
+  await r.stop();
+  await load(nodes, flow(`ws://127.0.0.1:${port}/gone`));
+  const events = collect('events');
+  const o = getNode('o1');
+  await until(() => events.filter((e) => e.topic === 'error').length >= 3, 10_000, 'three failed attempts');
+  assert.match(events[0].payload.error, /ECONNREFUSED/);
+  assert.ok(events.some((e) => e.topic === 'reconnecting' && e.payload.delayMs >= 0));
+  assert.equal(o.warn.getCalls().filter((c: any) => c.thisValue === o).length, 1, 'one warning for the same failure');
+  assert.match(String(o.warn.firstCall.args[0]), new RegExp(`^WebSocket ws://127.0.0.1:${port}/gone: .*ECONNREFUSED`));
+});
+
 test('node: a bad end-frame template is a configuration error shown in the status', async () => {
   const r = await receiver();
   await load(nodes, flow(r.url, {}, { endFrame: '{oops' }));
@@ -175,3 +189,25 @@ for (const name of ['base64-ws-out-asr', 'base64-ws-out-per-stream']) {
     for (const n of ours) assert.equal(n.error.called, false, `no error on ${n.id}`);
   });
 }
+
+test('example base64-ws-out-per-stream.json: with the server down, overflowing streams are stopped at their source', async () => {
+  const r = await receiver();
+  const port = r.port;
+  await r.stop();
+  const ex = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'base64-ws-out-per-stream.json'), 'utf8')) as Array<Record<string, any>>;
+  for (const n of ex) if (n.type === 'live-audio-ws-target') n.url = String(n.url).replace(/^ws:\/\/127\.0\.0\.1:8080/, `ws://127.0.0.1:${port}`);
+  for (const n of ex) if (n.type === 'base64-ws-out') n.queueSeconds = 1; // overflow after 1 s of audio, not 5
+  await load([...core, ...nodes], ex);
+  const fn = getNode('x-per');
+  // the function node answers each stopped event with {stmId, complete: true} back into base64-ws-out
+  // (the helper's spies sit on the Node prototype: keep the calls made by this node)
+  const own = (spy: any, node: unknown) => spy.getCalls().filter((c: any) => c.thisValue === node);
+  const stoppedIds = () => own(fn.send, fn).map((c: any) => [c.args[0]].flat(3)[0]?.stmId).sort();
+  await until(() => own(fn.send, fn).length === 2, 20_000, 'both streams stopped');
+  assert.deepEqual(stoppedIds(), ['counter-1', 'counter-2']);
+  const o = getNode('o-per');
+  const dropped = () => own(o.send, o).filter((c: any) => c.args[0]?.[1]?.topic === 'dropped').length;
+  const before = dropped();
+  await new Promise((res) => setTimeout(res, 1000));
+  assert.equal(dropped(), before, 'no more audio once the sources are stopped');
+});

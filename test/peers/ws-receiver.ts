@@ -174,10 +174,24 @@ export class WsReceiver {
   }
 }
 
-// CLI for the benchmark and the demo: `node ws-receiver.js [port]` prints {"port":N}; with an IPC
-// channel, answers {cmd:"report"} with per-stream receive times and {cmd:"stop"} by exiting.
+// CLI for the benchmark and the demo: `node ws-receiver.js [port] [--reply]` prints {"port":N} and
+// then every frame; --reply answers each audio frame like a recogniser would
+// ({"stmId","traceId","seq","text"}). With an IPC channel (the benchmark) it prints nothing,
+// answers {cmd:"report"} with per-stream receive times, {cmd:"clock"} with its clock, and
+// {cmd:"stop"} by exiting.
 if (require.main === module) {
-  const r = new WsReceiver({ port: Number(process.argv[2] || 0), keepData: !process.send });
+  const seq = new Map<string, number>();
+  const reply = process.argv.includes('--reply')
+    ? (f: ReceivedFrame) => {
+        if (!f.json || typeof f.json.data !== 'string') return undefined;
+        const n = (seq.get(f.stmId) ?? 0) + 1;
+        seq.set(f.stmId, n);
+        const ms = (Buffer.from(f.json.data, 'base64').length / 32).toFixed(0);
+        return JSON.stringify({ stmId: f.stmId, traceId: f.json.traceId, seq: n, text: `heard ${ms} ms of 16 kHz audio` });
+      }
+    : undefined;
+  const port = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 0);
+  const r = new WsReceiver({ port, keepData: !process.send, reply });
   void r.start().then(() => {
     if (process.send) process.send({ port: r.port });
     else console.log(JSON.stringify({ port: r.port, url: r.url }));

@@ -64,7 +64,7 @@ export function fillTemplate(text: string, vars: Record<string, unknown>, encode
 
 export class FrameBuilder {
   readonly mode: 'json' | 'binary';
-  private readonly fields: FrameFieldNames;
+  readonly fields: FrameFieldNames;
   /** `"name":` prefixes, computed once: the frame is concatenated, not JSON.stringify'd (hot path) */
   private readonly keys: { traceId: string; stmId: string; timestamp: string; data: string };
   private readonly extra: ExtraField[];

@@ -275,10 +275,15 @@ export class WsSender extends EventEmitter {
         }
       }
       const reply: Reply = { payload };
-      if (owner) {
-        reply.stmId = owner.stmId;
-        reply.traceId = owner.traceId;
-        if (owner.topic !== undefined) reply.topic = owner.topic;
+      // a per-stream connection's replies are its stream's; on a shared connection, a JSON reply
+      // that names a live stream (under the frames' stmId field name) is attributed to it
+      const named = !owner && payload && typeof payload === 'object' ? (payload as Record<string, unknown>)[this.frames.fields.stmId || 'stmId'] : undefined;
+      const s = typeof named === 'string' || typeof named === 'number' ? this.streams.peek(String(named)) : undefined;
+      const who = owner ?? (s ? { stmId: s.stmId, traceId: s.traceId, topic: s.topic } : undefined);
+      if (who) {
+        reply.stmId = who.stmId;
+        reply.traceId = who.traceId;
+        if (who.topic !== undefined) reply.topic = who.topic;
       }
       this.emit('reply', reply);
     });

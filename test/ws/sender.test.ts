@@ -184,6 +184,14 @@ test('per-stream connections: URL templating, replies carry stmId/traceId, close
   await until(() => s.summary().connections === 2, 10_000, 'p 1 connection closed after complete');
 });
 
+test('shared connection: a JSON reply naming a live stream is attributed to it', async () => {
+  const r = await receiver({ reply: (f) => JSON.stringify({ stmId: f.stmId, text: 'ok' }) });
+  const { s, replies } = sender({ target: { url: r.url, ...fast } });
+  for (const id of ['u', 'v']) s.push({ payload: pcmFor(0, 0, 3200), ...FMT16K, stmId: id, traceId: `T${id}` });
+  await until(() => replies.length === 2, 10_000, 'two replies');
+  assert.deepEqual(replies.map((x) => [x.stmId, x.traceId]).sort(), [['u', 'Tu'], ['v', 'Tv']]);
+});
+
 test('headers (Authorization) reach the server; events never carry them', async () => {
   const r = await receiver();
   const { s, events } = sender({ target: { url: `${r.url}/x?token=abc`, headers: { Authorization: 'Bearer s3cr3t-token' }, protocols: ['asr.v1'], ...fast } });

@@ -56,6 +56,15 @@ test('zero masking keys (zeroMask) and binary frames with WAV headers reach a st
   assert.deepEqual(f.subarray(44), pcmFor(3, 0, 3200));
 });
 
+test('permessage-deflate when enabled: negotiated with the server, audio intact', async () => {
+  const r = await receiver();
+  const { s } = sender({ target: { url: r.url, perMessageDeflate: true, ...fast } });
+  s.push({ payload: pcmFor(1, 0, 6400), ...FMT16K, stmId: 'pmd' });
+  await until(() => r.frames.length === 2, 10_000, 'two frames');
+  assert.match(String(r.connections[0].headers['sec-websocket-extensions']), /permessage-deflate/);
+  assert.deepEqual(r.pcm('pmd'), pcmFor(1, 0, 6400));
+});
+
 test('interleaved streams never mix; every stream decodes to its exact PCM in order; end frames', async () => {
   const r = await receiver();
   const { s } = sender({ target: { url: r.url, ...fast }, frame: { endFrame: '{"stmId":"{{stmId}}","end":true}' } });

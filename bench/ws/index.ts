@@ -9,7 +9,7 @@
  *  - p50Ms/p99Ms: from the message that completes a chunk entering the node to the frame being
  *    read by the receiver (the receiver's clock offset is measured over IPC, best of 30 pings);
  *  - chunksPerSec delivered, and lost = chunks sent − chunks received.
- * The feed rotates every 2 s between three nodes of one flow: a no-op node (baseline), base64-ws-out
+ * The feed rotates every second (in an order that changes each round) between three nodes of one flow: a no-op node (baseline), base64-ws-out
  * with zero masking keys (zeroMask) and base64-ws-out with random keys (the default, RFC 6455), so
  * the three see the same machine load; CPU figures are medians over the slices after the first
  * round (warm-up); latency percentiles are taken per slice and the median over slices reported
@@ -30,7 +30,9 @@ function arg(name: string, dflt: number): number {
 const N = Math.round(arg('streams', 50));
 const SECONDS = arg('seconds', 30);
 /** the feed rotates between the no-op node, zero-key and random-key base64-ws-out every SLICE_MS */
-const SLICE_MS = 2000;
+const SLICE_MS = 1000;
+/** which leg a slice feeds: the order rotates each round, so no leg always follows the same one (GC spill-over) */
+const legOf = <T>(legs: readonly T[], slice: number): T => legs[(slice + Math.floor(slice / legs.length)) % legs.length];
 const MSG_MS = arg('msgMs', 20);
 const RATE = 16000;
 const CHUNK_MS = 200;
@@ -130,13 +132,13 @@ async function main(): Promise<void> {
           const sl = Math.floor((tick * MSG_MS) / SLICE_MS);
           if (sl !== slice) {
             const c = process.cpuUsage(sliceCpu);
-            if (slice >= legs.length) cpu[legs[slice % legs.length]].push((c.user + c.system) / 1000 / (now() - sliceWall));
+            if (slice >= legs.length) cpu[legOf(legs, slice)].push((c.user + c.system) / 1000 / (now() - sliceWall));
             if (sl === legs.length) for (const l of legs) warmChunks[l] = tIn[l].map((a) => a.length);
             slice = sl;
             sliceCpu = process.cpuUsage();
             sliceWall = now();
           }
-          const leg = legs[slice % legs.length];
+          const leg = legOf(legs, slice);
           for (let st = 0; st < N; st++) {
             // streams start at different ticks, as real calls do, so their chunks do not all
             // complete in the same tick

@@ -29,7 +29,7 @@ export interface ConnectionOptions {
   pingIntervalMs?: number;
   perMessageDeflate?: boolean;
   /**
-   * Mask client frames with an all-zero key instead of a random one: about a fifth less CPU per
+   * Mask client frames with an all-zero key instead of a random one: less CPU and latency per
    * frame (bench/ws). RFC 6455 wants random keys so that script-controlled bytes cannot poison
    * intermediaries' caches; off by default, for servers reached over trusted networks.
    */

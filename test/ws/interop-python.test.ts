@@ -81,7 +81,7 @@ test('python websockets receives the seed JSON frames exactly (random masking ke
   assert.equal(open.path, '/asr');
   const frames = py.events.filter((e) => e.ev === 'frame').length;
   await until(() => replies.length === frames, 10_000, 'one reply per frame');
-  assert.deepEqual(replies[0].payload, { stmId: 'py-a', seq: 1, text: 'heard 6400' });
+  assert.deepEqual(replies[0].payload, { stmId: JSON.parse(first.text!).stmId, seq: 1, text: 'heard 6400' });
 });
 
 test('python websockets: per-stream connections with zero masking keys and permessage-deflate; closed with 1000 after complete', async () => {

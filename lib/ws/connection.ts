@@ -91,6 +91,13 @@ export class WsConnection extends EventEmitter {
     return this.queue.length + this.inflight.length;
   }
 
+  /** Audio waiting or in flight, in ms. */
+  get depthMs(): number {
+    let ms = this.queue.ms;
+    for (const i of this.inflight) ms += i.ms;
+    return ms;
+  }
+
   /** Opens the connection (idempotent). */
   start(): void {
     if (this.state === 'idle') this.connect();

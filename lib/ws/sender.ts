@@ -88,6 +88,8 @@ export interface SenderSummary {
   open: number;
   streams: number;
   queued: number;
+  /** audio queued or in flight, in seconds (one decimal) */
+  queuedSeconds: number;
   sent: number;
   dropped: number;
 }
@@ -151,6 +153,7 @@ export class WsSender extends EventEmitter {
     let state: SenderSummary['state'] = this.closed ? 'closed' : this.mode === 'shared' ? 'connecting' : 'idle';
     let open = 0;
     let queued = 0;
+    let queuedMs = 0;
     let sent = this.retired.sent;
     let dropped = this.retired.dropped;
     let worst = order.length;
@@ -159,11 +162,12 @@ export class WsSender extends EventEmitter {
       if (st === 'open') open++;
       worst = Math.min(worst, order.indexOf(st));
       queued += l.conn.depth;
+      queuedMs += l.conn.depthMs;
       sent += l.conn.counters.sent;
       dropped += l.conn.counters.dropped;
     }
     if (!this.closed && worst < order.length) state = order[worst];
-    return { state, connections: this.links.size, open, streams: this.streams.size, queued, sent, dropped };
+    return { state, connections: this.links.size, open, streams: this.streams.size, queued, queuedSeconds: Math.round(queuedMs / 100) / 10, sent, dropped };
   }
 
   /** Flushes or drops (per closePolicy) and closes every connection; resolves when all sockets are closed. */
@@ -263,6 +267,7 @@ export class WsSender extends EventEmitter {
       this.noteDrop(l, n, cause, only, false, keys.size > 1);
     });
     conn.on('state', () => this.emit('status'));
+    conn.on('drained', () => this.emit('status'));
     conn.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
       let payload: unknown = buf;

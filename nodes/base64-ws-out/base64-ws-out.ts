@@ -38,12 +38,14 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, def);
     const node = this;
     const L = (err: unknown) => localError(RED as unknown as Parameters<typeof localError>[0], err);
+    // misconfigured: say so in the status, and fail every message (Catch sees it) instead of eating it
+    const broken = (status: string, err: Error) => {
+      node.status({ fill: 'red', shape: 'ring', text: RED._(`base64-ws-out.status.${status}`) });
+      node.error(err);
+      node.on('input', (_m, _s, done) => done(err));
+    };
     const target = RED.nodes.getNode(def.target) as WsTargetNode | null;
-    if (!target) {
-      node.status({ fill: 'red', shape: 'ring', text: RED._('base64-ws-out.status.noTarget') });
-      node.on('input', (_m, _s, done) => done(new Error(RED._('base64-ws-out.errors.noTarget'))));
-      return;
-    }
+    if (!target) return broken('noTarget', new Error(RED._('base64-ws-out.errors.noTarget')));
     let sender: WsSender;
     try {
       const extra: ExtraField[] = (def.extras || []).map((e) =>
@@ -65,9 +67,7 @@ export = function (RED: NodeAPI) {
         closePolicy: def.closePolicy === 'drop' ? 'drop' : 'flush',
       });
     } catch (err) {
-      node.status({ fill: 'red', shape: 'ring', text: RED._('base64-ws-out.status.badConfig') });
-      node.error(L(err));
-      return;
+      return broken('badConfig', L(err));
     }
     let shown = '';
     const showStatus = () => {

@@ -171,8 +171,12 @@ test('node: a bad end-frame template is a configuration error shown in the statu
   const r = await receiver();
   await load(nodes, flow(r.url, {}, { endFrame: '{oops' }));
   const o = getNode('o1');
-  await until(() => o.error.called, 5000, 'config error reported');
-  assert.match(String(o.error.firstCall.args[0].message), /end-of-stream frame is not valid JSON/);
+  const errors = collectErrors('o1');
+  await until(() => errors.length === 1, 5000, 'config error reported');
+  assert.match(errors[0], /end-of-stream frame is not valid JSON/);
+  o.receive({ payload: pcmFor(0, 0, 3200), ...FMT16K, stmId: 'q' });
+  await until(() => errors.length === 2, 5000, 'input refused with the same error');
+  assert.match(errors[1], /end-of-stream frame is not valid JSON/);
 });
 
 // the importable examples deploy with core nodes only and deliver audio to a receiver

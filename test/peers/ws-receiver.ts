@@ -108,6 +108,15 @@ export class WsReceiver {
     await this.start();
   }
 
+  /** Stops reading from every client (a slow or stuck service): their data backs up in TCP. */
+  pause(): void {
+    for (const ws of this.sockets) ws.pause();
+  }
+
+  resume(): void {
+    for (const ws of this.sockets) ws.resume();
+  }
+
   /** Cuts every client off without a close handshake (a crashed peer). */
   terminateAll(): void {
     for (const ws of this.sockets) ws.terminate();

@@ -2,6 +2,7 @@
  * WsSender (the engine of base64-ws-out) against real `ws` servers on 127.0.0.1.
  */
 import { after, test } from 'node:test';
+import { createServer } from 'node:net';
 import assert from 'node:assert/strict';
 import { WsSender, type SenderEvent, type Reply, type SenderOptions } from '../../lib/ws';
 import { WsReceiver } from '../peers/ws-receiver';
@@ -251,6 +252,21 @@ test('wss:// with a self-signed certificate: refused when verifying, works with 
   lax.s.push({ payload: pcmFor(0, 0, 3200), ...FMT16K, stmId: 'tls' });
   await until(() => r.frames.length === 1, 10_000, 'frame over wss');
   assert.deepEqual(r.pcm('tls'), pcmFor(0, 0, 3200));
+});
+
+test('connect timeout: a server that accepts TCP but never answers the upgrade is given up on and retried', async () => {
+  const sockets: import('node:net').Socket[] = [];
+  const silent = createServer((sock) => sockets.push(sock));
+  await new Promise<void>((res) => silent.listen(0, '127.0.0.1', () => res()));
+  cleanup.push(() => {
+    for (const k of sockets) k.destroy();
+    return new Promise<void>((res) => silent.close(() => res()));
+  });
+  const port = (silent.address() as import('node:net').AddressInfo).port;
+  const { events } = sender({ target: { url: `ws://127.0.0.1:${port}/`, connectTimeoutMs: 300, ...fast }, closePolicy: 'drop' });
+  await until(() => events.filter((e) => e.event === 'error').length >= 2, 10_000, 'two timed-out attempts');
+  assert.match(events.find((e) => e.event === 'error')!.error!.message, /handshake has timed out/);
+  assert.ok(sockets.length >= 2, 'it tried again');
 });
 
 test('a peer that stops answering pings is detected and the connection is re-made', async () => {

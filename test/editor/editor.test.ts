@@ -151,11 +151,28 @@ test('every example imports and deploys with no error notification', async () =>
     const flow = JSON.parse(fs.readFileSync(path.join(repoRoot, 'examples', file), 'utf8'));
     await page.evaluate((f) => (window as any).RED.view.importNodes(f, { addFlow: true }), flow);
     await page.locator('#red-ui-header-button-deploy').click();
-    await page.waitForSelector('.red-ui-notification', { timeout: 20_000 });
+    // the import notification comes first; wait for the deploy's own answer
+    await page
+      .waitForFunction(
+        // deployed (the workspace is clean again), or an error shown
+        () => !window.RED.nodes.dirty() || document.querySelector('.red-ui-notification-error') !== null,
+        undefined,
+        { timeout: 30_000, polling: 100 },
+      )
+      .catch(async (e: Error) => {
+        // e.g. the "not properly configured" confirmation: an example with invalid nodes
+        await page.screenshot({ path: path.join(shots, `deploy-failed-${file}.png`) });
+        const shown = await page.locator('.red-ui-notification, .ui-dialog').allInnerTexts();
+        throw new Error(`${file}: no deploy result (${e.message}); on screen: ${shown.join(' | ')}`);
+      });
     const notes = await page.locator('.red-ui-notification').allInnerTexts();
     const bad = await page.locator('.red-ui-notification-error, .red-ui-notification-warning').allInnerTexts();
     assert.deepEqual(bad, [], `${file}: ${notes.join(' | ')}`);
-    assert.ok(notes.some((n) => /deployed/i.test(n)), `${file}: deployed (${notes.join(' | ')})`);
+    // and the runtime has it: every node type of the example is in the deployed flows
+    const deployed = (await (await fetch(`${red.url}/flows`)).json()) as Array<{ type: string }>;
+    for (const t of new Set((flow as Array<{ type: string }>).map((n) => n.type))) {
+      assert.ok(deployed.some((n) => n.type === t), `${file}: ${t} deployed`);
+    }
   }
   assert.deepEqual(pageErrors, []);
 });

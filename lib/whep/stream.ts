@@ -279,6 +279,10 @@ export class WhepStream {
       },
     });
     this.pc = pc;
+    // ready before the answer is applied: the server may send RTP as soon as DTLS is up
+    this.decoder = new OpusDecoder(this.o.rate, this.o.channels);
+    this.reorder.reset();
+    this.lastRtpAt = 0;
     const transceiver = pc.addTransceiver('audio', { direction: 'recvonly' });
     transceiver.onTrack.subscribe((track) => {
       track.onReceiveRtp.subscribe((rtp) => this.onRtp(rtp));
@@ -316,9 +320,6 @@ export class WhepStream {
     clearTimeout(timeout);
     if (first) return first;
     this.connectedAt = Date.now();
-    this.lastRtpAt = 0;
-    this.decoder = new OpusDecoder(this.o.rate, this.o.channels);
-    this.reorder.reset();
     this.setState('live');
     this.emit('connected');
     return ended;

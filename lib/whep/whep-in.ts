@@ -84,9 +84,14 @@ export class WhepIn {
   /** Stops every stream (redeploy / close): every session DELETEd, every socket and timer released. */
   async close(): Promise<void> {
     this.closing = true;
+    await this.stopAll();
+  }
+
+  /** Stops every stream; new ones may start afterwards. */
+  async stopAll(): Promise<void> {
     const all = this.streams.clear();
     this.disarm();
-    await Promise.all(all.map(([, s]) => s.stop('closed')));
+    await Promise.all(all.map(([, s]) => s.stop()));
   }
 
   summary(): WhepSummary {

@@ -48,6 +48,8 @@ export interface WhepSourceFaults {
   srsStyleAnswer: boolean;
   /** answer 200 instead of 201 */
   answer200: boolean;
+  /** answer 201 with a broken SDP body to the next n offers */
+  badAnswer: number;
   /** a Link: rel="ice-server" header to add to answers */
   linkHeader?: string;
 }
@@ -110,6 +112,7 @@ export class WhepSource {
     omitLocation: false,
     srsStyleAnswer: false,
     answer200: false,
+    badAnswer: 0,
   };
   /** offers received (every POST, including the refused ones) */
   posts = 0;
@@ -266,6 +269,11 @@ export class WhepSource {
         f.redirect307--;
         u.searchParams.set('redirected', '1');
         res.writeHead(307, { location: `${u.pathname}${u.search}` }).end();
+        return;
+      }
+      if (f.badAnswer > 0) {
+        f.badAnswer--;
+        res.writeHead(201, { 'content-type': 'application/sdp', location: '/whep/session?session=broken' }).end('v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=-\r\nm=video 9 UDP 96\r\n');
         return;
       }
       if (!String(req.headers['content-type'] ?? '').startsWith('application/sdp')) {

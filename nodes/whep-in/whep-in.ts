@@ -81,13 +81,15 @@ export = function (RED: NodeAPI) {
       node.status({ fill: s.live > 0 ? 'green' : 'yellow', shape: s.live === s.total ? 'dot' : 'ring', text: parts.join(', ') });
     }
 
-    if (config.mode !== 'dynamic' && config.url) {
+    // started once the flow is wired up, so the first events reach the nodes downstream
+    const autostart = setImmediate(() => {
+      if (config.mode === 'dynamic' || !config.url) return;
       try {
         engine.start({ url: config.url, stmId: config.stmId || node.id, traceId: config.traceId || undefined });
       } catch (err) {
         node.error(localError(t, err));
       }
-    }
+    });
     showStatus();
 
     node.on('input', (msg: NodeMessage & Record<string, unknown>, send, done) => {
@@ -116,6 +118,7 @@ export = function (RED: NodeAPI) {
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      clearImmediate(autostart);
       engine.close().then(done, done);
     });
   }

@@ -94,7 +94,10 @@ export async function startAiortc(pcm48k: Buffer, loop = false): Promise<{ url: 
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += String(d)));
   const port = await new Promise<number>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`aiortc server did not start within 20 s: ${stderr}`)), 20_000);
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`aiortc server did not start within 45 s: ${stderr}`));
+    }, 45_000);
     proc.on('exit', (code) => reject(new Error(`aiortc server exited (${code}): ${stderr}`)));
     proc.stdout!.on('data', (d) => {
       for (const l of String(d).split('\n').filter(Boolean)) {
@@ -123,7 +126,10 @@ export async function startAiortc(pcm48k: Buffer, loop = false): Promise<{ url: 
 export async function startSourceProcess(args: string[] = []): Promise<{ url: string; port: number; proc: ChildProcess; kill: () => Promise<void> }> {
   const proc = spawn(process.execPath, [path.join(root, 'dist', 'test', 'peers', 'whep-source-cli.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const info = await new Promise<{ url: string; port: number }>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('whep source did not start within 20 s')), 20_000);
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error('whep source did not start within 30 s'));
+    }, 30_000);
     proc.on('exit', (code) => reject(new Error(`whep source exited (${code})`)));
     let buf = '';
     proc.stdout!.on('data', (d) => {

@@ -150,8 +150,8 @@ export class WhepStream {
     chunks: 0,
     decodeErrors: 0,
   };
-  /** called with the wall time (performance.now()) a packet arrived, right before the chunks it completed are handed out (bench) */
-  onPacketTiming: ((arrivedAt: number, chunks: number) => void) | undefined;
+  /** called after each RTP packet's chunks were handed out, with its RTP timestamp and arrival time (performance.now()); for benchmarks */
+  onPacket: ((rtpTs: number, arrivedAt: number) => void) | undefined;
 
   constructor(
     opts: WhepStreamOptions,
@@ -343,7 +343,7 @@ export class WhepStream {
 
   private onRtp(rtp: RtpPacket): void {
     if (!this.decoder) return;
-    const arrivedAt = performance.now();
+    const arrivedAt = this.onPacket ? performance.now() : 0;
     const now = Date.now();
     const h = rtp.header;
     const st = this.stats;
@@ -362,10 +362,9 @@ export class WhepStream {
       this.emit('resumed');
     }
     if (this.backoff.attempts > 0) this.backoff.reset();
-    const before = st.chunks;
     this.reorder.push(h.sequenceNumber, h.timestamp, rtp.payload, this.out);
     this.emitOrdered(this.out, now);
-    this.onPacketTiming?.(arrivedAt, st.chunks - before);
+    this.onPacket?.(h.timestamp, arrivedAt);
   }
 
   private emitOrdered(out: Ordered[], now: number): void {

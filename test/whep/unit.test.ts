@@ -91,7 +91,7 @@ describe('Opus', () => {
       assert.equal(d16.conceal(960 * 20).length, 640 * 20); // 400 ms: PLC then silence
       assert.equal(d48.conceal(480).length, 1920);
       // loud tone decoded loud (bytes given to opusscript as s16le, not as samples)
-      let pcm = Buffer.alloc(0);
+      let pcm: Buffer = Buffer.alloc(0);
       const seq = new OpusDecoder(16000, 1);
       for (const p of packets) pcm = seq.decode(p);
       seq.close();

@@ -4,6 +4,8 @@
  * releases everything and DELETEs every session.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { collect, collectErrors, getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
 import { startWhepSource, type WhepSource } from '../peers/whep-source';
@@ -80,6 +82,30 @@ describe('whep-in node', () => {
     w.receive({ action: 'stop' }); // every stream
     await until(() => pcm.some((m) => m.stmId === 'a' && m.complete) && pcm.some((m) => m.stmId === 'c' && m.complete), 10_000, 'a and c to complete');
   });
+
+  for (const file of ['whep-in-static.json', 'whep-in-dynamic.json']) {
+    test(`example ${file} deploys without errors and uses only core nodes and ours`, async () => {
+      const flow = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'examples', file), 'utf8')) as Array<Record<string, unknown>>;
+      const core: Record<string, string> = { inject: '20-inject', debug: '21-debug', comment: '90-comment', catch: '25-catch' };
+      assert.ok(flow.every((n) => n.type === 'whep-in' || String(n.type) in core), 'only core nodes and whep-in');
+      // this test talks to loopback only: the example's server (127.0.0.1:1985) is absent, so the node retries
+      for (const n of flow) {
+        // the editor puts imported nodes on the current tab; the helper runs them in the global flow,
+        // where Node-RED ignores nodes that have a position but no tab
+        delete n.z;
+        delete n.x;
+        delete n.y;
+        if (n.type === 'whep-in') n.iceHostAddresses = '127.0.0.1';
+      }
+      const red = path.dirname(require.resolve('@node-red/nodes/package.json'));
+      const mods = [whepIn, ...[...new Set(flow.map((n) => n.type as string))].filter((t) => t in core).map((t) => require(path.join(red, 'core', 'common', `${core[t]}.js`)))];
+      await load(mods, flow);
+      const w = flow.find((n) => n.type === 'whep-in')!;
+      const errors = collectErrors(w.id as string);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(errors, []);
+    });
+  }
 
   test('redeploy with streams running releases every socket and timer', async () => {
     const handles = () => (process as unknown as { _getActiveHandles(): object[] })._getActiveHandles().length;

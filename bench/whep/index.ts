@@ -2,7 +2,7 @@
  * whep-in benchmark: N WHEP streams from werift sources (child processes, so their CPU is not
  * counted) into the whep-in engine in this process.
  *
- *   npm run bench -- whep --streams 50 [--seconds 10] [--rate 16000 --channels 1] [--chunk 20]
+ *   npm run bench -- whep --streams 50 [--seconds 10] [--rate 16000 --channels 1] [--chunk 20] [--voip]
  *
  * Prints progress on stderr and one JSON line on stdout:
  *   {"streams","cpuPctPerStream","rssMb","realtimeRatio","latencyP50Ms","latencyP99Ms", …}
@@ -31,13 +31,19 @@ const rate = opt('rate', 16000) as OpusRate;
 const channels = opt('channels', 1) as 1 | 2;
 const chunkMs = opt('chunk', 20);
 const perSource = opt('per-source', 50);
+// --voip: the sources send browser-like Opus (SILK/hybrid 32 kbit/s) instead of CELT 64 kbit/s
+const voip = args.includes('--voip');
 // --profile FILE: a CPU profile of the steady-state window only (open it in Chrome DevTools)
 const profileIdx = args.indexOf('--profile');
 const profileFile = profileIdx >= 0 ? args[profileIdx + 1] : undefined;
 const log = (...a: unknown[]) => console.error('[bench whep]', ...a);
 
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
 async function startSource(): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [path.resolve(__dirname, '..', '..', 'test', 'peers', 'whep-source-cli.js'), '--loop'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [path.resolve(__dirname, '..', '..', 'test', 'peers', 'whep-source-cli.js'), '--loop', ...(voip ? ['--voip'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(proc);
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('source did not start')), 30_000);
     let buf = '';
@@ -138,6 +144,7 @@ async function main() {
     cpuPctTotal: +cpuPct.toFixed(1),
     live: summary.live,
     output: `${rate} Hz ${channels === 1 ? 'mono' : 'stereo'}, ${chunkMs} ms chunks`,
+    opus: voip ? 'voip 32 kbit/s (SILK/hybrid)' : 'audio 64 kbit/s (CELT)',
     windowS: seconds,
     totalS: +((Date.now() - t0) / 1000).toFixed(1),
   };

@@ -26,8 +26,13 @@ export interface WhepSourceOptions {
   pcm?: Buffer;
   /** start again from the beginning when the audio ends (else RTP stops, as when a publisher leaves) */
   loop?: boolean;
-  /** Opus bitrate (bits/s) */
+  /** Opus bitrate (bits/s), default 64000 */
   bitrate?: number;
+  /**
+   * Opus application: "audio" (default; CELT, like ffmpeg/libopus transcoders such as SRS's
+   * RTMP→WebRTC path) or "voip" (SILK/hybrid, like a browser publishing speech)
+   */
+  application?: 'audio' | 'voip';
 }
 
 /** Switches that make the source misbehave the way real servers do. Change them at any time. */
@@ -84,8 +89,8 @@ export function speechPcm48k(text: string, voice = 'en'): Buffer {
 }
 
 /** Encodes 48 kHz mono s16le into 20 ms Opus packets (the last frame padded with silence). */
-export function encodeOpus(pcm48k: Buffer, bitrate = 64000): Buffer[] {
-  const enc = new OpusScript(48000, 1, OpusScript.Application.AUDIO);
+export function encodeOpus(pcm48k: Buffer, bitrate = 64000, application: 'audio' | 'voip' = 'audio'): Buffer[] {
+  const enc = new OpusScript(48000, 1, application === 'voip' ? OpusScript.Application.VOIP : OpusScript.Application.AUDIO);
   enc.setBitrate(bitrate);
   const frameBytes = FRAME * 2;
   const out: Buffer[] = [];
@@ -132,7 +137,7 @@ export class WhepSource {
 
   constructor(private readonly opts: WhepSourceOptions = {}) {
     this.pcm = opts.pcm ?? speechPcm48k(opts.text ?? 'Number A 0 1 2, please go to counter 3.', opts.voice);
-    this.packets = encodeOpus(this.pcm, opts.bitrate);
+    this.packets = encodeOpus(this.pcm, opts.bitrate ?? (opts.application === 'voip' ? 32000 : 64000), opts.application);
   }
 
   get port(): number {

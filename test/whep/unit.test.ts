@@ -104,6 +104,18 @@ describe('Opus', () => {
     }
     assert.throws(() => new OpusDecoder(44100 as 48000, 2), { code: 'whep.opusRate' });
   });
+
+  test('hundreds of decoders: the first still decodes after the wasm heap grew (opusscript\'s class breaks here)', () => {
+    const packets = encodeOpus(Buffer.alloc(1920 * 3, 0x11));
+    const first = new OpusDecoder(48000, 2);
+    const many = Array.from({ length: 250 }, () => new OpusDecoder(48000, 2));
+    try {
+      for (const d of [first, many[0], many[249]]) for (const p of packets) assert.equal(d.decode(p).length, 3840);
+    } finally {
+      first.close();
+      for (const d of many) d.close();
+    }
+  });
 });
 
 describe('SDP answers and Link headers', () => {

@@ -11,7 +11,8 @@
  * - realtimeRatio: audio delivered in the window / (streams × window).
  * - latency: message out − the packet's due time on the sender's clock (RTP timestamp), with the
  *   clock anchored at the stream's earliest packet: queueing and processing delay beyond the best
- *   case (includes the source's own scheduling lateness; loopback transit is ~0.1 ms).
+ *   case (includes the source's own scheduling lateness: its 10 ms timer; loopback transit is
+ *   ~0.1 ms). processingP99Ms: from werift handing us the packet to the message out.
  * Figures come from a shared, loaded 2-core machine: compare runs side by side, not across days.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -82,13 +83,15 @@ async function main() {
   );
   // latency per packet: out time − due time (RTP clock anchored at the stream's earliest packet)
   const lat: number[] = [];
+  const proc: number[] = []; // werift handing us the packet → message out
   const base = new Map<string, { ts0: number; offset: number }>();
   const startAt = Date.now();
   for (let i = 0; i < streams; i++) {
     const id = `s${i}`;
     const s = engine.start({ url: sources[Math.floor(i / perSource)].url, stmId: id });
-    s.onPacket = (ts, _arrived) => {
+    s.onPacket = (ts, arrived) => {
       const out = performance.now();
+      if (measuring) proc.push(out - arrived);
       let b = base.get(id);
       if (!b) base.set(id, (b = { ts0: ts, offset: out }));
       const due = ((ts - b.ts0) | 0) / 48;
@@ -133,6 +136,7 @@ async function main() {
   log(`closed ${streams} streams (DELETE each) in ${Date.now() - t1} ms`);
   for (const s of sources) s.proc.kill('SIGTERM');
   lat.sort((a, b) => a - b);
+  proc.sort((a, b) => a - b);
   const cpuPct = ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
   const result = {
     streams,
@@ -141,6 +145,7 @@ async function main() {
     realtimeRatio: +(audioBytes / bytesPerMs / (streams * wallMs)).toFixed(3),
     latencyP50Ms: +pct(lat, 50).toFixed(2),
     latencyP99Ms: +pct(lat, 99).toFixed(2),
+    processingP99Ms: +pct(proc, 99).toFixed(3),
     cpuPctTotal: +cpuPct.toFixed(1),
     live: summary.live,
     output: `${rate} Hz ${channels === 1 ? 'mono' : 'stereo'}, ${chunkMs} ms chunks`,

@@ -11,6 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import OpusScript from 'opusscript';
 import { RTCPeerConnection, RtpHeader, RtpPacket, type RTCRtpTransceiver } from 'werift';
@@ -33,6 +34,8 @@ export interface WhepSourceOptions {
    * RTMP→WebRTC path) or "voip" (SILK/hybrid, like a browser publishing speech)
    */
   application?: 'audio' | 'voip';
+  /** serve HTTPS with this key and certificate (PEM) instead of HTTP */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 /** Switches that make the source misbehave the way real servers do. Change them at any time. */
@@ -146,7 +149,7 @@ export class WhepSource {
 
   /** The WHEP endpoint (any path works; this one is what tests and the demo use). */
   get url(): string {
-    return `http://127.0.0.1:${this._port}/whep/demo/`;
+    return `${this.opts.tls ? 'https' : 'http'}://127.0.0.1:${this._port}/whep/demo/`;
   }
 
   /** Duration of one pass of the audio, ms. */
@@ -155,7 +158,8 @@ export class WhepSource {
   }
 
   async start(): Promise<this> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
+    this.server = this.opts.tls ? https.createServer(this.opts.tls, handler) : http.createServer(handler);
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(this.opts.port ?? 0, '127.0.0.1', () => resolve());
@@ -343,6 +347,9 @@ export class WhepSource {
 export async function startWhepSource(opts: WhepSourceOptions = {}): Promise<WhepSource> {
   return new WhepSource(opts).start();
 }
+
+/** The demo's entry point: `const src = await start({ port: 8889, text: '…', loop: true }); … await src.stop();` */
+export const start = startWhepSource;
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {

@@ -4,6 +4,10 @@
  * real servers (mediamtx 404, SRS's silent close and 302, no Location, publisher pause, death).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { until } from '../support/node-red';
 import { startWhepSource, type WhepSource } from '../peers/whep-source';
@@ -120,6 +124,30 @@ describe('whep engine with the werift source', () => {
       assert.equal(src.deletes.length, deletes);
     } finally {
       Object.assign(src.faults, { omitLocation: false, answer200: false, srsStyleAnswer: false });
+    }
+  });
+
+  test('HTTPS with a self-signed certificate: refused by default, accepted when told to', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whep-tls-'));
+    const key = path.join(dir, 'key.pem');
+    const cert = path.join(dir, 'cert.pem');
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { timeout: 30_000 });
+    assert.equal(r.status, 0, String(r.stderr));
+    const tlsSrc = await startWhepSource({ pcm: src.pcm, loop: true, tls: { key: fs.readFileSync(key), cert: fs.readFileSync(cert) } });
+    fs.rmSync(dir, { recursive: true, force: true });
+    const strict = track(collectingEngine());
+    const lax = track(collectingEngine({ insecureTls: true }));
+    try {
+      strict.engine.start({ url: tlsSrc.url, stmId: 'strict' });
+      await until(() => strict.named('stopped', 'strict').length > 0, 20_000, 'the certificate error to end the stream');
+      assert.equal(strict.named('error', 'strict')[0].error?.code, 'whep.tls');
+      lax.engine.start({ url: tlsSrc.url, stmId: 'lax' });
+      await until(() => lax.of('lax').length > 5, 20_000, 'audio over HTTPS signalling');
+      await lax.engine.close();
+      assert.equal(tlsSrc.deletes.length, 1, 'DELETE over HTTPS too');
+    } finally {
+      await lax.engine.close();
+      await tlsSrc.stop();
     }
   });
 

@@ -105,8 +105,10 @@ export async function postOffer(url: string, offerSdp: string, opts: SignallingO
     const text = res.body.toString('utf8').slice(0, 200).trim();
     if (s === 404 || s === 409 || s === 429 || s === 503 || s === 502 || s === 504 || s === 500) {
       const after = retryAfterMs(header(res.headers['retry-after']));
-      const why = s === 404 ? 'stream not found (nobody publishing yet?)' : s === 409 ? 'conflict' : 'server busy or unavailable';
-      throw new WhepError('whep.tryLater', `${target.href} answered ${s}: ${why}${text ? ` (${text})` : ''}`, { url: target.href, status: s, why }, true, after);
+      if (s === 404) {
+        throw new WhepError('whep.notFound', `${target.href} answered 404: no such stream (nobody publishing yet?)${text ? ` (${text})` : ''}`, { url: target.href, status: s }, true, after);
+      }
+      throw new WhepError('whep.tryLater', `${target.href} answered ${s}: server busy or unavailable, trying later${text ? ` (${text})` : ''}`, { url: target.href, status: s }, true, after);
     }
     if (s === 401 || s === 403) {
       throw new WhepError('whep.auth', `${target.href} answered ${s}: check the bearer token or the token in the URL`, { url: target.href, status: s }, false);

@@ -82,7 +82,7 @@ describe('whep engine with the werift source', () => {
     await until(() => c.named('connected', 'retry').length > 0, 40_000, 'connected after the refusals');
     const r = c.named('reconnecting', 'retry');
     // the source refuses in this order: silent close, 404, 404, 503
-    assert.deepEqual(r.map((e) => e.error?.code), ['whep.noReply', 'whep.tryLater', 'whep.tryLater', 'whep.tryLater']);
+    assert.deepEqual(r.map((e) => e.error?.code), ['whep.noReply', 'whep.notFound', 'whep.notFound', 'whep.tryLater']);
     assert.match(r[1].reason!, /404/);
     assert.match(r[3].reason!, /503/);
     // exponential with ±20 % jitter (200, 400, 800 ms …); a Retry-After of 1 s is a floor

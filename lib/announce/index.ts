@@ -5,3 +5,4 @@ export * from './queue';
 export * from './pacer';
 export * from './announcer';
 export * from './audio';
+export * from './stream';

@@ -143,7 +143,7 @@ test('announcer: bad input is refused up front; engine failure and unknown voice
   assert.throws(() => a.announce({ text: '请 A012 号到 3 号窗口' }), /the text has 15 characters, more than the 10 allowed/);
   assert.throws(() => a.announce({ text: 'x', repeat: 0 }), /repeat 0 is not valid: expected a whole number from 1 to 10/);
   assert.throws(() => a.announce({ text: 'x', priority: 'high' as unknown as number }), /priority "high" is not valid/);
-  await assert.rejects(a.announce({ text: 'x', voice: 'klingon' }).ready, /has no voice "klingon"/);
+  await assert.rejects(a.announce({ text: 'x', voice: 'nosuch' }).ready, /has no voice "nosuch"/);
   engine.failOn.add('boom');
   await assert.rejects(a.announce({ text: 'boom', id: 'b' }).ready, /cannot say boom/);
   const errs = events.filter((e) => e.event === 'error');

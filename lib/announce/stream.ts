@@ -1,0 +1,92 @@
+/**
+ * An announcement stream: the announcer's frames, paced in real time, written to an audio output
+ * (RtspOutput), silence in every gap. The stream runs from start() to close() whether or not
+ * anything is announced or anybody listens, as a live stream must.
+ */
+import { EventEmitter } from 'node:events';
+import { Announcer } from './announcer';
+import type { AnnouncementRequest, AnnouncerOptions, AnnouncementOutcome } from './announcer';
+import { Pacer } from './pacer';
+import type { Clock } from './pacer';
+
+/** What the stream needs of its output (RtspOutput has it). */
+export interface FrameOutput extends EventEmitter {
+  readonly state: string;
+  start(): Promise<void>;
+  writeFrame(pcm: Buffer): void;
+  close(): Promise<void>;
+}
+
+export interface AnnouncementStreamOptions extends Omit<AnnouncerOptions, 'frameMs'> {
+  output: FrameOutput;
+  frameMs?: number;
+  /**
+   * output states in which nothing can be heard (a push target reconnecting): announcements wait
+   * in the queue meanwhile instead of playing into the void. Default: any state but the ones
+   * given in `liveStates`.
+   */
+  liveStates?: string[];
+  clock?: Clock;
+}
+
+export class AnnouncementStream extends EventEmitter {
+  readonly announcer: Announcer;
+  readonly pacer: Pacer;
+  readonly output: FrameOutput;
+  private readonly silenceFrame: Buffer;
+  private started = false;
+  private closing: Promise<void> | undefined;
+  private readonly onState: (s: string) => void;
+
+  constructor(opts: AnnouncementStreamOptions) {
+    super();
+    const frameMs = opts.frameMs ?? 20;
+    this.output = opts.output;
+    this.announcer = new Announcer({ ...opts, frameMs });
+    this.silenceFrame = Buffer.alloc(Math.round((opts.rate * frameMs) / 1000) * 2);
+    // the pacer re-anchors after a stall of more than 4 frames: RtspOutput then moves RTP time
+    // to the wall clock by itself (it sees a gap of > 5 frames between writes), so both agree
+    this.pacer = new Pacer({ frameMs, clock: opts.clock, maxCatchUpMs: 4 * frameMs, onFrame: () => this.frame() });
+    this.pacer.on('resync', (r: { skippedFrames: number; behindMs: number }) =>
+      this.emit('log', `event loop stalled ${Math.round(r.behindMs)} ms: ${r.skippedFrames} frames skipped, stream re-anchored`),
+    );
+    this.pacer.on('error', (e: Error) => this.emit('log', `frame output failed: ${e.message}`));
+    for (const ev of ['event', 'log']) this.announcer.on(ev, (x) => this.emit(ev, x));
+    const live = opts.liveStates;
+    this.onState = (s: string) => {
+      if (live) this.announcer.hold(!live.includes(s));
+      this.emit('state', s);
+    };
+    this.output.on('state', this.onState);
+    if (live) this.announcer.hold(!live.includes(this.output.state));
+  }
+
+  /** Starts the output and the clock. Frames flow from now on (silence until an announcement). */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.output.start();
+    if (this.closing) return;
+    this.pacer.begin();
+  }
+
+  announce(req: AnnouncementRequest): { id: string; ready: Promise<AnnouncementOutcome> } {
+    return this.announcer.announce(req);
+  }
+
+  /** Stops the clock, drops what waits (dropped events) and closes the output. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.pacer.stop();
+      this.announcer.close();
+      this.output.off('state', this.onState);
+      await this.output.close();
+    })();
+    return this.closing;
+  }
+
+  private frame(): void {
+    const f = this.announcer.nextFrame() ?? this.silenceFrame;
+    this.output.writeFrame(f);
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * AAC through an ffmpeg child process. There is no well-kept pure-JS/wasm AAC encoder on npm, so
+ * the PCM frames go to `ffmpeg -f s16le -i pipe:0 -c:a aac -f adts pipe:1` and the ADTS frames
+ * that come back are packetized here (RFC 3640 AAC-hbr). Why not let ffmpeg publish by itself:
+ * we keep ONE transport (our server and publisher, auth, back-off, listeners, RTCP) for every
+ * codec, ffmpeg only encodes; its restarts never drop listeners or the publisher's connection.
+ *
+ * The child is supervised: if it exits it is restarted with back-off, its stderr goes to `onLog`
+ * and failures to `onError`; frames written while it is down are dropped (the stream stays on
+ * the wall clock, the receiver hears a short gap).
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { Backoff } from '../util/backoff';
+import { CodedError } from '../util/errors';
+import { badConfig, type Emit, type PayloadEncoder } from './codecs';
+
+/** MPEG-4 sampling frequency index (ISO 14496-3 §1.6.3.4). */
+const AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+/** AAC-LC: 1024 samples per frame */
+const AAC_FRAME = 1024;
+
+/** The full path of an executable on PATH (or the path itself if it has a slash), else undefined. */
+export function findExecutable(name: string, envPath = process.env.PATH ?? ''): string | undefined {
+  const candidates = name.includes('/') ? [name] : envPath.split(delimiter).filter(Boolean).map((d) => join(d, name));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+export function ffmpegMissing(name: string): CodedError {
+  return new CodedError('rtsp.ffmpegMissing', `AAC needs ffmpeg, but "${name}" was not found on PATH: install ffmpeg (e.g. apt-get install ffmpeg) or choose Opus, G.711 or L16`, { name });
+}
+
+/** AudioSpecificConfig for AAC-LC mono at `rate`, as hex for the SDP `config=` parameter. */
+export function aacConfigHex(rate: number): string {
+  const idx = AAC_RATES.indexOf(rate);
+  const asc = (2 << 11) | (idx << 7) | (1 << 3); // object type 2 (LC), frequency index, 1 channel
+  return asc.toString(16).padStart(4, '0');
+}
+
+export interface AacOptions {
+  rate: number;
+  bitrate?: number;
+  ffmpegPath?: string;
+  backoff?: { initialMs: number; maxMs: number };
+  onLog: (line: string) => void;
+  onError: (err: CodedError) => void;
+}
+
+export class AacPayloadEncoder implements PayloadEncoder {
+  readonly payloadType = 97;
+  readonly clockRate: number;
+  readonly rtpmap: string;
+  readonly fmtp: string;
+  private readonly ffmpeg: string;
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private pending = Buffer.alloc(0);
+  /** RTP time of the first sample written to the current child */
+  private baseTs: number | undefined;
+  private framesOut = 0;
+  private closed = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly backoff: Backoff;
+  private startedAt = 0;
+  restarts = 0;
+
+  constructor(
+    private readonly opts: AacOptions,
+    private readonly emit: Emit,
+  ) {
+    if (!AAC_RATES.includes(opts.rate) || opts.rate < 8000) throw badConfig('AAC input rate', opts.rate, 'a standard AAC rate such as 48000 or 44100 Hz');
+    const name = opts.ffmpegPath ?? 'ffmpeg';
+    const found = findExecutable(name);
+    if (!found) throw ffmpegMissing(name);
+    this.ffmpeg = found;
+    this.clockRate = opts.rate;
+    this.rtpmap = `mpeg4-generic/${opts.rate}/1`;
+    this.fmtp = `streamtype=5;profile-level-id=15;mode=AAC-hbr;config=${aacConfigHex(opts.rate)};sizelength=13;indexlength=3;indexdeltalength=3`;
+    this.backoff = new Backoff({ initialMs: opts.backoff?.initialMs ?? 500, maxMs: Math.min(30000, opts.backoff?.maxMs ?? 30000) });
+    this.spawnChild();
+  }
+
+  /** The ffmpeg child's pid (tests use it to check supervision). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private spawnChild(): void {
+    const args = ['-hide_banner', '-loglevel', 'warning', '-f', 's16le', '-ar', String(this.opts.rate), '-ac', '1', '-i', 'pipe:0'];
+    args.push('-c:a', 'aac', '-b:a', String(this.opts.bitrate ?? 64000), '-f', 'adts', '-flush_packets', '1', 'pipe:1');
+    const child = spawn(this.ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    this.pending = Buffer.alloc(0);
+    this.baseTs = undefined;
+    this.framesOut = 0;
+    this.startedAt = Date.now();
+    child.stdout.on('data', (d: Buffer) => this.onAdts(d));
+    let errLine = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => {
+      const lines = (errLine + s).split(/\r?\n/);
+      errLine = lines.pop() ?? '';
+      for (const l of lines) if (l.trim()) this.opts.onLog(`ffmpeg: ${l}`);
+    });
+    // a write to a dying child fails with EPIPE: the exit handler deals with it
+    child.stdin.on('error', () => {});
+    child.on('error', (err) => {
+      this.opts.onError(new CodedError('rtsp.ffmpegFailed', `ffmpeg (AAC encoder) failed: ${err.message}`, { reason: err.message }));
+    });
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      if (this.closed) return;
+      if (Date.now() - this.startedAt > 10000) this.backoff.reset();
+      const delay = this.backoff.next();
+      const reason = signal ? `signal ${signal}` : `code ${code}`;
+      this.opts.onError(new CodedError('rtsp.ffmpegExited', `ffmpeg (AAC encoder) exited with ${reason}; restarting in ${delay} ms`, { reason, delay }));
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (!this.closed) {
+          this.restarts++;
+          this.spawnChild();
+        }
+      }, delay);
+    });
+  }
+
+  encode(pcm: Buffer, timestamp: number): void {
+    const child = this.child;
+    if (!child || !child.stdin.writable) return; // restarting: dropped, the wall clock goes on
+    // a stuck child must not make us buffer without bound: 2 s of audio is plenty of slack
+    if (child.stdin.writableLength > this.opts.rate * 4) return;
+    if (this.baseTs === undefined) this.baseTs = timestamp;
+    child.stdin.write(pcm);
+  }
+
+  /** Splits the ADTS byte stream into frames and emits each raw AAC frame as one RFC 3640 payload. */
+  private onAdts(d: Buffer): void {
+    let buf = this.pending.length ? Buffer.concat([this.pending, d]) : d;
+    while (buf.length >= 7) {
+      if (buf[0] !== 0xff || (buf[1] & 0xf0) !== 0xf0) {
+        // lost sync (should not happen with a pipe): skip to the next syncword
+        const next = buf.indexOf(0xff, 1);
+        buf = next < 0 ? Buffer.alloc(0) : buf.subarray(next);
+        continue;
+      }
+      const protectionAbsent = buf[1] & 1;
+      const frameLen = ((buf[3] & 0x03) << 11) | (buf[4] << 3) | (buf[5] >> 5);
+      if (buf.length < frameLen) break;
+      const headerLen = protectionAbsent ? 7 : 9;
+      const au = buf.subarray(headerLen, frameLen);
+      const payload = Buffer.allocUnsafe(4 + au.length);
+      payload.writeUInt16BE(16, 0); // AU-headers-length in bits: one 16-bit AU header
+      payload.writeUInt16BE((au.length << 3) & 0xfff8, 2); // AU-size (13 bits), AU-Index 0
+      au.copy(payload, 4);
+      const ts = (this.baseTs ?? 0) + this.framesOut * AAC_FRAME;
+      this.framesOut++;
+      this.emit({ payload, timestamp: ts });
+      buf = buf.subarray(frameLen);
+    }
+    this.pending = Buffer.from(buf);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const child = this.child;
+    this.child = undefined;
+    if (child) {
+      child.stdin.destroy();
+      child.kill('SIGKILL');
+    }
+  }
+}

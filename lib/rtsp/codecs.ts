@@ -1,0 +1,139 @@
+/**
+ * Payload encoders: one frame of s16le mono PCM in, RTP payloads out, plus what the SDP says
+ * about them. One encoder per stream: a frame is encoded once, whatever the number of listeners.
+ */
+import OpusScript from 'opusscript';
+import { CodedError } from '../util/errors';
+import { encodeAlaw, encodeUlaw } from './g711';
+
+export type RtspCodec = 'opus' | 'pcmu' | 'pcma' | 'l16' | 'aac';
+export const RTSP_CODECS: readonly RtspCodec[] = ['opus', 'pcmu', 'pcma', 'l16', 'aac'];
+
+/** One RTP payload with its timestamp in the codec's clock units. */
+export interface EncodedUnit {
+  payload: Buffer;
+  timestamp: number;
+}
+
+export interface PayloadEncoder {
+  readonly payloadType: number;
+  readonly clockRate: number;
+  /** `a=rtpmap` value after the payload type, e.g. `opus/48000/2` */
+  readonly rtpmap: string;
+  /** `a=fmtp` value after the payload type, if any */
+  readonly fmtp?: string;
+  /**
+   * Encodes one frame whose first sample has clock time `timestamp`. Synchronous encoders call
+   * `emit` before returning; the AAC encoder (an ffmpeg child) calls it when ffmpeg answers.
+   */
+  encode(pcm: Buffer, timestamp: number): void;
+  close(): void;
+}
+
+export type Emit = (unit: EncodedUnit) => void;
+
+/** Largest RTP payload we send: keeps a packet (with IP/UDP/RTP headers) inside a 1500-byte MTU. */
+export const MAX_PAYLOAD = 1400;
+
+const OPUS_RATES = [8000, 12000, 16000, 24000, 48000];
+const OPUS_FRAME_MS = [2.5, 5, 10, 20, 40, 60];
+
+export function badConfig(what: string, value: string | number, expected: string): CodedError {
+  return new CodedError('rtsp.badConfig', `RTSP output: ${what} ${value} is not supported: ${expected}`, { what, value, expected });
+}
+
+/**
+ * Opus (RFC 7587): the RTP clock is always 48 kHz and the rtpmap always says 2 channels; a mono
+ * encoder's packets are valid stereo-decodable packets and `sprop-stereo=0` tells receivers.
+ */
+export class OpusPayloadEncoder implements PayloadEncoder {
+  readonly payloadType = 96;
+  readonly clockRate = 48000;
+  readonly rtpmap = 'opus/48000/2';
+  readonly fmtp = 'minptime=10;useinbandfec=0;sprop-stereo=0;stereo=0';
+  private readonly enc: OpusScript;
+  private readonly frameSamples: number;
+
+  constructor(
+    rate: number,
+    frameMs: number,
+    private readonly emit: Emit,
+    bitrate = 32000,
+  ) {
+    if (!OPUS_RATES.includes(rate)) throw badConfig('Opus input rate', rate, `one of ${OPUS_RATES.join(', ')} Hz (48000 recommended)`);
+    if (!OPUS_FRAME_MS.includes(frameMs)) throw badConfig('Opus frame length', `${frameMs} ms`, `one of ${OPUS_FRAME_MS.join(', ')} ms`);
+    this.enc = new OpusScript(rate as 48000, 1, OpusScript.Application.AUDIO);
+    this.enc.setBitrate(bitrate);
+    this.frameSamples = (rate * frameMs) / 1000;
+  }
+
+  encode(pcm: Buffer, timestamp: number): void {
+    // opusscript returns a view into its wasm heap: copy before the next call reuses it
+    const out = Buffer.from(this.enc.encode(pcm, this.frameSamples));
+    this.emit({ payload: out, timestamp });
+  }
+
+  close(): void {
+    this.enc.delete();
+  }
+}
+
+/** G.711 µ-law (static PT 0) or A-law (static PT 8), 8 kHz only (RFC 3551). */
+export class G711PayloadEncoder implements PayloadEncoder {
+  readonly payloadType: number;
+  readonly clockRate = 8000;
+  readonly rtpmap: string;
+
+  constructor(
+    private readonly law: 'pcmu' | 'pcma',
+    rate: number,
+    private readonly emit: Emit,
+  ) {
+    if (rate !== 8000) throw badConfig(`${law.toUpperCase()} input rate`, rate, 'G.711 is 8000 Hz only');
+    this.payloadType = law === 'pcmu' ? 0 : 8;
+    this.rtpmap = law === 'pcmu' ? 'PCMU/8000' : 'PCMA/8000';
+  }
+
+  encode(pcm: Buffer, timestamp: number): void {
+    const bytes = this.law === 'pcmu' ? encodeUlaw(pcm) : encodeAlaw(pcm);
+    splitPayload(bytes, 1, timestamp, this.emit);
+  }
+
+  close(): void {}
+}
+
+/**
+ * L16 (RFC 3551 §4.5.11): 16-bit big-endian samples. Static PT 11 is L16/44100/1; any other rate
+ * gets dynamic PT 97 with its own rtpmap. A 20 ms frame above ~35 kHz is split over packets.
+ */
+export class L16PayloadEncoder implements PayloadEncoder {
+  readonly payloadType: number;
+  readonly clockRate: number;
+  readonly rtpmap: string;
+
+  constructor(
+    rate: number,
+    private readonly emit: Emit,
+  ) {
+    if (!Number.isInteger(rate) || rate < 8000 || rate > 96000) throw badConfig('L16 input rate', rate, 'a whole number of Hz from 8000 to 96000');
+    this.clockRate = rate;
+    this.payloadType = rate === 44100 ? 11 : 97;
+    this.rtpmap = `L16/${rate}/1`;
+  }
+
+  encode(pcm: Buffer, timestamp: number): void {
+    const be = Buffer.from(pcm);
+    be.swap16();
+    splitPayload(be, 2, timestamp, this.emit);
+  }
+
+  close(): void {}
+}
+
+/** Cuts sample bytes into payloads of at most MAX_PAYLOAD bytes, each with its own timestamp. */
+function splitPayload(bytes: Buffer, bytesPerSample: number, timestamp: number, emit: Emit): void {
+  const max = MAX_PAYLOAD - (MAX_PAYLOAD % bytesPerSample);
+  for (let off = 0; off < bytes.length; off += max) {
+    emit({ payload: bytes.subarray(off, Math.min(bytes.length, off + max)), timestamp: timestamp + off / bytesPerSample });
+  }
+}

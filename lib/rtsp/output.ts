@@ -1,0 +1,271 @@
+/**
+ * RtspOutput: the one object the announcer (lib/announce, the tts-rtsp-out node) talks to.
+ * It takes 20 ms PCM frames at wall-clock pace, encodes each frame ONCE with the chosen codec and
+ * sends the RTP packets to every player of the embedded server (`serve`) or to an external server
+ * (`push`). RTP time follows the frames written (no drift against the caller's clock); RTCP sender
+ * reports map it to wall-clock NTP time every 5 s.
+ */
+import { EventEmitter } from 'node:events';
+import { networkInterfaces } from 'node:os';
+import { CodedError } from '../util/errors';
+import { AacPayloadEncoder } from './aac';
+import type { RtspAuth } from './auth';
+import { G711PayloadEncoder, L16PayloadEncoder, OpusPayloadEncoder, RTSP_CODECS, badConfig, type EncodedUnit, type PayloadEncoder, type RtspCodec } from './codecs';
+import { RtspPublisher } from './publisher';
+import { RtpStream, wallMs } from './rtp';
+import { buildSdp } from './sdp';
+import { RtspServer, normalizePath } from './server';
+
+export type { RtspCodec } from './codecs';
+export type { RtspAuth } from './auth';
+
+export interface RtspOutputOptions {
+  mode: 'serve' | 'push';
+  /** default 'opus' */
+  codec: RtspCodec;
+  /** rate of the PCM fed in: 48000 for opus, 8000 for pcmu/pcma, any for l16, 44100/48000 for aac */
+  rate: number;
+  channels: 1;
+  /** length of one frame (ms): writeFrame is called every frameMs of wall clock */
+  frameMs: number;
+  serve?: { host: string; port: number; path: string; auth?: RtspAuth & { scheme?: 'basic' | 'digest' }; sessionTimeoutSec?: number };
+  push?: { url: string; auth?: RtspAuth; transport?: 'tcp' | 'udp'; backoff?: { initialMs: number; maxMs: number } };
+  /** ffmpeg executable for AAC (default `ffmpeg` on PATH) */
+  ffmpegPath?: string;
+  /** encoder bit rate (bit/s) for opus (default 32000) and aac (default 64000) */
+  bitrate?: number;
+}
+
+export type RtspOutputState = 'idle' | 'listening' | 'connecting' | 'publishing' | 'reconnecting' | 'closed';
+
+export interface RtspOutputStats {
+  /** RTP packets put on the wire (one per listener / publisher send) */
+  packetsSent: number;
+  bytesSent: number;
+  listeners: number;
+  reconnects: number;
+  /** frames written while nothing could take them (push not connected) */
+  framesDropped: number;
+  lastError?: string;
+}
+
+/** Seconds between RTCP sender reports (RFC 3550's minimum interval). */
+const SR_INTERVAL_MS = 5000;
+
+function displayHost(host: string): string {
+  if (host !== '0.0.0.0' && host !== '::' && host !== '') return host.includes(':') ? `[${host}]` : host;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+export class RtspOutput extends EventEmitter {
+  private readonly opts: RtspOutputOptions;
+  private _state: RtspOutputState = 'idle';
+  private encoder: PayloadEncoder | undefined;
+  private rtp: RtpStream | undefined;
+  private server: RtspServer | undefined;
+  private publisher: RtspPublisher | undefined;
+  private srTimer: NodeJS.Timeout | undefined;
+  private readonly frameSamples: number;
+  /** input samples written so far (plus skipped gaps): the RTP clock's source */
+  private samples = 0;
+  private lastWriteWall = 0;
+  private markNext = true;
+  private framesDropped = 0;
+  private lastError: string | undefined;
+  private readonly sessionId = Math.floor(Math.random() * 1e9);
+
+  constructor(opts: RtspOutputOptions) {
+    super();
+    const o = { ...opts, codec: opts.codec ?? 'opus', frameMs: opts.frameMs ?? 20, channels: 1 as const };
+    if (o.mode !== 'serve' && o.mode !== 'push') throw badConfig('mode', String(o.mode), '"serve" or "push"');
+    if (!RTSP_CODECS.includes(o.codec)) throw badConfig('codec', String(o.codec), RTSP_CODECS.join(', '));
+    if (opts.channels !== undefined && opts.channels !== 1) throw badConfig('channel count', opts.channels, 'mono (1) only');
+    if (!Number.isInteger(o.rate) || o.rate < 8000 || o.rate > 192000) throw badConfig('rate', o.rate, 'a whole number of Hz from 8000');
+    if (!(o.frameMs > 0) || !Number.isInteger((o.rate * o.frameMs) / 1000)) throw badConfig('frame length', `${o.frameMs} ms`, 'a whole number of samples per frame, e.g. 20 ms');
+    if (o.mode === 'serve' && !o.serve) throw badConfig('serve settings', 'missing', 'host, port and path');
+    if (o.mode === 'push' && !o.push) throw badConfig('push settings', 'missing', 'a URL like rtsp://host:8554/path');
+    this.opts = o;
+    this.frameSamples = (o.rate * o.frameMs) / 1000;
+    if (o.mode === 'push') this.publisher = this.makePublisher(); // validates the URL now
+  }
+
+  get state(): RtspOutputState {
+    return this._state;
+  }
+
+  /**
+   * Players currently playing (serve). Named `players`, not `listeners`: an EventEmitter already
+   * has a `listeners(event)` method that Node and libraries call, so it must not be shadowed.
+   * `stats().listeners` and the 'listener' event carry the same count.
+   */
+  get players(): number {
+    return this.server?.players ?? 0;
+  }
+
+  /** The rtsp:// URL players use (serve) or we publish to (push). */
+  get url(): string {
+    if (this.opts.mode === 'push') return this.publisher!.url;
+    const s = this.opts.serve!;
+    return `rtsp://${displayHost(s.host)}:${this.server?.port || s.port}${normalizePath(s.path)}`;
+  }
+
+  /** Bytes of one frame (s16le mono). */
+  get frameBytes(): number {
+    return this.frameSamples * 2;
+  }
+
+  stats(): RtspOutputStats {
+    return {
+      packetsSent: (this.server?.packetsSent ?? 0) + (this.publisher?.packetsSent ?? 0),
+      bytesSent: (this.server?.bytesSent ?? 0) + (this.publisher?.bytesSent ?? 0),
+      listeners: this.players,
+      reconnects: this.publisher?.reconnects ?? 0,
+      framesDropped: this.framesDropped,
+      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  private setState(s: RtspOutputState, detail?: string): void {
+    if (this._state === s) return;
+    this._state = s;
+    this.emit('state', s, detail);
+  }
+
+  /** 'error' without a listener would throw inside a socket callback and kill the process. */
+  private report(err: CodedError): void {
+    this.lastError = err.message;
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    else this.emit('log', err.message);
+  }
+
+  private sdp = (address: string): string => buildSdp(this.encoder!, { sessionId: this.sessionId, address });
+
+  private senderReport = (): Buffer | undefined => (this.rtp?.started ? this.rtp.senderReport() : undefined);
+
+  private makePublisher(): RtspPublisher {
+    const p = this.opts.push!;
+    const pub = new RtspPublisher({ url: p.url, auth: p.auth, transport: p.transport ?? 'tcp', backoff: p.backoff, sdp: this.sdp, senderReport: this.senderReport });
+    pub.on('state', (s: 'connecting' | 'publishing' | 'reconnecting' | 'closed', detail?: string) => {
+      if (s === 'publishing') this.markNext = true;
+      if (this._state !== 'closed') this.setState(s, detail);
+    });
+    pub.on('failure', (err: CodedError) => this.report(err));
+    return pub;
+  }
+
+  private makeEncoder(): PayloadEncoder {
+    const { codec, rate, frameMs } = this.opts;
+    const emit = (u: EncodedUnit) => this.send(u);
+    switch (codec) {
+      case 'opus':
+        return new OpusPayloadEncoder(rate, frameMs, emit, this.opts.bitrate);
+      case 'pcmu':
+      case 'pcma':
+        return new G711PayloadEncoder(codec, rate, emit);
+      case 'l16':
+        return new L16PayloadEncoder(rate, emit);
+      case 'aac':
+        return new AacPayloadEncoder(
+          {
+            rate,
+            bitrate: this.opts.bitrate,
+            ffmpegPath: this.opts.ffmpegPath,
+            onLog: (l) => this.emit('log', l),
+            onError: (e) => this.report(e),
+          },
+          emit,
+        );
+    }
+  }
+
+  /**
+   * serve: resolves when listening (rejects with a CodedError such as rtsp.portInUse);
+   * push: resolves at once and connects in the background, retrying with back-off.
+   */
+  async start(): Promise<void> {
+    if (this._state !== 'idle') throw new CodedError('rtsp.alreadyStarted', 'RTSP output was already started', {});
+    this.encoder = this.makeEncoder(); // throws rtsp.ffmpegMissing for AAC without ffmpeg
+    this.rtp = new RtpStream(this.encoder.payloadType, this.encoder.clockRate);
+    if (this.opts.mode === 'serve') {
+      const s = this.opts.serve!;
+      const server = new RtspServer({ ...s, sdp: this.sdp, senderReport: this.senderReport, nextPacket: () => ({ seq: this.rtp!.nextSeq, rtptime: this.rtp!.rtpTimeAt(wallMs()) }) });
+      server.on('listener', (e: { count: number; remote: string }) => this.emit('listener', e));
+      server.on('log', (l: string) => this.emit('log', l));
+      try {
+        await server.start();
+      } catch (err) {
+        this.encoder.close();
+        this.encoder = undefined;
+        this.setState('closed', (err as Error).message);
+        throw err;
+      }
+      this.server = server;
+      this.setState('listening', this.url);
+    } else {
+      this.setState('connecting', this.url);
+      this.publisher!.start();
+    }
+    this.srTimer = setInterval(() => {
+      const sr = this.senderReport();
+      if (!sr) return;
+      this.server?.broadcastRtcp(sr);
+      this.publisher?.sendRtcp(sr);
+    }, SR_INTERVAL_MS);
+    this.srTimer.unref();
+  }
+
+  /**
+   * Takes exactly one frame (frameMs) of s16le mono PCM at opts.rate. Never throws for a missing
+   * listener or a disconnected target (the frame is then dropped); throws only for a frame of the
+   * wrong size, which is a programming error of the caller.
+   */
+  writeFrame(pcm: Buffer): void {
+    if (!this.encoder || this._state === 'closed') return;
+    if (pcm.length !== this.frameSamples * 2) {
+      throw new CodedError('rtsp.badFrame', `RTSP output expects frames of ${this.frameSamples * 2} bytes (${this.opts.frameMs} ms at ${this.opts.rate} Hz), got ${pcm.length}`, {
+        expected: this.frameSamples * 2,
+        got: pcm.length,
+      });
+    }
+    const now = wallMs();
+    if (this.lastWriteWall && now - this.lastWriteWall > 5 * this.opts.frameMs) {
+      // the caller stalled (event loop blocked, pacer paused): keep RTP time on the wall clock so
+      // players do not fall behind, and mark the packet after the gap as a new talkspurt
+      const missed = Math.round((now - this.lastWriteWall) / this.opts.frameMs) - 1;
+      this.samples += missed * this.frameSamples;
+      this.markNext = true;
+    }
+    this.lastWriteWall = now;
+    const ts = Math.round((this.samples * this.encoder.clockRate) / this.opts.rate);
+    this.samples += this.frameSamples;
+    if (this.opts.mode === 'push' && this._state !== 'publishing' && this.opts.codec !== 'aac') {
+      this.framesDropped++;
+      return; // no one to send to: skip the encoding work too
+    }
+    this.encoder.encode(pcm, ts);
+  }
+
+  private send(u: EncodedUnit): void {
+    const packet = this.rtp!.packet(u.payload, u.timestamp, this.markNext);
+    this.markNext = false;
+    this.server?.broadcast(packet);
+    if (this.publisher && !this.publisher.sendRtp(packet)) this.framesDropped += 0; // counted in writeFrame
+  }
+
+  /** Releases every socket, timer and child process. */
+  async close(): Promise<void> {
+    if (this._state === 'closed' && !this.server && !this.publisher && !this.encoder) return;
+    if (this.srTimer) clearInterval(this.srTimer);
+    this.srTimer = undefined;
+    this.encoder?.close();
+    this.encoder = undefined;
+    const server = this.server;
+    this.server = undefined;
+    const pub = this.publisher;
+    await Promise.all([server?.close(), pub?.close()]);
+    this.setState('closed');
+  }
+}

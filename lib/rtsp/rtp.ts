@@ -1,0 +1,123 @@
+/**
+ * RTP packets (RFC 3550) and RTCP sender reports for one outgoing audio stream. One instance per
+ * stream: every listener and the publisher get the very same packets (same SSRC, sequence and
+ * timestamps), so a packet is built once and fanned out.
+ */
+import { randomBytes } from 'node:crypto';
+
+/** Seconds between 1900-01-01 (NTP epoch) and 1970-01-01 (Unix epoch). */
+const NTP_UNIX_OFFSET = 2208988800;
+
+/** Wall clock in ms since the Unix epoch with sub-ms resolution, monotonic within the process. */
+export function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** 64-bit NTP timestamp (seconds, fraction) for a wall-clock time in ms. */
+export function ntpTime(ms: number): { sec: number; frac: number } {
+  const s = Math.floor(ms / 1000);
+  const frac = Math.floor(((ms - s * 1000) / 1000) * 0x100000000);
+  return { sec: (s + NTP_UNIX_OFFSET) >>> 0, frac: Math.min(frac, 0xffffffff) >>> 0 };
+}
+
+export interface RtpHeaderFields {
+  payloadType: number;
+  marker?: boolean;
+}
+
+export class RtpStream {
+  readonly ssrc: number;
+  private seq: number;
+  /** RTP timestamp of the last packet sent */
+  private lastTs: number | undefined;
+  /** wall clock (ms) at which lastTs was current */
+  private lastWall = 0;
+  packets = 0;
+  octets = 0;
+  readonly cname: string;
+
+  constructor(
+    readonly payloadType: number,
+    readonly clockRate: number,
+  ) {
+    const r = randomBytes(6);
+    this.ssrc = r.readUInt32BE(0);
+    this.seq = r.readUInt16BE(4);
+    this.cname = `live-audio-${this.ssrc.toString(16)}`;
+  }
+
+  /** The sequence number the next packet will carry. */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  /** Builds one RTP packet. `timestamp` is in clock units (wrapping at 2^32 is handled here). */
+  packet(payload: Buffer, timestamp: number, marker = false): Buffer {
+    const p = Buffer.allocUnsafe(12 + payload.length);
+    p[0] = 0x80; // V=2, no padding, no extension, no CSRC
+    p[1] = (marker ? 0x80 : 0) | this.payloadType;
+    p.writeUInt16BE(this.seq, 2);
+    p.writeUInt32BE(timestamp >>> 0, 4);
+    p.writeUInt32BE(this.ssrc, 8);
+    payload.copy(p, 12);
+    this.seq = (this.seq + 1) & 0xffff;
+    this.packets++;
+    this.octets += payload.length;
+    this.lastTs = timestamp;
+    this.lastWall = wallMs();
+    return p;
+  }
+
+  /** The RTP timestamp that corresponds to wall-clock `ms` (extrapolated from the last packet). */
+  rtpTimeAt(ms: number): number {
+    if (this.lastTs === undefined) return 0;
+    return (this.lastTs + Math.round(((ms - this.lastWall) * this.clockRate) / 1000)) >>> 0;
+  }
+
+  /** True once a packet went out, so a sender report can map NTP to RTP time. */
+  get started(): boolean {
+    return this.lastTs !== undefined;
+  }
+
+  /**
+   * A compound RTCP packet: sender report (NTP ↔ RTP timestamp of "now", packet and octet counts)
+   * followed by an SDES CNAME, as RFC 3550 §6.1 requires.
+   */
+  senderReport(ms = wallMs()): Buffer {
+    const sr = Buffer.alloc(28);
+    sr[0] = 0x80; // V=2, RC=0
+    sr[1] = 200;
+    sr.writeUInt16BE(6, 2); // length in 32-bit words minus one
+    sr.writeUInt32BE(this.ssrc, 4);
+    const ntp = ntpTime(ms);
+    sr.writeUInt32BE(ntp.sec, 8);
+    sr.writeUInt32BE(ntp.frac, 12);
+    sr.writeUInt32BE(this.rtpTimeAt(ms), 16);
+    sr.writeUInt32BE(this.packets >>> 0, 20);
+    sr.writeUInt32BE(this.octets >>> 0, 24);
+    const name = Buffer.from(this.cname, 'ascii');
+    // SDES chunk: SSRC, item CNAME (type 1, length, text), end (0), padded to 32 bits
+    const chunkLen = 4 + 2 + name.length + 1;
+    const padded = Math.ceil(chunkLen / 4) * 4;
+    const sdes = Buffer.alloc(4 + padded);
+    sdes[0] = 0x81; // V=2, SC=1
+    sdes[1] = 202;
+    sdes.writeUInt16BE(padded / 4, 2);
+    sdes.writeUInt32BE(this.ssrc, 4);
+    sdes[8] = 1;
+    sdes[9] = name.length;
+    name.copy(sdes, 10);
+    return Buffer.concat([sr, sdes]);
+  }
+}
+
+/** Parsed RTP header fields (tests and diagnostics). */
+export function parseRtp(p: Buffer): { payloadType: number; marker: boolean; seq: number; timestamp: number; ssrc: number; payload: Buffer } {
+  const cc = p[0] & 0x0f;
+  const ext = (p[0] & 0x10) !== 0;
+  let off = 12 + 4 * cc;
+  if (ext) off += 4 + 4 * p.readUInt16BE(off + 2);
+  let end = p.length;
+  if (p[0] & 0x20) end -= p[p.length - 1];
+  return { payloadType: p[1] & 0x7f, marker: (p[1] & 0x80) !== 0, seq: p.readUInt16BE(2), timestamp: p.readUInt32BE(4), ssrc: p.readUInt32BE(8), payload: p.subarray(off, end) };
+}

@@ -1,0 +1,351 @@
+/**
+ * The embedded RTSP server (RFC 2326) behind `serve` mode: players connect to
+ * rtsp://<bind>:<port>/<path> and get the live stream, over TCP (interleaved) or UDP unicast.
+ * It serves one stream; every playing session gets the same packets (fan-out, no per-listener
+ * encoding). Only what players need: OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN,
+ * GET_PARAMETER/SET_PARAMETER (keep-alive), optional Basic/Digest auth, session timeout.
+ */
+import { EventEmitter } from 'node:events';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, type Server, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { CodedError } from '../util/errors';
+import { AuthChecker, type RtspAuth } from './auth';
+import { RtspReader, formatMessage, interleave, parsePortPair, parseTransport, type RtspMessage } from './message';
+import { TRACK_CONTROL } from './sdp';
+
+export interface RtspServerOptions {
+  host: string;
+  port: number;
+  path: string;
+  auth?: RtspAuth & { scheme?: 'basic' | 'digest' };
+  sessionTimeoutSec?: number;
+  /** the SDP of the stream, built when a player asks */
+  sdp: (address: string) => string;
+  /** sequence number and RTP time the next packet will carry, for RTP-Info */
+  nextPacket: () => { seq: number; rtptime: number };
+  /** a fresh RTCP sender report, if any packet went out yet */
+  senderReport: () => Buffer | undefined;
+}
+
+interface Session {
+  id: string;
+  remote: string;
+  conn: Socket;
+  tcp: boolean;
+  /** interleaved channels (TCP) */
+  rtpChannel: number;
+  /** UDP destination */
+  address: string;
+  rtpPort: number;
+  rtcpPort: number;
+  playing: boolean;
+  lastSeen: number;
+}
+
+/** A TCP listener falling this far behind (bytes queued) gets packets dropped instead of queued. */
+const MAX_QUEUED = 512 * 1024;
+const SERVER_NAME = 'node-red-contrib-live-audio';
+const PUBLIC = 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
+
+export function normalizePath(p: string): string {
+  const s = '/' + p.replace(/^\/+/, '').replace(/\/+$/, '');
+  return s;
+}
+
+export class RtspServer extends EventEmitter {
+  private server: Server | undefined;
+  private rtpSock: UdpSocket | undefined;
+  private rtcpSock: UdpSocket | undefined;
+  private readonly sessions = new Map<string, Session>();
+  private readonly conns = new Set<Socket>();
+  private readonly auth: AuthChecker | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly timeoutSec: number;
+  readonly path: string;
+  private boundPort = 0;
+  private udpPorts: [number, number] = [0, 0];
+  packetsSent = 0;
+  bytesSent = 0;
+
+  constructor(private readonly opts: RtspServerOptions) {
+    super();
+    this.path = normalizePath(opts.path);
+    this.timeoutSec = opts.sessionTimeoutSec ?? 60;
+    if (opts.auth) this.auth = new AuthChecker(opts.auth, opts.auth.scheme ?? 'digest');
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** Playing sessions. */
+  get players(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) if (s.playing) n++;
+    return n;
+  }
+
+  async start(): Promise<void> {
+    const { host, port } = this.opts;
+    const server = createServer((c) => this.onConnection(c));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') reject(new CodedError('rtsp.portInUse', `RTSP port ${host}:${port} is already in use: choose another port or stop the program using it`, { host, port }));
+        else if (err.code === 'EADDRNOTAVAIL') reject(new CodedError('rtsp.badBind', `cannot listen on ${host}: no such local address (use 0.0.0.0 for all, 127.0.0.1 for this machine only)`, { host }));
+        else reject(new CodedError('rtsp.listenFailed', `cannot listen on ${host}:${port}: ${err.message}`, { host, port, reason: err.message }));
+      });
+      server.listen(port, host, () => resolve());
+    }).catch(async (err) => {
+      this.server = undefined;
+      throw err;
+    });
+    server.on('error', (err) => this.emit('log', `RTSP server error: ${err.message}`));
+    this.boundPort = (server.address() as { port: number }).port;
+    await this.bindUdp();
+    const sweepMs = Math.max(250, Math.min(5000, (this.timeoutSec * 1000) / 4));
+    this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  /** An even/odd UDP port pair for RTP/RTCP to UDP players (one pair shared by all). */
+  private async bindUdp(): Promise<void> {
+    const type = this.opts.host.includes(':') ? 'udp6' : 'udp4';
+    for (let attempt = 0; attempt < 30; attempt++) {
+      const rtpPort = 2 * (15000 + Math.floor(Math.random() * 15000));
+      const rtp = createSocket(type);
+      const rtcp = createSocket(type);
+      try {
+        await bindSocket(rtp, rtpPort, this.opts.host);
+        await bindSocket(rtcp, rtpPort + 1, this.opts.host);
+      } catch {
+        rtp.close();
+        try { rtcp.close(); } catch { /* not bound */ }
+        continue;
+      }
+      for (const s of [rtp, rtcp]) {
+        s.on('error', (err) => this.emit('log', `RTSP UDP socket error: ${err.message}`));
+        // receiver reports (and NAT punch packets) from players keep their UDP sessions alive
+        s.on('message', (_m, rinfo) => this.touchUdp(rinfo.address, rinfo.port));
+      }
+      this.rtpSock = rtp;
+      this.rtcpSock = rtcp;
+      this.udpPorts = [rtpPort, rtpPort + 1];
+      return;
+    }
+    throw new CodedError('rtsp.listenFailed', `cannot listen on ${this.opts.host}: no free UDP port pair for RTP`, { host: this.opts.host, port: this.opts.port, reason: 'no UDP ports' });
+  }
+
+  private touchUdp(address: string, port: number): void {
+    for (const s of this.sessions.values()) if (!s.tcp && s.address === address && (s.rtpPort === port || s.rtcpPort === port)) s.lastSeen = Date.now();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const s of this.sessions.values()) {
+      // a playing TCP session lives as long as its connection: the socket tells when it dies
+      if (s.tcp && s.playing) continue;
+      if (now - s.lastSeen > this.timeoutSec * 1000) {
+        this.emit('log', `RTSP session ${s.id} of ${s.remote} timed out after ${this.timeoutSec} s without keep-alive`);
+        this.removeSession(s);
+      }
+    }
+  }
+
+  private removeSession(s: Session): void {
+    if (!this.sessions.delete(s.id)) return;
+    if (s.playing) {
+      s.playing = false;
+      this.emit('listener', { count: this.players, remote: s.remote });
+    }
+  }
+
+  private onConnection(conn: Socket): void {
+    this.conns.add(conn);
+    conn.setNoDelay(true);
+    const remote = `${conn.remoteAddress}:${conn.remotePort}`;
+    const reader = new RtspReader(
+      (m) => this.onRequest(conn, remote, m),
+      () => {
+        // RTCP receiver reports over TCP: the player is alive
+        for (const s of this.sessions.values()) if (s.conn === conn) s.lastSeen = Date.now();
+      },
+    );
+    conn.on('data', (d) => {
+      try {
+        reader.push(d);
+      } catch (err) {
+        this.emit('log', `RTSP: closing ${remote}: ${(err as Error).message}`);
+        conn.destroy();
+      }
+    });
+    conn.on('error', () => {});
+    conn.on('close', () => {
+      this.conns.delete(conn);
+      for (const s of [...this.sessions.values()]) if (s.conn === conn && s.tcp) this.removeSession(s);
+    });
+  }
+
+  private reply(conn: Socket, req: RtspMessage, status: number, reason: string, headers: Record<string, string | number | undefined> = {}, body?: string): void {
+    if (conn.destroyed) return;
+    conn.write(formatMessage(`RTSP/1.0 ${status} ${reason}`, { CSeq: req.headers['cseq'] ?? 0, Server: SERVER_NAME, ...headers }, body));
+  }
+
+  /** Path of a request URL (or undefined if unreadable), without a trailing slash. */
+  private pathOf(url: string | undefined): string | undefined {
+    if (!url) return undefined;
+    try {
+      return normalizePath(decodeURIComponent(new URL(url).pathname));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private onRequest(conn: Socket, remote: string, req: RtspMessage): void {
+    const method = req.method ?? '';
+    if (req.status !== undefined) return; // a response from a player: nothing to do
+    const sessionId = req.headers['session']?.split(';')[0].trim();
+    const session = sessionId ? this.sessions.get(sessionId) : undefined;
+    if (session) session.lastSeen = Date.now();
+    if (method === 'OPTIONS') return this.reply(conn, req, 200, 'OK', { Public: PUBLIC });
+    if (this.auth && !this.auth.check(method, req.headers['authorization'])) {
+      return this.reply(conn, req, 401, 'Unauthorized', { 'WWW-Authenticate': this.auth.challenge() });
+    }
+    const path = this.pathOf(req.url);
+    const isOurs = (p: string | undefined) => p === this.path || p === `${this.path}/${TRACK_CONTROL}` || (this.path === '/' && p === `/${TRACK_CONTROL}`);
+    switch (method) {
+      case 'DESCRIBE': {
+        if (path !== this.path) return this.reply(conn, req, 404, 'Not Found');
+        const base = req.url!.endsWith('/') ? req.url! : `${req.url}/`;
+        return this.reply(conn, req, 200, 'OK', { 'Content-Base': base, 'Content-Type': 'application/sdp' }, this.opts.sdp(conn.localAddress ?? '0.0.0.0'));
+      }
+      case 'SETUP': {
+        if (!isOurs(path)) return this.reply(conn, req, 404, 'Not Found');
+        if (session && session.conn !== conn && session.tcp) return this.reply(conn, req, 455, 'Method Not Valid in This State');
+        if (session) return this.reply(conn, req, 459, 'Aggregate Operation Not Allowed'); // one track only
+        return this.setup(conn, remote, req);
+      }
+      case 'PLAY': {
+        if (!session) return this.reply(conn, req, 454, 'Session Not Found');
+        const next = this.opts.nextPacket();
+        const trackUrl = `${(req.url ?? '').replace(/\/$/, '')}/${TRACK_CONTROL}`;
+        const wasPlaying = session.playing;
+        session.playing = true;
+        this.reply(conn, req, 200, 'OK', { Session: session.id, Range: 'npt=now-', 'RTP-Info': `url=${trackUrl};seq=${next.seq};rtptime=${next.rtptime}` });
+        if (!wasPlaying) {
+          this.emit('listener', { count: this.players, remote: session.remote });
+          const sr = this.opts.senderReport();
+          if (sr) this.sendRtcp(session, sr);
+        }
+        return;
+      }
+      case 'PAUSE': {
+        if (!session) return this.reply(conn, req, 454, 'Session Not Found');
+        if (session.playing) {
+          session.playing = false;
+          this.emit('listener', { count: this.players, remote: session.remote });
+        }
+        return this.reply(conn, req, 200, 'OK', { Session: session.id });
+      }
+      case 'TEARDOWN': {
+        if (session) this.removeSession(session);
+        return this.reply(conn, req, 200, 'OK', session ? { Session: session.id } : {});
+      }
+      case 'GET_PARAMETER':
+      case 'SET_PARAMETER':
+        return this.reply(conn, req, 200, 'OK', session ? { Session: session.id } : {});
+      case 'ANNOUNCE':
+      case 'RECORD':
+        return this.reply(conn, req, 405, 'Method Not Allowed', { Allow: PUBLIC });
+      default:
+        return this.reply(conn, req, 501, 'Not Implemented', { Public: PUBLIC });
+    }
+  }
+
+  private setup(conn: Socket, remote: string, req: RtspMessage): void {
+    const offers = parseTransport(req.headers['transport'] ?? '');
+    const id = randomBytes(8).toString('hex').toUpperCase();
+    const base = { id, remote, conn, playing: false, lastSeen: Date.now(), address: conn.remoteAddress ?? '', rtpPort: 0, rtcpPort: 0, rtpChannel: 0 };
+    for (const t of offers) {
+      if ('multicast' in t.params) continue;
+      if (t.params['mode'] && !/play/i.test(t.params['mode'])) continue;
+      if (t.profile === 'RTP/AVP/TCP') {
+        const ch = parsePortPair(t.params['interleaved']) ?? [0, 1];
+        const s: Session = { ...base, tcp: true, rtpChannel: ch[0] };
+        this.sessions.set(id, s);
+        return this.reply(conn, req, 200, 'OK', {
+          Transport: `RTP/AVP/TCP;unicast;interleaved=${ch[0]}-${ch[1]}`,
+          Session: `${id};timeout=${this.timeoutSec}`,
+        });
+      }
+      if (t.profile === 'RTP/AVP' || t.profile === 'RTP/AVP/UDP') {
+        const ports = parsePortPair(t.params['client_port']);
+        if (!ports) continue;
+        const s: Session = { ...base, tcp: false, rtpPort: ports[0], rtcpPort: ports[1] };
+        this.sessions.set(id, s);
+        return this.reply(conn, req, 200, 'OK', {
+          Transport: `RTP/AVP;unicast;client_port=${ports[0]}-${ports[1]};server_port=${this.udpPorts[0]}-${this.udpPorts[1]}`,
+          Session: `${id};timeout=${this.timeoutSec}`,
+        });
+      }
+    }
+    this.reply(conn, req, 461, 'Unsupported Transport');
+  }
+
+  private sendRtcp(s: Session, rtcp: Buffer): void {
+    if (s.tcp) {
+      if (!s.conn.destroyed && s.conn.writableLength < MAX_QUEUED) s.conn.write(interleave(s.rtpChannel + 1, rtcp));
+    } else {
+      this.rtcpSock?.send(rtcp, s.rtcpPort, s.address);
+    }
+  }
+
+  /** Sends one RTP packet to every playing session. */
+  broadcast(rtp: Buffer): void {
+    let framed: Buffer | undefined;
+    for (const s of this.sessions.values()) {
+      if (!s.playing) continue;
+      if (s.tcp) {
+        if (s.conn.destroyed || s.conn.writableLength > MAX_QUEUED) continue; // a stalled reader loses packets, not our memory
+        if (s.rtpChannel === 0) framed ??= interleave(0, rtp);
+        s.conn.write(s.rtpChannel === 0 ? framed! : interleave(s.rtpChannel, rtp));
+      } else {
+        this.rtpSock?.send(rtp, s.rtpPort, s.address);
+      }
+      this.packetsSent++;
+      this.bytesSent += rtp.length;
+    }
+  }
+
+  /** Sends an RTCP packet (sender report) to every playing session. */
+  broadcastRtcp(rtcp: Buffer): void {
+    for (const s of this.sessions.values()) if (s.playing) this.sendRtcp(s, rtcp);
+  }
+
+  async close(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.sessions.clear();
+    for (const c of this.conns) c.destroy();
+    this.conns.clear();
+    for (const s of [this.rtpSock, this.rtcpSock]) {
+      try { s?.close(); } catch { /* already closed */ }
+    }
+    this.rtpSock = this.rtcpSock = undefined;
+    const server = this.server;
+    this.server = undefined;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+  }
+}
+
+function bindSocket(s: UdpSocket, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onErr = (e: Error) => reject(e);
+    s.once('error', onErr);
+    s.bind(port, host, () => {
+      s.off('error', onErr);
+      resolve();
+    });
+  });
+}

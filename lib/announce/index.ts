@@ -6,3 +6,5 @@ export * from './pacer';
 export * from './announcer';
 export * from './audio';
 export * from './stream';
+export * from './message';
+export * from './station';

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { Announcer } from './announcer';
 import type { AnnouncementRequest, AnnouncerOptions, AnnouncementOutcome } from './announcer';
 import { Pacer } from './pacer';
+import { AnnounceError } from './errors';
 import type { Clock } from './pacer';
 
 /** What the stream needs of its output (RtspOutput has it). */
@@ -33,6 +34,8 @@ export class AnnouncementStream extends EventEmitter {
   readonly announcer: Announcer;
   readonly pacer: Pacer;
   readonly output: FrameOutput;
+  readonly engine: AnnouncerOptions['engine'];
+  private readonly defaultVoice: string | undefined;
   private readonly silenceFrame: Buffer;
   private started = false;
   private closing: Promise<void> | undefined;
@@ -42,6 +45,8 @@ export class AnnouncementStream extends EventEmitter {
     super();
     const frameMs = opts.frameMs ?? 20;
     this.output = opts.output;
+    this.engine = opts.engine;
+    this.defaultVoice = opts.defaults?.voice;
     this.announcer = new Announcer({ ...opts, frameMs });
     this.silenceFrame = Buffer.alloc(Math.round((opts.rate * frameMs) / 1000) * 2);
     // the pacer re-anchors after a stall of more than 4 frames: RtspOutput then moves RTP time
@@ -70,6 +75,19 @@ export class AnnouncementStream extends EventEmitter {
     this.pacer.begin();
   }
 
+  /**
+   * Loads the speech engine and speaks a word into the void, so the first real announcement does
+   * not pay for starting a worker and compiling the wasm (~300 ms). Rejects with the engine's
+   * error (e.g. the embedded engine is not installed, the default voice is unknown).
+   */
+  async warmUp(): Promise<void> {
+    const voice = this.defaultVoice;
+    if (voice && !(await this.engine.hasVoice(voice))) {
+      throw new AnnounceError('announce.unknownVoice', `the speech engine ${this.engine.name} has no voice "${voice}"`, { engine: this.engine.name, voice });
+    }
+    await this.engine.synthesize('1', { voice });
+  }
+
   announce(req: AnnouncementRequest): { id: string; ready: Promise<AnnouncementOutcome> } {
     return this.announcer.announce(req);
   }
@@ -80,7 +98,7 @@ export class AnnouncementStream extends EventEmitter {
       this.pacer.stop();
       this.announcer.close();
       this.output.off('state', this.onState);
-      await this.output.close();
+      await Promise.all([this.output.close(), this.engine.close()]);
     })();
     return this.closing;
   }

@@ -14,10 +14,8 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { Backoff } from '../util/backoff';
 import { CodedError } from '../util/errors';
-import { badConfig, type Emit, type PayloadEncoder } from './codecs';
+import { AAC_RATES, checkCodecInput, type Emit, type PayloadEncoder } from './codecs';
 
-/** MPEG-4 sampling frequency index (ISO 14496-3 §1.6.3.4). */
-const AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
 /** AAC-LC: 1024 samples per frame */
 const AAC_FRAME = 1024;
 
@@ -76,7 +74,7 @@ export class AacPayloadEncoder implements PayloadEncoder {
     private readonly opts: AacOptions,
     private readonly emit: Emit,
   ) {
-    if (!AAC_RATES.includes(opts.rate) || opts.rate < 8000) throw badConfig('AAC input rate', opts.rate, 'a standard AAC rate such as 48000 or 44100 Hz');
+    checkCodecInput('aac', opts.rate, 20);
     const name = opts.ffmpegPath ?? 'ffmpeg';
     const found = findExecutable(name);
     if (!found) throw ffmpegMissing(name);
@@ -163,7 +161,7 @@ export class AacPayloadEncoder implements PayloadEncoder {
       au.copy(payload, 4);
       const ts = (this.baseTs ?? 0) + this.framesOut * AAC_FRAME;
       this.framesOut++;
-      this.emit({ payload, timestamp: ts });
+      this.emit({ payload, timestamp: ts, marker: true });
       buf = buf.subarray(frameLen);
     }
     this.pending = Buffer.from(buf);

@@ -13,6 +13,8 @@ export const RTSP_CODECS: readonly RtspCodec[] = ['opus', 'pcmu', 'pcma', 'l16',
 export interface EncodedUnit {
   payload: Buffer;
   timestamp: number;
+  /** RTP marker bit forced on (RFC 3640: set on every packet that ends an access unit) */
+  marker?: boolean;
 }
 
 export interface PayloadEncoder {
@@ -37,6 +39,28 @@ export const MAX_PAYLOAD = 1400;
 
 const OPUS_RATES = [8000, 12000, 16000, 24000, 48000];
 const OPUS_FRAME_MS = [2.5, 5, 10, 20, 40, 60];
+/** MPEG-4 sampling frequency index (ISO 14496-3 §1.6.3.4). */
+export const AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+
+/** Throws rtsp.badConfig when the codec cannot take PCM at this rate and frame length. */
+export function checkCodecInput(codec: RtspCodec, rate: number, frameMs: number): void {
+  switch (codec) {
+    case 'opus':
+      if (!OPUS_RATES.includes(rate)) throw badConfig('Opus input rate', rate, `one of ${OPUS_RATES.join(', ')} Hz (48000 recommended)`);
+      if (!OPUS_FRAME_MS.includes(frameMs)) throw badConfig('Opus frame length', `${frameMs} ms`, `one of ${OPUS_FRAME_MS.join(', ')} ms`);
+      return;
+    case 'pcmu':
+    case 'pcma':
+      if (rate !== 8000) throw badConfig(`${codec.toUpperCase()} input rate`, rate, 'G.711 is 8000 Hz only');
+      return;
+    case 'l16':
+      if (!Number.isInteger(rate) || rate < 8000 || rate > 96000) throw badConfig('L16 input rate', rate, 'a whole number of Hz from 8000 to 96000');
+      return;
+    case 'aac':
+      if (!AAC_RATES.includes(rate) || rate < 8000) throw badConfig('AAC input rate', rate, 'a standard AAC rate such as 48000 or 44100 Hz');
+      return;
+  }
+}
 
 export function badConfig(what: string, value: string | number, expected: string): CodedError {
   return new CodedError('rtsp.badConfig', `RTSP output: ${what} ${value} is not supported: ${expected}`, { what, value, expected });
@@ -60,8 +84,7 @@ export class OpusPayloadEncoder implements PayloadEncoder {
     private readonly emit: Emit,
     bitrate = 32000,
   ) {
-    if (!OPUS_RATES.includes(rate)) throw badConfig('Opus input rate', rate, `one of ${OPUS_RATES.join(', ')} Hz (48000 recommended)`);
-    if (!OPUS_FRAME_MS.includes(frameMs)) throw badConfig('Opus frame length', `${frameMs} ms`, `one of ${OPUS_FRAME_MS.join(', ')} ms`);
+    checkCodecInput('opus', rate, frameMs);
     this.enc = new OpusScript(rate as 48000, 1, OpusScript.Application.AUDIO);
     this.enc.setBitrate(bitrate);
     this.frameSamples = (rate * frameMs) / 1000;
@@ -89,7 +112,7 @@ export class G711PayloadEncoder implements PayloadEncoder {
     rate: number,
     private readonly emit: Emit,
   ) {
-    if (rate !== 8000) throw badConfig(`${law.toUpperCase()} input rate`, rate, 'G.711 is 8000 Hz only');
+    checkCodecInput(law, rate, 20);
     this.payloadType = law === 'pcmu' ? 0 : 8;
     this.rtpmap = law === 'pcmu' ? 'PCMU/8000' : 'PCMA/8000';
   }
@@ -115,7 +138,7 @@ export class L16PayloadEncoder implements PayloadEncoder {
     rate: number,
     private readonly emit: Emit,
   ) {
-    if (!Number.isInteger(rate) || rate < 8000 || rate > 96000) throw badConfig('L16 input rate', rate, 'a whole number of Hz from 8000 to 96000');
+    checkCodecInput('l16', rate, 20);
     this.clockRate = rate;
     this.payloadType = rate === 44100 ? 11 : 97;
     this.rtpmap = `L16/${rate}/1`;

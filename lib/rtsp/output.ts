@@ -10,7 +10,7 @@ import { networkInterfaces } from 'node:os';
 import { CodedError } from '../util/errors';
 import { AacPayloadEncoder } from './aac';
 import type { RtspAuth } from './auth';
-import { G711PayloadEncoder, L16PayloadEncoder, OpusPayloadEncoder, RTSP_CODECS, badConfig, type EncodedUnit, type PayloadEncoder, type RtspCodec } from './codecs';
+import { G711PayloadEncoder, L16PayloadEncoder, OpusPayloadEncoder, RTSP_CODECS, badConfig, checkCodecInput, type EncodedUnit, type PayloadEncoder, type RtspCodec } from './codecs';
 import { RtspPublisher } from './publisher';
 import { RtpStream, wallMs } from './rtp';
 import { buildSdp } from './sdp';
@@ -85,6 +85,7 @@ export class RtspOutput extends EventEmitter {
     if (opts.channels !== undefined && opts.channels !== 1) throw badConfig('channel count', opts.channels, 'mono (1) only');
     if (!Number.isInteger(o.rate) || o.rate < 8000 || o.rate > 192000) throw badConfig('rate', o.rate, 'a whole number of Hz from 8000');
     if (!(o.frameMs > 0) || !Number.isInteger((o.rate * o.frameMs) / 1000)) throw badConfig('frame length', `${o.frameMs} ms`, 'a whole number of samples per frame, e.g. 20 ms');
+    checkCodecInput(o.codec, o.rate, o.frameMs);
     if (o.mode === 'serve' && !o.serve) throw badConfig('serve settings', 'missing', 'host, port and path');
     if (o.mode === 'push' && !o.push) throw badConfig('push settings', 'missing', 'a URL like rtsp://host:8554/path');
     this.opts = o;
@@ -249,10 +250,10 @@ export class RtspOutput extends EventEmitter {
   }
 
   private send(u: EncodedUnit): void {
-    const packet = this.rtp!.packet(u.payload, u.timestamp, this.markNext);
+    const packet = this.rtp!.packet(u.payload, u.timestamp, u.marker ?? this.markNext);
     this.markNext = false;
     this.server?.broadcast(packet);
-    if (this.publisher && !this.publisher.sendRtp(packet)) this.framesDropped += 0; // counted in writeFrame
+    this.publisher?.sendRtp(packet);
   }
 
   /** Releases every socket, timer and child process. */

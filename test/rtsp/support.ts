@@ -170,7 +170,7 @@ export function findBursts(pcm: Buffer, rate: number): { bursts: Burst[]; maxQui
  */
 export function timelineProblem(pcm: Buffer, rate: number, minBursts: number, tolMs = 40): string | undefined {
   const { bursts, maxQuietRms, durationMs } = findBursts(pcm, rate);
-  const complete = bursts.filter((b) => b.startMs > 0 && b.startMs + b.lengthMs < durationMs - 10);
+  const complete = bursts.filter((b) => b.startMs >= 50 && b.startMs + b.lengthMs < durationMs - 10);
   if (complete.length < minBursts) return `found ${complete.length} complete tone bursts in ${durationMs.toFixed(0)} ms of audio, expected >= ${minBursts}: ${JSON.stringify(bursts)}`;
   for (const b of complete) if (Math.abs(b.lengthMs - TONE_MS) > tolMs) return `a burst lasts ${b.lengthMs} ms, sent ${TONE_MS} ms: ${JSON.stringify(bursts)}`;
   for (let i = 1; i < complete.length; i++) {

@@ -1,0 +1,223 @@
+/**
+ * Unit tests of lib/rtsp pieces that need no peer: G.711 tables, RTP/RTCP layout, SDP, message
+ * framing, auth, configuration errors, and the behaviour of RtspOutput without listeners.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { decodeAlaw, decodeUlaw, encodeAlaw, encodeUlaw, parseRtp, RtspOutput } from '../../lib/rtsp';
+import { AuthAnswerer, AuthChecker, parseAuthParams } from '../../lib/rtsp/auth';
+import { aacConfigHex, ffmpegMissing, findExecutable } from '../../lib/rtsp/aac';
+import { G711PayloadEncoder, L16PayloadEncoder, OpusPayloadEncoder, type EncodedUnit } from '../../lib/rtsp/codecs';
+import { RtspReader, formatMessage, interleave, parseTransport, type RtspMessage } from '../../lib/rtsp/message';
+import { parseRtspUrl } from '../../lib/rtsp/publisher';
+import { RtpStream, ntpTime } from '../../lib/rtsp/rtp';
+import { buildSdp } from '../../lib/rtsp/sdp';
+import { CodedError } from '../../lib/util/errors';
+import { freePort, sleep, until } from './support';
+
+test('G.711: reference code points and a round trip within the law’s quantisation step', () => {
+  // ITU-T G.711 code points: zero, full scale positive/negative
+  assert.deepEqual([...encodeUlaw(Buffer.from(new Int16Array([0, 32767, -32768]).buffer))], [0xff, 0x80, 0x00]);
+  assert.deepEqual([...encodeAlaw(Buffer.from(new Int16Array([0, 32767, -32768]).buffer))], [0xd5, 0xaa, 0x2a]);
+  for (let v = -32768; v < 32768; v += 7) {
+    const pcm = Buffer.alloc(2);
+    pcm.writeInt16LE(v);
+    const u = decodeUlaw(encodeUlaw(pcm)[0]);
+    const a = decodeAlaw(encodeAlaw(pcm)[0]);
+    // both laws keep ~4 bits of mantissa: the error stays under 1/16 of the magnitude (+ the small-signal step)
+    assert.ok(Math.abs(u - v) <= Math.abs(v) / 16 + 8, `µ-law ${v} -> ${u}`);
+    assert.ok(Math.abs(a - v) <= Math.abs(v) / 16 + 16, `A-law ${v} -> ${a}`);
+  }
+});
+
+test('RTP packets carry V=2, PT, marker, sequence, timestamp and SSRC; RTCP SR maps NTP to RTP time', () => {
+  const s = new RtpStream(96, 48000);
+  const seq0 = s.nextSeq;
+  const p1 = parseRtp(s.packet(Buffer.from([1, 2, 3]), 0xfffffff0 + 0x20, true)); // wraps at 2^32
+  const p2 = parseRtp(s.packet(Buffer.from([4]), 960));
+  assert.equal(p1.payloadType, 96);
+  assert.equal(p1.marker, true);
+  assert.equal(p2.marker, false);
+  assert.equal(p1.seq, seq0);
+  assert.equal(p2.seq, (seq0 + 1) & 0xffff);
+  assert.equal(p1.timestamp, 0x10);
+  assert.equal(p1.ssrc, s.ssrc);
+  assert.deepEqual([...p1.payload], [1, 2, 3]);
+  const now = performance.timeOrigin + performance.now();
+  const sr = s.senderReport(now + 100);
+  assert.equal(sr[0] >> 6, 2);
+  assert.equal(sr[1], 200);
+  assert.equal(sr.readUInt32BE(4), s.ssrc);
+  const ntp = ntpTime(now + 100);
+  assert.equal(sr.readUInt32BE(8), ntp.sec);
+  // 100 ms after the last packet (RTP 960) is RTP 960 + 4800 (± scheduling of this test)
+  assert.ok(Math.abs(sr.readUInt32BE(16) - (960 + 4800)) < 48 * 20, `SR rtp time ${sr.readUInt32BE(16)}`);
+  assert.equal(sr.readUInt32BE(20), 2); // packets
+  assert.equal(sr.readUInt32BE(24), 4); // payload octets
+  assert.equal(sr[28 + 1], 202); // SDES follows
+  assert.equal((sr.length - 28) % 4, 0);
+});
+
+test('payload encoders: SDP lines per codec (RFC 7587, RFC 3551, RFC 3640) and L16 in network byte order', () => {
+  const units: EncodedUnit[] = [];
+  const opus = new OpusPayloadEncoder(48000, 20, (u) => units.push(u));
+  const sdp = buildSdp(opus, { sessionId: 1, address: '127.0.0.1' });
+  assert.match(sdp, /m=audio 0 RTP\/AVP 96\r\n/);
+  assert.match(sdp, /a=rtpmap:96 opus\/48000\/2\r\n/);
+  assert.match(sdp, /a=fmtp:96 .*sprop-stereo=0/);
+  assert.match(sdp, /a=control:trackID=0\r\n/);
+  opus.encode(Buffer.alloc(1920), 960);
+  assert.equal(units.length, 1);
+  assert.equal(units[0].timestamp, 960);
+  assert.ok(units[0].payload.length > 0 && units[0].payload.length < 200);
+  opus.close();
+
+  units.length = 0;
+  const l16 = new L16PayloadEncoder(48000, (u) => units.push(u));
+  assert.equal(l16.rtpmap, 'L16/48000/1');
+  assert.equal(l16.payloadType, 97);
+  assert.equal(new L16PayloadEncoder(44100, () => {}).payloadType, 11);
+  const pcm = Buffer.alloc(1920);
+  pcm.writeInt16LE(0x1234, 0);
+  pcm.writeInt16LE(-2, 1918);
+  l16.encode(pcm, 100);
+  // 1920 bytes do not fit one packet: split on sample boundaries with advancing timestamps
+  assert.deepEqual(units.map((u) => [u.payload.length, u.timestamp]), [[1400, 100], [520, 800]]);
+  assert.deepEqual([...units[0].payload.subarray(0, 2)], [0x12, 0x34]);
+  assert.deepEqual([...units[1].payload.subarray(-2)], [0xff, 0xfe]);
+
+  const pcmu = new G711PayloadEncoder('pcmu', 8000, () => {});
+  assert.deepEqual([pcmu.payloadType, pcmu.rtpmap], [0, 'PCMU/8000']);
+  assert.doesNotMatch(buildSdp(pcmu, { sessionId: 1, address: '::1' }), /a=fmtp/);
+  assert.match(buildSdp(pcmu, { sessionId: 1, address: '::1' }), /IN IP6 ::1/);
+  const pcma = new G711PayloadEncoder('pcma', 8000, () => {});
+  assert.deepEqual([pcma.payloadType, pcma.rtpmap], [8, 'PCMA/8000']);
+  // AudioSpecificConfig: AAC-LC, 48 kHz (index 3) / 44.1 kHz (index 4), mono
+  assert.equal(aacConfigHex(48000), '1188');
+  assert.equal(aacConfigHex(44100), '1208');
+});
+
+test('RTSP framing: messages and interleaved frames split anywhere across reads', () => {
+  const got: (RtspMessage | number)[] = [];
+  const r = new RtspReader((m) => got.push(m), (f) => got.push(f.channel * 1000 + f.data.length));
+  const bytes = Buffer.concat([
+    formatMessage('RTSP/1.0 200 OK', { CSeq: 1, Session: 'abc;timeout=60' }, 'v=0\r\n'),
+    interleave(1, Buffer.alloc(28)),
+    formatMessage('GET_PARAMETER rtsp://h/p RTSP/1.0', { CSeq: 2 }),
+  ]);
+  for (let i = 0; i < bytes.length; i += 7) r.push(bytes.subarray(i, i + 7));
+  assert.equal(got.length, 3);
+  const res = got[0] as RtspMessage;
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['session'], 'abc;timeout=60');
+  assert.equal(res.body.toString(), 'v=0\r\n');
+  assert.equal(got[1], 1028);
+  assert.equal((got[2] as RtspMessage).method, 'GET_PARAMETER');
+  assert.throws(() => new RtspReader(() => {}, () => {}).push(Buffer.from('HELLO\r\n\r\n')), /not an RTSP message/);
+  assert.deepEqual(parseTransport('RTP/AVP/TCP;unicast;interleaved=2-3, RTP/AVP;unicast;client_port=5000-5001'), [
+    { profile: 'RTP/AVP/TCP', params: { unicast: '', interleaved: '2-3' } },
+    { profile: 'RTP/AVP', params: { unicast: '', client_port: '5000-5001' } },
+  ]);
+});
+
+test('Digest and Basic auth: the right password passes, a wrong one and a replayed stale nonce do not', () => {
+  const creds = { username: 'caller', password: 's3cret' };
+  for (const scheme of ['digest', 'basic'] as const) {
+    const server = new AuthChecker(creds, scheme);
+    const good = new AuthAnswerer(creds);
+    const bad = new AuthAnswerer({ ...creds, password: 'nope' });
+    assert.ok(good.accept(server.challenge()));
+    assert.ok(bad.accept(server.challenge()));
+    assert.ok(server.check('DESCRIBE', good.header('DESCRIBE', 'rtsp://127.0.0.1/a')));
+    assert.ok(!server.check('DESCRIBE', bad.header('DESCRIBE', 'rtsp://127.0.0.1/a')));
+    assert.ok(!server.check('DESCRIBE', undefined));
+  }
+  const digest = new AuthChecker(creds, 'digest', 'live-audio', 1);
+  const a = new AuthAnswerer(creds);
+  a.accept(digest.challenge());
+  const h = a.header('PLAY', 'rtsp://x/a')!;
+  const until = Date.now() + 5;
+  while (Date.now() < until) { /* let the 1 ms nonce expire */ }
+  assert.ok(!digest.check('PLAY', h), 'an expired nonce is refused');
+  // qop=auth challenges (as some servers send) are answered with nc/cnonce
+  const q = new AuthAnswerer(creds);
+  q.accept('Basic realm="r", Digest realm="r", nonce="n", qop="auth,auth-int", opaque="o"');
+  const p = parseAuthParams(q.header('ANNOUNCE', 'rtsp://x/a')!.slice(7));
+  assert.equal(p.qop, 'auth');
+  assert.equal(p.nc, '00000001');
+  assert.equal(p.opaque, 'o');
+});
+
+test('configuration errors are CodedErrors a user can act on', async () => {
+  const base = { mode: 'serve' as const, channels: 1 as const, frameMs: 20, serve: { host: '127.0.0.1', port: 0, path: 'a' } };
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(e instanceof CodedError, String(e));
+      return `${e.code}: ${e.message}`;
+    }
+    return 'no error';
+  };
+  assert.match(code(() => new RtspOutput({ ...base, codec: 'pcmu', rate: 16000 })), /^rtsp\.badConfig: .*8000 Hz only/);
+  assert.match(code(() => new RtspOutput({ ...base, codec: 'xyz' as 'opus', rate: 48000 })), /^rtsp\.badConfig: .*codec xyz/);
+  assert.match(code(() => new RtspOutput({ ...base, mode: 'push', serve: undefined, codec: 'opus', rate: 48000, push: { url: 'http://x/y' } })), /^rtsp\.badUrl/);
+  assert.deepEqual(parseRtspUrl('rtsp://u%40x:p%3Aw@[::1]:8554/live/a').auth, { username: 'u@x', password: 'p:w' });
+  assert.equal(parseRtspUrl('rtsp://u:p@host/a').cleanUrl, 'rtsp://host/a');
+  const opus16 = new RtspOutput({ ...base, codec: 'opus', rate: 16000 });
+  await opus16.start();
+  assert.match(code(() => opus16.writeFrame(Buffer.alloc(100))), /^rtsp\.badFrame: .*640 bytes/);
+  await opus16.close();
+  // AAC without ffmpeg: a clear error at start
+  const aac = new RtspOutput({ ...base, codec: 'aac', rate: 48000, ffmpegPath: '/nonexistent/ffmpeg' });
+  await assert.rejects(aac.start(), (e: CodedError) => e.code === 'rtsp.ffmpegMissing' && /install ffmpeg/.test(e.message));
+  assert.equal(findExecutable('sh') !== undefined, true);
+  assert.equal(ffmpegMissing('x').code, 'rtsp.ffmpegMissing');
+});
+
+test('serve: a taken port rejects start() with rtsp.portInUse; frames without listeners are fine', async () => {
+  const port = await freePort();
+  const blocker = createServer();
+  await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
+  try {
+    const out = new RtspOutput({ mode: 'serve', codec: 'pcmu', rate: 8000, channels: 1, frameMs: 20, serve: { host: '127.0.0.1', port, path: 'a' } });
+    await assert.rejects(out.start(), (e: CodedError) => e.code === 'rtsp.portInUse' && e.message.includes(String(port)));
+    assert.equal(out.state, 'closed');
+    await out.close();
+  } finally {
+    blocker.close();
+  }
+  const out = new RtspOutput({ mode: 'serve', codec: 'pcmu', rate: 8000, channels: 1, frameMs: 20, serve: { host: '127.0.0.1', port, path: '/a/' } });
+  await out.start();
+  assert.equal(out.url, `rtsp://127.0.0.1:${port}/a`);
+  assert.equal(out.state, 'listening');
+  for (let i = 0; i < 10; i++) out.writeFrame(Buffer.alloc(320));
+  assert.deepEqual(out.stats(), { packetsSent: 0, bytesSent: 0, listeners: 0, reconnects: 0, framesDropped: 0 });
+  await out.close();
+  assert.equal(out.state, 'closed');
+  out.writeFrame(Buffer.alloc(320)); // after close: ignored, no throw
+});
+
+test('push: an unreachable server never rejects start(); it retries with growing back-off and drops frames meanwhile', async () => {
+  const port = await freePort(); // nothing listens there
+  const out = new RtspOutput({ mode: 'push', codec: 'opus', rate: 48000, channels: 1, frameMs: 20, push: { url: `rtsp://127.0.0.1:${port}/x`, backoff: { initialMs: 50, maxMs: 400 } } });
+  const states: string[] = [];
+  const errors: CodedError[] = [];
+  out.on('state', (s: string) => states.push(s));
+  out.on('error', (e: CodedError) => errors.push(e));
+  await out.start();
+  for (let i = 0; i < 5; i++) out.writeFrame(Buffer.alloc(1920));
+  await until(() => out.stats().reconnects >= 3, 10000, 'three reconnect attempts');
+  await out.close();
+  assert.equal(states[0], 'connecting');
+  assert.ok(states.includes('reconnecting'));
+  assert.equal(states.at(-1), 'closed');
+  assert.equal(errors[0].code, 'rtsp.pushFailed');
+  assert.match(errors[0].message, /ECONNREFUSED/);
+  assert.match(out.stats().lastError ?? '', /ECONNREFUSED/);
+  assert.equal(out.stats().framesDropped, 5);
+  const n = out.stats().reconnects;
+  await sleep(600);
+  assert.equal(out.stats().reconnects, n, 'no attempts after close');
+});

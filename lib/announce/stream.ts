@@ -37,7 +37,7 @@ export class AnnouncementStream extends EventEmitter {
   readonly engine: AnnouncerOptions['engine'];
   private readonly defaultVoice: string | undefined;
   private readonly silenceFrame: Buffer;
-  private started = false;
+  private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly onState: (s: string) => void;
 
@@ -68,9 +68,9 @@ export class AnnouncementStream extends EventEmitter {
 
   /** Starts the output and the clock. Frames flow from now on (silence until an announcement). */
   async start(): Promise<void> {
-    if (this.started) return;
-    this.started = true;
-    await this.output.start();
+    if (this.starting) return this.starting;
+    this.starting = this.output.start();
+    await this.starting;
     if (this.closing) return;
     this.pacer.begin();
   }
@@ -98,6 +98,8 @@ export class AnnouncementStream extends EventEmitter {
       this.pacer.stop();
       this.announcer.close();
       this.output.off('state', this.onState);
+      // a close during start (a quick redeploy) must wait for the server to be up to close it
+      await this.starting?.catch(() => undefined);
       await Promise.all([this.output.close(), this.engine.close()]);
     })();
     return this.closing;

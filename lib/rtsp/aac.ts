@@ -167,14 +167,21 @@ export class AacPayloadEncoder implements PayloadEncoder {
     this.pending = Buffer.from(buf);
   }
 
-  close(): void {
+  /** Kills the child and resolves once it is gone (at most 2 s), so nothing outlives close. */
+  close(): Promise<void> {
     this.closed = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     const child = this.child;
     this.child = undefined;
-    if (child) {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
       child.stdin.destroy();
       child.kill('SIGKILL');
-    }
+    });
   }
 }

@@ -29,7 +29,8 @@ export interface PayloadEncoder {
    * `emit` before returning; the AAC encoder (an ffmpeg child) calls it when ffmpeg answers.
    */
   encode(pcm: Buffer, timestamp: number): void;
-  close(): void;
+  /** frees the encoder (the AAC one resolves once its ffmpeg child has exited) */
+  close(): void | Promise<void>;
 }
 
 export type Emit = (unit: EncodedUnit) => void;

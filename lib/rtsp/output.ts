@@ -75,6 +75,8 @@ export class RtspOutput extends EventEmitter {
   private markNext = true;
   private framesDropped = 0;
   private lastError: string | undefined;
+  /** close() was called: nothing may start or be sent any more */
+  private closing = false;
   private readonly sessionId = Math.floor(Math.random() * 1e9);
 
   constructor(opts: RtspOutputOptions) {
@@ -187,21 +189,26 @@ export class RtspOutput extends EventEmitter {
    * push: resolves at once and connects in the background, retrying with back-off.
    */
   async start(): Promise<void> {
-    if (this._state !== 'idle') throw new CodedError('rtsp.alreadyStarted', 'RTSP output was already started', {});
+    if (this._state !== 'idle' || this.closing) throw new CodedError('rtsp.alreadyStarted', 'RTSP output was already started (or closed): create a new one', {});
     this.encoder = this.makeEncoder(); // throws rtsp.ffmpegMissing for AAC without ffmpeg
     this.rtp = new RtpStream(this.encoder.payloadType, this.encoder.clockRate);
     if (this.opts.mode === 'serve') {
       const s = this.opts.serve!;
-      const server = new RtspServer({ ...s, sdp: this.sdp, senderReport: this.senderReport, nextPacket: () => ({ seq: this.rtp!.nextSeq, rtptime: this.rtp!.rtpTimeAt(wallMs()) }) });
+      const server = new RtspServer({ ...s, sdp: this.sdp, senderReport: this.senderReport, nextPacket: () => ({ seq: this.rtp!.nextSeq, rtptime: this.nextTimestamp() }) });
       server.on('listener', (e: { count: number; remote: string }) => this.emit('listener', e));
       server.on('log', (l: string) => this.emit('log', l));
       try {
         await server.start();
       } catch (err) {
-        this.encoder.close();
+        await this.encoder?.close();
         this.encoder = undefined;
         this.setState('closed', (err as Error).message);
         throw err;
+      }
+      if (this.closing) {
+        // close() ran while we were binding: release what start() just took
+        await server.close();
+        return;
       }
       this.server = server;
       this.setState('listening', this.url);
@@ -224,7 +231,7 @@ export class RtspOutput extends EventEmitter {
    * wrong size, which is a programming error of the caller.
    */
   writeFrame(pcm: Buffer): void {
-    if (!this.encoder || this._state === 'closed') return;
+    if (!this.encoder || this.closing) return;
     if (pcm.length !== this.frameSamples * 2) {
       throw new CodedError('rtsp.badFrame', `RTSP output expects frames of ${this.frameSamples * 2} bytes (${this.opts.frameMs} ms at ${this.opts.rate} Hz), got ${pcm.length}`, {
         expected: this.frameSamples * 2,
@@ -249,6 +256,11 @@ export class RtspOutput extends EventEmitter {
     this.encoder.encode(pcm, ts);
   }
 
+  /** RTP time of the next frame to be written (what RTP-Info announces to a new player). */
+  private nextTimestamp(): number {
+    return Math.round((this.samples * (this.encoder?.clockRate ?? this.opts.rate)) / this.opts.rate) >>> 0;
+  }
+
   private send(u: EncodedUnit): void {
     const packet = this.rtp!.packet(u.payload, u.timestamp, u.marker ?? this.markNext);
     this.markNext = false;
@@ -258,15 +270,15 @@ export class RtspOutput extends EventEmitter {
 
   /** Releases every socket, timer and child process. */
   async close(): Promise<void> {
-    if (this._state === 'closed' && !this.server && !this.publisher && !this.encoder) return;
+    this.closing = true;
     if (this.srTimer) clearInterval(this.srTimer);
     this.srTimer = undefined;
-    this.encoder?.close();
+    const encoder = this.encoder;
     this.encoder = undefined;
     const server = this.server;
     this.server = undefined;
     const pub = this.publisher;
-    await Promise.all([server?.close(), pub?.close()]);
+    await Promise.all([encoder?.close(), server?.close(), pub?.close()]);
     this.setState('closed');
   }
 }

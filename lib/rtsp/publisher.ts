@@ -140,6 +140,7 @@ export class RtspPublisher extends EventEmitter {
       return;
     }
     this.conn = conn;
+    this.cseq = 0; // CSeq counts per connection: ffmpeg's listener insists the first one is 1
     conn.setNoDelay(true);
     const reader = new RtspReader(
       (m) => {
@@ -181,7 +182,8 @@ export class RtspPublisher extends EventEmitter {
         const res = await this.send(method, url, { Authorization: answerer.header(method, url), Session: this.session, ...headers }, body);
         if (res.status === 401 && round === 0 && hasCreds && answerer.accept(res.headers['www-authenticate'])) continue;
         if (res.status === 401) {
-          throw new CodedError('rtsp.pushUnauthorized', `RTSP server ${this.url} refused ${method}: 401 Unauthorized (${hasCreds ? 'wrong user name or password' : 'it needs a user name and password'})`, { url: this.url, method });
+          if (hasCreds) throw new CodedError('rtsp.pushUnauthorized', `RTSP server ${this.url} refused ${method}: 401 Unauthorized (wrong user name or password)`, { url: this.url, method });
+          throw new CodedError('rtsp.pushNeedsAuth', `RTSP server ${this.url} refused ${method}: 401 Unauthorized (it needs a user name and password)`, { url: this.url, method });
         }
         if (res.status !== 200) throw new Error(`${method} answered ${res.status} ${res.reason ?? ''}`.trim());
         return res;

@@ -67,6 +67,7 @@ export function freePort(): Promise<number> {
 export interface Peer {
   child: ChildProcess;
   stderr: () => string;
+  stdout: () => string;
   /** resolves with the exit code (or null when killed) */
   exited: Promise<number | null>;
   kill: (sig?: NodeJS.Signals) => void;
@@ -74,8 +75,13 @@ export interface Peer {
 
 /** Spawns a peer that is killed after `maxMs` whatever happens. */
 export function spawnPeer(cmd: string, args: string[], maxMs: number): Peer {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
+  let out = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (s: string) => {
+    if (out.length < 20000) out += s;
+  });
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => {
     err += s;
@@ -96,6 +102,7 @@ export function spawnPeer(cmd: string, args: string[], maxMs: number): Peer {
   return {
     child,
     stderr: () => err,
+    stdout: () => out,
     exited,
     kill: (sig = 'SIGKILL') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(sig);
@@ -154,9 +161,11 @@ export function findBursts(pcm: Buffer, rate: number): { bursts: Burst[]; maxQui
     }
   });
   if (runStart >= 0) bursts.push({ startMs: runStart * 10, lengthMs: (env.length - runStart) * 10 });
-  // quiet = windows well away (30 ms) from any burst edge, where codecs ring and pre-echo
+  // quiet = windows well away (30 ms) from any burst edge, where codecs ring and pre-echo, and
+  // past the first 100 ms, where a decoder that joined mid-stream (no history) is warming up
   env.forEach((v, i) => {
     const ms = i * 10;
+    if (ms < 100) return;
     if (bursts.some((b) => ms > b.startMs - 40 && ms < b.startMs + b.lengthMs + 30)) return;
     maxQuietRms = Math.max(maxQuietRms, v);
   });
@@ -188,4 +197,10 @@ export function readRaw(file: string): Buffer {
   } catch {
     return Buffer.alloc(0);
   }
+}
+
+/** Fails with the first timeline violation (see timelineProblem), naming the player. */
+export function assertTimeline(pcm: Buffer, rate: number, minBursts: number, who = 'decoded audio'): void {
+  const problem = timelineProblem(pcm, rate, minBursts);
+  if (problem) throw new Error(`${who}: ${problem}`);
 }

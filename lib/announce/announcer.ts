@@ -9,7 +9,7 @@ import type { SpeechEngine, SpeechOptions } from './types';
 import { SPEED_MAX, SPEED_MIN } from './types';
 import { AnnounceError } from './errors';
 import { PriorityQueue } from './queue';
-import { applyVolume, silence, toMono, toRate } from './audio';
+import { applyVolume, silence, toMono, toRateAsync } from './audio';
 
 export interface AnnouncementRequest extends SpeechOptions {
   /** text to speak … */
@@ -311,7 +311,7 @@ export class Announcer extends EventEmitter {
     const rate = this.opts.rate;
     let speech: Buffer;
     if (req.audio) {
-      speech = toRate(toMono(req.audio.pcm, req.audio.channels), req.audio.rate, rate);
+      speech = await toRateAsync(toMono(req.audio.pcm, req.audio.channels), req.audio.rate, rate);
     } else {
       const opts: SpeechOptions = { voice: req.voice || d.voice, speed: req.speed ?? d.speed, pitch: req.pitch ?? d.pitch };
       if (opts.voice && !(await this.opts.engine.hasVoice(opts.voice))) {
@@ -321,7 +321,7 @@ export class Announcer extends EventEmitter {
         });
       }
       const r = await this.opts.engine.synthesize(item.text, opts);
-      speech = toRate(r.pcm, r.rate, rate);
+      speech = await toRateAsync(r.pcm, r.rate, rate);
     }
     speech = applyVolume(speech, req.volume ?? d.volume ?? 100);
     if (speech.length === 0) throw new AnnounceError('announce.noAudio', 'the announcement has no audio to play', {});

@@ -1,6 +1,6 @@
 /** Small PCM helpers of the announcer: gain, silence, the built-in chime, rate conversion. */
 import { asInt16, int16ToBuffer } from '../pcm';
-import { resampleMono } from './resample';
+import { resampleMono, resampleMonoAsync } from './resample';
 
 /** `ms` of silence, mono s16le at `rate`. */
 export function silence(rate: number, ms: number): Buffer {
@@ -47,6 +47,11 @@ export function twoToneChime(rate: number): Buffer {
 export function toRate(pcm: Buffer, fromRate: number, toRateHz: number): Buffer {
   if (fromRate === toRateHz) return pcm;
   return resampleMono(pcm, fromRate, toRateHz);
+}
+
+/** Mono s16le from `fromRate` to `toRate`, yielding to the event loop while it works. */
+export function toRateAsync(pcm: Buffer, fromRate: number, toRateHz: number): Promise<Buffer> {
+  return resampleMonoAsync(pcm, fromRate, toRateHz);
 }
 
 /** Mono mix of interleaved s16le with `channels` channels. */

@@ -1,39 +1,26 @@
 /**
- * TEMPORARY rate conversion for the announcer until the project's resampler (lib/resample, built
- * on its own branch) lands: linear interpolation with a 2-pole low-pass when going down. Good
- * enough for speech at the rates engines produce (16–24 kHz up to 48 kHz); replaced by
- * lib/resample when merged.
+ * Rate conversion of whole announcements through the project's resampler (lib/resample:
+ * polyphase windowed-sinc FIR in wasm), mono to mono. A sentence takes 10–20 ms to convert in one
+ * go, which would hold up the real-time pacer on the same thread by as much: the async form
+ * converts 100 ms of audio per step and lets the event loop (the pacer's timer) run in between.
  */
-import { asInt16, int16ToBuffer } from '../pcm';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { Resampler } from '../resample';
 
 export function resampleMono(pcm: Buffer, fromRate: number, toRate: number): Buffer {
-  const src = asInt16(pcm);
-  let input: Float32Array = Float32Array.from(src);
-  if (toRate < fromRate) input = lowPass(input, fromRate, 0.45 * toRate);
-  const n = Math.floor((src.length * toRate) / fromRate);
-  const out = new Int16Array(n);
-  const step = fromRate / toRate;
-  for (let i = 0; i < n; i++) {
-    const x = i * step;
-    const j = Math.floor(x);
-    const f = x - j;
-    const a = input[j] ?? 0;
-    const b = input[j + 1] ?? a;
-    const v = Math.round(a + (b - a) * f);
-    out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
-  }
-  return int16ToBuffer(out);
+  const r = new Resampler({ inRate: fromRate, inChannels: 1, outRate: toRate, outChannels: 1 });
+  return Buffer.concat([r.process(pcm), r.flush()]);
 }
 
-/** Two cascaded one-pole low-pass filters, forward then backward (zero phase). */
-function lowPass(x: Float32Array, rate: number, cutoff: number): Float32Array {
-  const a = Math.exp((-2 * Math.PI * cutoff) / rate);
-  const y = Float32Array.from(x);
-  for (let pass = 0; pass < 2; pass++) {
-    let s = 0;
-    for (let i = 0; i < y.length; i++) y[i] = s = (1 - a) * y[i] + a * s;
-    s = 0;
-    for (let i = y.length - 1; i >= 0; i--) y[i] = s = (1 - a) * y[i] + a * s;
+export async function resampleMonoAsync(pcm: Buffer, fromRate: number, toRate: number): Promise<Buffer> {
+  if (fromRate === toRate) return pcm;
+  const r = new Resampler({ inRate: fromRate, inChannels: 1, outRate: toRate, outChannels: 1 });
+  const step = Math.max(2, Math.round(fromRate / 10) * 2);
+  const out: Buffer[] = [];
+  for (let off = 0; off < pcm.length; off += step) {
+    out.push(Buffer.from(r.process(pcm.subarray(off, off + step))));
+    await yieldToLoop();
   }
-  return y;
+  out.push(r.flush());
+  return Buffer.concat(out);
 }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SpeechEngine, SpeechOptions, SpeechResult, Voice } from '../types';
 import { AnnounceError } from '../errors';
-import { decodeEngineWav } from './wav-stream';
+import { decodeEngineWavFast as decodeEngineWav } from './wav-stream';
 import { runBounded } from './run';
 
 export interface CommandEngineOptions {

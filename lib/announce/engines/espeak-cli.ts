@@ -2,7 +2,7 @@
 import type { SpeechEngine, SpeechOptions, SpeechResult, Voice } from '../types';
 import { AnnounceError } from '../errors';
 import { espeakArgs, parseEspeakVoices } from './espeak-voices';
-import { decodeEngineWav } from './wav-stream';
+import { decodeEngineWavFast as decodeEngineWav } from './wav-stream';
 import { runBounded } from './run';
 
 export interface EspeakCliOptions {

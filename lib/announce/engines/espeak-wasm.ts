@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { SpeechEngine, SpeechOptions, SpeechResult, Voice } from '../types';
 import { AnnounceError } from '../errors';
 import { espeakArgs, parseEspeakVoices } from './espeak-voices';
-import { decodeEngineWav } from './wav-stream';
+import { decodeEngineWavFast as decodeEngineWav } from './wav-stream';
 
 interface Reply {
   id: number;

@@ -1,0 +1,4 @@
+export * from './design';
+export * from './resampler';
+export * from './measure';
+export * from './streams';

@@ -1,0 +1,84 @@
+/**
+ * `resample` node: Node-RED glue around lib/resample's ResampleStreams (config -> engine,
+ * msg -> engine -> msgs, status, close). Everything else lives in the engine.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import type { Mix, OutChannels, Quality } from '../../lib/resample';
+import { ResampleStreams } from '../../lib/resample';
+import { localError } from '../shared/i18n';
+
+interface ResampleDef extends NodeDef {
+  outRate: string | number;
+  outChannels: string;
+  mix: Mix;
+  quality: Quality;
+  idleTimeout: string | number;
+}
+
+/** 48000 -> "48k", 44100 -> "44.1k", 8000 -> "8k" */
+function khz(rate: number): string {
+  return `${Math.round(rate / 100) / 10}k`;
+}
+
+export = function (RED: NodeAPI) {
+  function ResampleNode(this: Node, config: ResampleDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    // localError's translate signature is looser than NodeAPI's: adapt
+    const i18n = { _: (key: string, params?: Record<string, unknown>) => RED._(key, params as Record<string, string | number>) };
+    let streams: ResampleStreams;
+    try {
+      streams = new ResampleStreams({
+        outRate: Number(config.outRate || 16000),
+        outChannels: (config.outChannels === 'same' ? 'same' : Number(config.outChannels || 1)) as OutChannels,
+        mix: config.mix || 'average',
+        quality: config.quality || 'standard',
+        idleMs: Math.max(0, Number(config.idleTimeout ?? 60)) * 1000,
+        // a stream that went quiet without `complete`: its filter tail still goes out
+        onIdleTail: (msg) => {
+          node.send(msg as NodeMessage);
+          showStatus();
+        },
+      });
+    } catch (err) {
+      // a bad configuration: say so on the node and on every message (Catch nodes see it)
+      const configError = localError(i18n, err);
+      node.error(configError);
+      node.status({ fill: 'red', shape: 'ring', text: RED._('resample.status.badConfig') });
+      node.on('input', (_msg, _send, done) => done(configError));
+      return;
+    }
+    let shown = '';
+    function showStatus(): void {
+      const c = streams.lastConversion;
+      const text =
+        streams.size === 0 && !c
+          ? RED._('resample.status.idle')
+          : RED._('resample.status.streams', { count: streams.size, from: c ? khz(c.from.rate) : '', to: c ? khz(c.to.rate) : '' });
+      if (text === shown) return;
+      shown = text;
+      node.status({ fill: streams.size ? 'green' : 'grey', shape: streams.size ? 'dot' : 'ring', text });
+    }
+    showStatus();
+
+    node.on('input', (msg, send, done) => {
+      let out: NodeMessage[];
+      try {
+        out = streams.handle(msg as unknown as Record<string, unknown>) as NodeMessage[];
+      } catch (err) {
+        done(localError(i18n, err));
+        return;
+      }
+      for (const m of out) send(m);
+      showStatus();
+      done();
+    });
+
+    node.on('close', (done: () => void) => {
+      streams.close();
+      node.status({});
+      done();
+    });
+  }
+  RED.nodes.registerType('resample', ResampleNode);
+};

@@ -1,0 +1,167 @@
+import { after, afterEach, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'path';
+import fs from 'fs';
+import { formatFields } from '../../lib/pcm';
+import { Resampler } from '../../lib/resample';
+import { type NodeModule, collect, collectErrors, getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const resampleNode: NodeModule = require('../../nodes/resample/resample');
+
+// The test helper's RED._ returns keys; translate with the built en-US catalog instead, so the
+// status and error texts a user sees are what is checked.
+const catalog = JSON.parse(fs.readFileSync(path.join(__dirname, '../../nodes/resample/locales/en-US/resample.json'), 'utf8'));
+function translate(key: string, params: Record<string, unknown> = {}): string {
+  const v = key.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), catalog);
+  return typeof v === 'string' ? v.replace(/__(\w+)__/g, (_m, p: string) => String(params[p])) : key;
+}
+const translated: NodeModule = (red) => {
+  const r = Object.create(red as object) as { _: typeof translate };
+  r._ = translate;
+  resampleNode(r);
+};
+
+function flow(extra: Record<string, unknown> = {}): unknown[] {
+  return [
+    { id: 'rs', type: 'resample', name: '', outRate: 16000, outChannels: '1', mix: 'average', quality: 'standard', idleTimeout: 60, wires: [['out']], ...extra },
+    { id: 'out', type: 'helper' },
+  ];
+}
+
+function noise(frames: number, channels: number, seed: number): Buffer {
+  let s = seed;
+  const out = new Int16Array(frames * channels);
+  for (let i = 0; i < out.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s >> 18) - 8192;
+  }
+  return Buffer.from(out.buffer);
+}
+
+const stereo48 = formatFields({ rate: 48000, channels: 2 });
+
+function expected(input: Buffer): Buffer {
+  const r = new Resampler({ inRate: 48000, inChannels: 2, outRate: 16000, outChannels: 1 });
+  return Buffer.concat([r.process(input), r.flush()]);
+}
+
+before(startServer);
+after(stopServer);
+afterEach(unload);
+
+test('input already in the target format passes through: the same message, payload not copied', async () => {
+  await load(translated, flow());
+  const got = collect('out');
+  const payload = noise(320, 1, 1);
+  const msg = { payload, ...formatFields({ rate: 16000, channels: 1 }), stmId: 's1', extra: { a: 1 } };
+  getNode('rs').receive(msg);
+  await until(() => got.length === 1, 5000, 'pass-through message');
+  assert.equal(got[0].payload, payload);
+  assert.deepEqual(got[0].extra, { a: 1 });
+});
+
+test('output keeps every other field and carries the new format fields', async () => {
+  await load(translated, flow());
+  const got = collect('out');
+  getNode('rs').receive({ payload: noise(960, 2, 2), ...stereo48, stmId: 'call-7', traceId: 'tr-1', topic: 'desk 3', seq: 5, custom: { lang: 'zh' } });
+  await until(() => got.length === 1, 5000, 'output');
+  const m = got[0];
+  assert.equal(m.stmId, 'call-7');
+  assert.equal(m.traceId, 'tr-1');
+  assert.equal(m.topic, 'desk 3');
+  assert.equal(m.seq, 5);
+  assert.deepEqual(m.custom, { lang: 'zh' });
+  assert.deepEqual({ rate: m.rate, channels: m.channels, bits: m.bits, encoding: m.encoding, endianness: m.endianness }, formatFields({ rate: 16000, channels: 1 }));
+  assert.ok(Buffer.isBuffer(m.payload) && m.payload.length > 0 && m.payload.length % 2 === 0);
+});
+
+test('bad input is reported (Catch sees it), the node keeps running and the stream is not disturbed', async () => {
+  await load(translated, flow());
+  const got = collect('out');
+  const errors = collectErrors('rs');
+  const input = noise(4800, 2, 3);
+  const n = getNode('rs');
+  const chunks = [input.subarray(0, 7680), input.subarray(7680)];
+  n.receive({ payload: chunks[0], ...stereo48, stmId: 'a' });
+  n.receive({ payload: 'not audio', ...stereo48, stmId: 'a' });
+  n.receive({ payload: Buffer.alloc(7), ...stereo48, stmId: 'a' });
+  n.receive({ payload: Buffer.alloc(8), ...stereo48, rate: 0, stmId: 'a' });
+  n.receive({ payload: Buffer.alloc(18), ...stereo48, channels: 9, stmId: 'a' });
+  n.receive({ payload: Buffer.alloc(8), channels: 2, stmId: 'a' });
+  n.receive({ payload: chunks[1], ...stereo48, stmId: 'a', complete: true });
+  await until(() => got.length === 2 && errors.length === 5, 5000, 'two outputs and five errors');
+  assert.match(errors[0], /payload is string, not a Buffer/);
+  assert.match(errors[1], /payload has 7 bytes, not a whole number of 2-channel 16-bit frames \(4 bytes each\)/);
+  assert.match(errors[2], /rate 0: expected a whole number of Hz from 8000 to 192000/);
+  assert.match(errors[3], /channels 9: expected a whole number from 1 to 8/);
+  assert.match(errors[4], /has no "rate"/);
+  assert.ok(Buffer.concat(got.map((m) => m.payload)).equals(expected(input)), 'the stream output is as if the bad messages never came');
+});
+
+test('complete: true flushes the filter tail into a last message that carries complete', async () => {
+  await load(translated, flow());
+  const got = collect('out');
+  const input = noise(9600, 2, 4);
+  const n = getNode('rs');
+  for (let o = 0; o < input.length; o += 3840) n.receive({ payload: input.subarray(o, o + 3840), ...stereo48, stmId: 'c' });
+  n.receive({ stmId: 'c', complete: true });
+  await until(() => got.some((m) => m.complete === true), 5000, 'the complete message');
+  assert.equal(got.length, 11);
+  assert.equal(got.at(-1)!.complete, true);
+  assert.equal(got.at(-1)!.rate, 16000);
+  assert.ok(got.slice(0, -1).every((m) => m.complete === undefined));
+  const all = Buffer.concat(got.map((m) => m.payload));
+  assert.equal(all.length / 2, 3200);
+  assert.ok(all.equals(expected(input)));
+});
+
+test('two interleaved streams are resampled independently; status shows the streams and the conversion', async () => {
+  await load(translated, flow());
+  const got = collect('out');
+  const statuses: string[] = [];
+  getNode('rs').on('call:status', (call: { args: Array<{ text?: string }> }) => statuses.push(String(call.args[0]?.text)));
+  const a = noise(9600, 2, 5);
+  const b = noise(9600, 2, 6);
+  const n = getNode('rs');
+  for (let o = 0; o < a.length; o += 3840) {
+    n.receive({ payload: a.subarray(o, o + 3840), ...stereo48, stmId: 'A' });
+    n.receive({ payload: b.subarray(o, o + 3840), ...stereo48, topic: 'B' });
+  }
+  await until(() => statuses.includes('2 streams · 48k→16k'), 5000, 'status with two streams');
+  n.receive({ stmId: 'A', complete: true });
+  n.receive({ topic: 'B', complete: true });
+  await until(() => got.filter((m) => m.complete).length === 2, 5000, 'both completes');
+  const of = (pred: (m: Record<string, any>) => boolean) => Buffer.concat(got.filter(pred).map((m) => m.payload));
+  assert.ok(of((m) => m.stmId === 'A').equals(expected(a)));
+  assert.ok(of((m) => m.topic === 'B').equals(expected(b)));
+});
+
+test('options: stereo output at 8 kHz; a badly configured rate is reported for each message', async () => {
+  await load(translated, flow({ outRate: 8000, outChannels: '2' }));
+  const got = collect('out');
+  getNode('rs').receive({ payload: noise(4800, 2, 7), ...stereo48 });
+  await until(() => got.length === 1, 5000, 'output');
+  assert.equal(got[0].rate, 8000);
+  assert.equal(got[0].channels, 2);
+  await unload();
+  await load(translated, flow({ outRate: 1234 }));
+  const errors = collectErrors('rs');
+  const none = collect('out');
+  getNode('rs').receive({ payload: noise(480, 2, 8), ...stereo48 });
+  await until(() => errors.length >= 1, 5000, 'the configuration error for the message');
+  assert.match(errors.at(-1)!, /outRate 1234: expected a whole number of Hz from 8000 to 192000/);
+  assert.equal(none.length, 0);
+});
+
+test('an idle stream is released after the timeout and its filter tail still goes out', async () => {
+  await load(translated, flow({ idleTimeout: 0.2 }));
+  const got = collect('out');
+  const input = noise(4800, 2, 9);
+  getNode('rs').receive({ payload: input, ...stereo48, stmId: 'quiet', traceId: 'q1' });
+  await until(() => got.length === 2, 10_000, 'the chunk and, after the idle timeout, its tail');
+  assert.equal(got[1].stmId, 'quiet');
+  assert.equal(got[1].traceId, 'q1');
+  assert.equal(got[1].complete, undefined);
+  assert.ok(Buffer.concat(got.map((m) => m.payload)).equals(expected(input)), 'chunk + tail = the whole stream resampled');
+});

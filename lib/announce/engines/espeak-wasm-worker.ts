@@ -47,23 +47,58 @@ function load(): Promise<{ factory: EspeakFactory; wasm: WebAssembly.Module }> {
   return loaded;
 }
 
-async function run(args: string[], wantWav: boolean): Promise<{ wav?: Uint8Array; out: string; err: string }> {
-  const { factory, wasm } = await load();
-  const out: string[] = [];
-  const err: string[] = [];
-  const file = '/tmp/announce.wav';
-  const mod = await factory({
-    arguments: wantWav ? ['-w', file, ...args] : args,
-    print: (s: string) => out.push(s),
+interface Prepared {
+  /** the CLI arguments, filled in when a request comes (emscripten keeps this very array) */
+  args: string[];
+  out: string[];
+  err: string[];
+  /** resolves once the instance is up and waiting for its arguments */
+  waiting: Promise<{ removeRunDependency(id: string): void }>;
+  /** resolves when main() has run */
+  done: Promise<EspeakModule>;
+}
+
+/**
+ * An instance made ready ahead of the next request: instantiating (copying the 18 MB of voice
+ * data into a fresh memory) is a quarter of a sentence's time, so it is done while idle. A run
+ * dependency holds main() back until the request's arguments are in.
+ */
+function prepare(factory: EspeakFactory, wasm: WebAssembly.Module): Prepared {
+  const p = { args: [] as string[], out: [] as string[], err: [] as string[] } as Prepared;
+  let held!: (m: { removeRunDependency(id: string): void }) => void;
+  p.waiting = new Promise((r) => (held = r));
+  p.done = factory({
+    arguments: p.args,
+    print: (s: string) => p.out.push(s),
     printErr: (s: string) => {
       // emscripten's note that main() returned while the runtime stays alive is not an error
-      if (!s.startsWith('program exited')) err.push(s);
+      if (!s.startsWith('program exited')) p.err.push(s);
     },
+    preRun: [
+      (m: { addRunDependency(id: string): void; removeRunDependency(id: string): void }) => {
+        m.addRunDependency('request');
+        held(m);
+      },
+    ],
     instantiateWasm(imports: WebAssembly.Imports, done: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) {
       WebAssembly.instantiate(wasm, imports).then((inst) => done(inst, wasm));
       return {};
     },
   });
+  p.done.catch(() => undefined);
+  return p;
+}
+
+let spare: Prepared | undefined;
+
+async function run(args: string[], wantWav: boolean): Promise<{ wav?: Uint8Array; out: string; err: string }> {
+  const { factory, wasm } = await load();
+  const cur = spare ?? prepare(factory, wasm);
+  spare = undefined;
+  const file = '/tmp/announce.wav';
+  cur.args.push(...(wantWav ? ['-w', file, ...args] : args));
+  (await cur.waiting).removeRunDependency('request');
+  const mod = await cur.done;
   let wav: Uint8Array | undefined;
   if (wantWav) {
     try {
@@ -72,7 +107,9 @@ async function run(args: string[], wantWav: boolean): Promise<{ wav?: Uint8Array
       wav = undefined;
     }
   }
-  return { wav, out: out.join('\n'), err: err.join('\n') };
+  // the next one, once this reply is on its way
+  setImmediate(() => (spare ??= prepare(factory, wasm)));
+  return { wav, out: cur.out.join('\n'), err: cur.err.join('\n') };
 }
 
 parentPort!.on('message', (req: { id: number; args: string[]; wav: boolean }) => {

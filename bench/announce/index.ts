@@ -6,7 +6,8 @@
  *                   output (which sends them at once); the same measured at the players, where the
  *                   players' own scheduling adds to it, is printed too (wireJitterP99Ms)
  *   driftPpm        RTP time against the wall clock at the players over the run: the change of
- *                   (arrival - RTP time) between the first and the last 3 s, over the run's length
+ *                   (arrival - RTP time) between the first and the last 3 s (5th percentiles), over the
+ *                   run's length; --drift-seconds N adds N seconds of silence for a finer figure
  *   idleCpuPct      CPU of this process (pacer + encoder + 50 sockets), % of one core, silence
  *   speakingCpuPct  the same while speaking continuously (speech engine included)
  * Figures come from a shared, noisy 2-core machine; compare ratios within one run.
@@ -169,7 +170,8 @@ async function main(): Promise<void> {
       const off = at.map((v, i) => v - rtpMs[i]);
       const n3 = Math.floor(3000 / 20);
       const span = rtpMs[rtpMs.length - 1] - rtpMs[0];
-      drifts.push(((median(off.slice(-n3)) - median(off.slice(0, n3))) / span) * 1e6);
+      // the 5th percentile: the least-delayed packets, whose delay the players' own load varies least
+      drifts.push(((pct(off.slice(-n3), 5) - pct(off.slice(0, n3), 5)) / span) * 1e6);
       base = 0;
     }
     const runMs = rep.recs[0].at[rep.recs[0].at.length - 1] - rep.recs[0].at[0];

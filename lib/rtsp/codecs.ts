@@ -38,6 +38,8 @@ export type Emit = (unit: EncodedUnit) => void;
 /** Largest RTP payload we send: keeps a packet (with IP/UDP/RTP headers) inside a 1500-byte MTU. */
 export const MAX_PAYLOAD = 1400;
 
+/** silent frames the Opus encoder gets before its silent packet is reused */
+const SILENT_SETTLE = 10;
 const OPUS_RATES = [8000, 12000, 16000, 24000, 48000];
 const OPUS_FRAME_MS = [2.5, 5, 10, 20, 40, 60];
 /** MPEG-4 sampling frequency index (ISO 14496-3 §1.6.3.4). */
@@ -89,11 +91,30 @@ export class OpusPayloadEncoder implements PayloadEncoder {
     this.enc = new OpusScript(rate as 48000, 1, OpusScript.Application.AUDIO);
     this.enc.setBitrate(bitrate);
     this.frameSamples = (rate * frameMs) / 1000;
+    this.zero = Buffer.alloc(this.frameSamples * 2);
   }
 
+  /** consecutive all-zero frames encoded, and the packet the last of them gave */
+  private silentRun = 0;
+  private silentPacket: Buffer | undefined;
+  private readonly zero: Buffer;
+
   encode(pcm: Buffer, timestamp: number): void {
+    // Between announcements the stream is digital silence for minutes. Once the encoder has
+    // settled on silence (a few frames), every further silent frame encodes to the same bytes:
+    // reuse them instead of running the encoder 50 times a second (bench/rtsp: idle CPU).
+    if (pcm.equals(this.zero)) {
+      if (this.silentRun >= SILENT_SETTLE && this.silentPacket) {
+        this.emit({ payload: this.silentPacket, timestamp });
+        return;
+      }
+      this.silentRun++;
+    } else {
+      this.silentRun = 0;
+    }
     // opusscript returns a view into its wasm heap: copy before the next call reuses it
     const out = Buffer.from(this.enc.encode(pcm, this.frameSamples));
+    if (this.silentRun > 0) this.silentPacket = out;
     this.emit({ payload: out, timestamp });
   }
 

@@ -4,6 +4,13 @@
  * sends the RTP packets to every player of the embedded server (`serve`) or to an external server
  * (`push`). RTP time follows the frames written (no drift against the caller's clock); RTCP sender
  * reports map it to wall-clock NTP time every 5 s.
+ *
+ * From plain Node:
+ *   const out = new RtspOutput({ mode: 'serve', codec: 'opus', rate: 48000, channels: 1, frameMs: 20,
+ *     serve: { host: '0.0.0.0', port: 8554, path: 'announce' } });
+ *   out.on('error', (e) => console.error(e.message));
+ *   await out.start();                      // then: ffplay rtsp://127.0.0.1:8554/announce
+ *   setInterval(() => out.writeFrame(Buffer.alloc(1920)), 20); // a real pacer uses an absolute clock
  */
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
@@ -12,7 +19,7 @@ import { AacPayloadEncoder } from './aac';
 import type { RtspAuth } from './auth';
 import { G711PayloadEncoder, L16PayloadEncoder, OpusPayloadEncoder, RTSP_CODECS, badConfig, checkCodecInput, type EncodedUnit, type PayloadEncoder, type RtspCodec } from './codecs';
 import { RtspPublisher } from './publisher';
-import { RtpStream, wallMs } from './rtp';
+import { RtpStream } from './rtp';
 import { buildSdp } from './sdp';
 import { RtspServer, normalizePath } from './server';
 
@@ -69,9 +76,8 @@ export class RtspOutput extends EventEmitter {
   private publisher: RtspPublisher | undefined;
   private srTimer: NodeJS.Timeout | undefined;
   private readonly frameSamples: number;
-  /** input samples written so far (plus skipped gaps): the RTP clock's source */
+  /** input samples written so far: the RTP clock's source */
   private samples = 0;
-  private lastWriteWall = 0;
   private markNext = true;
   private framesDropped = 0;
   private lastError: string | undefined;
@@ -238,15 +244,9 @@ export class RtspOutput extends EventEmitter {
         got: pcm.length,
       });
     }
-    const now = wallMs();
-    if (this.lastWriteWall && now - this.lastWriteWall > 5 * this.opts.frameMs) {
-      // the caller stalled (event loop blocked, pacer paused): keep RTP time on the wall clock so
-      // players do not fall behind, and mark the packet after the gap as a new talkspurt
-      const missed = Math.round((now - this.lastWriteWall) / this.opts.frameMs) - 1;
-      this.samples += missed * this.frameSamples;
-      this.markNext = true;
-    }
-    this.lastWriteWall = now;
+    // RTP time counts the frames written, nothing else: the pacer writes one frame per frameMs on
+    // an absolute clock and catches up after a stall, so frames written == wall time elapsed.
+    // (Jumping RTP time forward after a stall would count the catch-up frames twice.)
     const ts = Math.round((this.samples * this.encoder.clockRate) / this.opts.rate);
     this.samples += this.frameSamples;
     if (this.opts.mode === 'push' && this._state !== 'publishing' && this.opts.codec !== 'aac') {
@@ -265,7 +265,8 @@ export class RtspOutput extends EventEmitter {
     const packet = this.rtp!.packet(u.payload, u.timestamp, u.marker ?? this.markNext);
     this.markNext = false;
     this.server?.broadcast(packet);
-    this.publisher?.sendRtp(packet);
+    // AAC frames are encoded even while disconnected (the ffmpeg child keeps its pipe flowing)
+    if (this.publisher && !this.publisher.sendRtp(packet) && this.opts.codec === 'aac') this.framesDropped++;
   }
 
   /** Releases every socket, timer and child process. */

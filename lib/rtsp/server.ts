@@ -103,7 +103,12 @@ export class RtspServer extends EventEmitter {
     });
     server.on('error', (err) => this.emit('log', `RTSP server error: ${err.message}`));
     this.boundPort = (server.address() as { port: number }).port;
-    await this.bindUdp();
+    try {
+      await this.bindUdp();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
     const sweepMs = Math.max(250, Math.min(5000, (this.timeoutSec * 1000) / 4));
     this.sweepTimer = setInterval(() => this.sweep(), sweepMs);
     this.sweepTimer.unref();
@@ -180,6 +185,9 @@ export class RtspServer extends EventEmitter {
         conn.destroy();
       }
     });
+    // a connection idle (no request, no data either way) for a session timeout is dropped, so a
+    // client that connects and never plays cannot hold sockets forever; a playing one never idles
+    conn.setTimeout(this.timeoutSec * 1000, () => conn.destroy());
     conn.on('error', () => {});
     conn.on('close', () => {
       this.conns.delete(conn);
@@ -208,6 +216,8 @@ export class RtspServer extends EventEmitter {
     const sessionId = req.headers['session']?.split(';')[0].trim();
     const session = sessionId ? this.sessions.get(sessionId) : undefined;
     if (session) session.lastSeen = Date.now();
+    // RFC 2326 §12.32: we implement no extension a client may require
+    if (req.headers['require']) return this.reply(conn, req, 551, 'Option not supported', { Unsupported: req.headers['require'] });
     if (method === 'OPTIONS') return this.reply(conn, req, 200, 'OK', { Public: PUBLIC });
     if (this.auth && !this.auth.check(method, req.headers['authorization'])) {
       return this.reply(conn, req, 401, 'Unauthorized', { 'WWW-Authenticate': this.auth.challenge() });
@@ -267,6 +277,8 @@ export class RtspServer extends EventEmitter {
     const offers = parseTransport(req.headers['transport'] ?? '');
     const id = randomBytes(8).toString('hex').toUpperCase();
     const base = { id, remote, conn, playing: false, lastSeen: Date.now(), address: conn.remoteAddress ?? '', rtpPort: 0, rtcpPort: 0, rtpChannel: 0 };
+    // RTP goes to the address the request came from: a `destination=` parameter is ignored, so
+    // the server cannot be used to flood a third party
     for (const t of offers) {
       if ('multicast' in t.params) continue;
       if (t.params['mode'] && !/play/i.test(t.params['mode'])) continue;

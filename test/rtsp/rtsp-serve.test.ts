@@ -162,21 +162,24 @@ test('serve: RTP time follows the wall clock (no gap or jump > 40 ms), RTCP send
   sock.destroy();
   assert.match(text, /RTP-Info: url=.*;seq=\d+;rtptime=\d+/);
   assert.ok(rtp.length > 200);
-  let worst = 0;
   for (let i = 1; i < rtp.length; i++) {
     assert.equal(rtp[i].seq, (rtp[i - 1].seq + 1) & 0xffff, 'no sequence gap');
-    assert.equal((rtp[i].ts - rtp[i - 1].ts) >>> 0, 960, 'every packet is the next 20 ms');
-    // RTP time elapsed vs wall time elapsed since the first packet: a gap or jump shows as a step
-    const rtpMs = ((rtp[i].ts - rtp[0].ts) >>> 0) / 48;
-    worst = Math.max(worst, Math.abs(rtpMs - (rtp[i].at - rtp[0].at)));
+    assert.equal((rtp[i].ts - rtp[i - 1].ts) >>> 0, 960, 'every packet is the next 20 ms: no gap, no jump');
   }
-  assert.ok(worst < 40, `RTP time strays ${worst.toFixed(1)} ms from the wall clock`);
+  // Wall clock minus RTP time of each packet. A stall of this (loaded, shared) process only
+  // delays arrivals, never advances them, so the minimum per second is the true offset; it must
+  // not move by more than 40 ms over the run (the RTP clock neither drifts nor jumps).
+  const offset = (at: number, ts: number) => at - ((ts - rtp[0].ts) | 0) / 48;
+  const minima: number[] = [];
+  for (let i = 0; i + 50 <= rtp.length; i += 50) minima.push(Math.min(...rtp.slice(i, i + 50).map((p) => offset(p.at, p.ts))));
+  const spread = Math.max(...minima) - Math.min(...minima);
+  assert.ok(spread < 40, `RTP time moves ${spread.toFixed(1)} ms against the wall clock: ${minima.map((m) => m.toFixed(1))}`);
+  const base = Math.min(...minima);
   for (const sr of srs) {
-    // the SR's NTP time is "now" at sending, its RTP time the stream position at that moment
-    assert.ok(Math.abs(sr.ntpMs - sr.at) < 40, `SR NTP ${sr.ntpMs} vs arrival ${sr.at}`);
-    const nearest = rtp.reduce((a, b) => (Math.abs(b.at - sr.at) < Math.abs(a.at - sr.at) ? b : a));
-    const diffMs = (((sr.ts - nearest.ts) | 0) / 48) - (sr.at - nearest.at);
-    assert.ok(Math.abs(diffMs) < 40, `SR RTP time off by ${diffMs.toFixed(1)} ms`);
+    // the SR's NTP time is "now" at sending; its RTP time is the stream position at that moment
+    assert.ok(Math.abs(sr.at - sr.ntpMs) < 200, `SR NTP ${sr.ntpMs} vs arrival ${sr.at}`);
+    const diff = offset(sr.ntpMs, sr.ts) - base;
+    assert.ok(Math.abs(diff) < 40, `SR maps NTP to RTP time ${diff.toFixed(1)} ms away from the packets`);
   }
 });
 

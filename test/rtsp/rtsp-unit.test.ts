@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { decodeAlaw, decodeUlaw, encodeAlaw, encodeUlaw, parseRtp, RtspOutput } from '../../lib/rtsp';
 import { AuthAnswerer, AuthChecker, parseAuthParams } from '../../lib/rtsp/auth';
@@ -14,20 +15,43 @@ import { parseRtspUrl } from '../../lib/rtsp/publisher';
 import { RtpStream, ntpTime } from '../../lib/rtsp/rtp';
 import { buildSdp } from '../../lib/rtsp/sdp';
 import { CodedError } from '../../lib/util/errors';
+import OpusScript from 'opusscript';
 import { freePort, sleep, until } from './support';
 
-test('G.711: reference code points and a round trip within the law’s quantisation step', () => {
+test('G.711: reference code points; ffmpeg decodes our codes of all 65536 inputs within one step and encodes alike', () => {
   // ITU-T G.711 code points: zero, full scale positive/negative
   assert.deepEqual([...encodeUlaw(Buffer.from(new Int16Array([0, 32767, -32768]).buffer))], [0xff, 0x80, 0x00]);
   assert.deepEqual([...encodeAlaw(Buffer.from(new Int16Array([0, 32767, -32768]).buffer))], [0xd5, 0xaa, 0x2a]);
-  for (let v = -32768; v < 32768; v += 7) {
-    const pcm = Buffer.alloc(2);
-    pcm.writeInt16LE(v);
-    const u = decodeUlaw(encodeUlaw(pcm)[0]);
-    const a = decodeAlaw(encodeAlaw(pcm)[0]);
-    // both laws keep ~4 bits of mantissa: the error stays under 1/16 of the magnitude (+ the small-signal step)
-    assert.ok(Math.abs(u - v) <= Math.abs(v) / 16 + 8, `µ-law ${v} -> ${u}`);
-    assert.ok(Math.abs(a - v) <= Math.abs(v) / 16 + 16, `A-law ${v} -> ${a}`);
+  const all = Buffer.alloc(65536 * 2);
+  for (let i = 0; i < 65536; i++) all.writeInt16LE(i - 32768, i * 2);
+  const ffmpeg = (args: string[], input: Buffer) => {
+    const r = spawnSync('ffmpeg', ['-v', 'error', ...args], { input, timeout: 20000, maxBuffer: 1 << 20 });
+    assert.equal(r.status, 0, String(r.stderr));
+    return r.stdout;
+  };
+  for (const [law, encode, decode, unfold] of [
+    ['mulaw', encodeUlaw, decodeUlaw, (c: number) => ~c & 0xff],
+    ['alaw', encodeAlaw, decodeAlaw, (c: number) => (c ^ 0x55) & 0xff],
+  ] as const) {
+    const ours = encode(all);
+    // an independent decoder (ffmpeg's) reads our codes back within the law's quantisation step
+    const back = ffmpeg(['-f', law, '-ar', '8000', '-ac', '1', '-i', 'pipe:0', '-f', 's16le', 'pipe:1'], ours);
+    assert.equal(back.length, all.length);
+    for (let i = 0; i < 65536; i++) {
+      const v = i - 32768;
+      const d = back.readInt16LE(i * 2);
+      assert.ok(Math.abs(d - v) <= Math.abs(v) / 16 + 16, `${law} ${v} -> ${d}`);
+      assert.equal(decode(ours[i]), d, `${law} decode of code ${ours[i]}`);
+    }
+    // ffmpeg's encoder rounds to the nearest level, G.711's reference truncates: they may pick the
+    // neighbouring code at a decision boundary, never more
+    const theirs = ffmpeg(['-f', 's16le', '-ar', '8000', '-ac', '1', '-i', 'pipe:0', '-f', law, 'pipe:1'], all);
+    let same = 0;
+    for (let i = 0; i < 65536; i++) {
+      if (ours[i] === theirs[i]) same++;
+      else assert.equal(Math.abs(unfold(ours[i]) - unfold(theirs[i])), 1, `${law} ${i - 32768}: ${ours[i]} vs ffmpeg ${theirs[i]}`);
+    }
+    assert.ok(same / 65536 > 0.98, `${law}: ${same} of 65536 codes equal to ffmpeg's`);
   }
 });
 
@@ -96,6 +120,24 @@ test('payload encoders: SDP lines per codec (RFC 7587, RFC 3551, RFC 3640) and L
   // AudioSpecificConfig: AAC-LC, 48 kHz (index 3) / 44.1 kHz (index 4), mono
   assert.equal(aacConfigHex(48000), '1188');
   assert.equal(aacConfigHex(44100), '1208');
+});
+
+test('Opus: reusing the settled silent packet gives the very bitstream the encoder gives for every frame', () => {
+  const raw = new OpusScript(48000, 1, OpusScript.Application.AUDIO);
+  raw.setBitrate(32000);
+  const got: Buffer[] = [];
+  const ours = new OpusPayloadEncoder(48000, 20, (u) => got.push(u.payload));
+  const frames = Array.from({ length: 80 }, (_, i) => {
+    const b = Buffer.alloc(1920);
+    if (i >= 50 && i < 70) for (let k = 0; k < 960; k++) b.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * 1000 * (i * 960 + k)) / 48000)), k * 2);
+    return b;
+  });
+  const expected = frames.map((f) => Buffer.from(raw.encode(f, 960)));
+  frames.forEach((f, i) => ours.encode(f, i * 960));
+  assert.equal(got.length, 80);
+  got.forEach((p, i) => assert.ok(p.equals(expected[i]), `frame ${i}`));
+  raw.delete();
+  ours.close();
 });
 
 test('RTSP framing: messages and interleaved frames split anywhere across reads', () => {
@@ -237,5 +279,39 @@ test('every rtsp.* error code has an en-US and a zh-CN text using the same param
     assert.ok(en[c], `en-US errors.rtsp.${c}`);
     assert.ok(zh[c], `zh-CN errors.rtsp.${c}`);
     assert.deepEqual(params(zh[c]), params(en[c]), c);
+  }
+});
+
+test('serve answers what it does not do with the right RTSP status', async () => {
+  const out = new RtspOutput({ mode: 'serve', codec: 'pcmu', rate: 8000, channels: 1, frameMs: 20, serve: { host: '127.0.0.1', port: 0, path: 'announce', sessionTimeoutSec: 30 } });
+  await out.start();
+  const { connect } = await import('node:net');
+  const sock = connect(Number(new URL(out.url).port), '127.0.0.1');
+  try {
+    await new Promise((r) => sock.once('connect', r));
+    let text = '';
+    sock.on('data', (d) => (text += d.toString('latin1')));
+    let cseq = 0;
+    const ask = async (method: string, url: string, extra = ''): Promise<string> => {
+      const n = ++cseq;
+      const from = text.length;
+      sock.write(`${method} ${url} RTSP/1.0\r\nCSeq: ${n}\r\n${extra}\r\n`);
+      await until(() => new RegExp(`CSeq: ${n}\r\n`).test(text.slice(from)), 5000, `${method} answer`);
+      return text.slice(from).split('\r\n')[0];
+    };
+    const url = out.url;
+    assert.match(await ask('OPTIONS', url), /200 OK/);
+    assert.match(text, /Public: OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER/);
+    assert.match(await ask('DESCRIBE', url.replace('/announce', '/other')), /404 Not Found/);
+    assert.match(await ask('PLAY', url, 'Session: NOPE\r\n'), /454 Session Not Found/);
+    assert.match(await ask('SETUP', `${url}/trackID=0`, 'Transport: RTP/AVP;multicast;port=5000-5001\r\n'), /461 Unsupported Transport/);
+    assert.match(await ask('ANNOUNCE', url), /405 Method Not Allowed/);
+    assert.match(await ask('DESCRIBE', url, 'Require: com.example.feature\r\n'), /551 Option not supported/);
+    assert.match(await ask('RECORD2', url), /501 Not Implemented/);
+    assert.match(await ask('SETUP', `${url}/trackID=0`, 'Transport: RTP/AVP/TCP;unicast;interleaved=4-5\r\n'), /200 OK/);
+    assert.match(text, /Transport: RTP\/AVP\/TCP;unicast;interleaved=4-5\r\nSession: \w+;timeout=30/);
+  } finally {
+    sock.destroy();
+    await out.close();
   }
 });

@@ -73,7 +73,7 @@ async function barePacerJitter(ms: number): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
-  const bare = await barePacerJitter(5000);
+  const bare = await barePacerJitter(4000);
   const bareP99 = pct(bare, 99);
   console.log(`bare pacer (no work, this machine's timer noise): |wake-up - schedule| p50 ${pct(bare, 50).toFixed(2)} ms, p99 ${bareP99.toFixed(2)} ms`);
   const port = await freePort();
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     write(f);
   };
   await sleep(1000);
-  const idleAlonePct = await cpuDuring(4000);
+  const idleAlonePct = await cpuDuring(3000);
   console.log(`idle CPU without players ${idleAlonePct.toFixed(2)} % of a core (pacer + Opus encoder)`);
 
   const child: ChildProcess = fork(join(__dirname, 'listeners.js'), [url, String(LISTENERS)], { stdio: 'inherit' });
@@ -118,7 +118,7 @@ async function main(): Promise<void> {
     await sleep(1000);
 
     // idle: silence to 50 players
-    const idleCpuPct = await cpuDuring(8000);
+    const idleCpuPct = await cpuDuring(6000);
     console.log(`idle CPU ${idleCpuPct.toFixed(2)} % of a core`);
 
     // message in -> first speech packet at a player, then cut (interrupt) and wait for silence
@@ -141,8 +141,11 @@ async function main(): Promise<void> {
     // speaking continuously: the sentence queued back to back
     for (let i = 0; i < 4; i++) station.announce({ text: SENTENCE, id: `s${i}`, repeat: 1 });
     await sleep(500);
-    const speakingCpuPct = await cpuDuring(7000);
+    const speakingCpuPct = await cpuDuring(6000);
     station.announcer.interrupt();
+    // end on silence, as the run began: the drift figure compares like with like (an encoded
+    // speech frame leaves ~0.1 ms later than the reused silent packet)
+    await sleep(3500);
     console.log(`speaking CPU ${speakingCpuPct.toFixed(2)} % of a core`);
     if (driftSeconds > 0) {
       console.log(`drift run: ${driftSeconds} s more`);

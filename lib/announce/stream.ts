@@ -49,9 +49,10 @@ export class AnnouncementStream extends EventEmitter {
     this.defaultVoice = opts.defaults?.voice;
     this.announcer = new Announcer({ ...opts, frameMs });
     this.silenceFrame = Buffer.alloc(Math.round((opts.rate * frameMs) / 1000) * 2);
-    // the pacer re-anchors after a stall of more than 4 frames: RtspOutput then moves RTP time
-    // to the wall clock by itself (it sees a gap of > 5 frames between writes), so both agree
-    this.pacer = new Pacer({ frameMs, clock: opts.clock, maxCatchUpMs: 4 * frameMs, onFrame: () => this.frame() });
+    // RtspOutput's RTP time counts the frames written: after a stall (a busy event loop) the pacer
+    // sends the missed frames back to back, so RTP time stays on the wall clock; only after more
+    // than a second (a suspended machine) does it skip them, rather than burst seconds of audio
+    this.pacer = new Pacer({ frameMs, clock: opts.clock, maxCatchUpMs: 1000, onFrame: () => this.frame() });
     this.pacer.on('resync', (r: { skippedFrames: number; behindMs: number }) =>
       this.emit('log', `event loop stalled ${Math.round(r.behindMs)} ms: ${r.skippedFrames} frames skipped, stream re-anchored`),
     );

@@ -59,12 +59,14 @@ export = function (RED: NodeAPI) {
       show();
       node.send({ topic: ev.event, payload: ev } as NodeMessage);
     });
+    let failed: unknown; // the output could not start (port in use…): every message gets that error
     station.start().then(
       () => (node.log(RED._('tts-rtsp-out.log.started', { url: out.url })), station.warmUp().catch((e) => node.warn(err(e).message))),
-      (e) => (node.error(err(e)), node.status({ fill: 'red', shape: 'ring', text: t('error') })),
+      (e) => ((failed = e), node.error(err(e)), node.status({ fill: 'red', shape: 'ring', text: t('error') })),
     );
 
     node.on('input', (msg, _send, done) => {
+      if (failed) return done(err(failed));
       try {
         const r = requestFromMessage(msg as unknown as Record<string, unknown>);
         if (r.kind === 'interrupt') return (station.announcer.interrupt(), done());

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { collect, collectErrors, getNode, helper, load, startServer, stopServer, unload, until } from '../support/node-red';
 import { encodeWav } from '../../lib/pcm';
@@ -121,4 +122,19 @@ test('tts-rtsp-out: close releases the port (redeploy on the same port works); v
   const names = (res.body as Array<{ name: string }>).map((v) => v.name);
   for (const v of ['cmn', 'yue', 'en-us']) assert.ok(names.includes(v), v);
   await unload();
+});
+
+test('tts-rtsp-out: a port already in use is a clear error at deploy, and every message gets it', async (t) => {
+  t.after(() => unload());
+  const port = await freePort();
+  const blocker = createServer().listen(port, '127.0.0.1');
+  t.after(() => new Promise<void>((r) => blocker.close(() => r())));
+  await new Promise((r) => blocker.once('listening', r));
+  await load(ttsNode, flow(port));
+  const errors = collectErrors('tts');
+  await until(() => errors.length >= 1, 10000, 'the deploy error');
+  assert.match(errors[0], /in use|EADDRINUSE/i);
+  getNode('tts').receive({ payload: '请 A012 号到 3 号窗口' });
+  await until(() => errors.length >= 2, 10000, 'the message error');
+  assert.match(errors[1], /in use|EADDRINUSE/i);
 });

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStation } from '../../lib/announce';
+import { EspeakWasmEngine, createStation, toRate } from '../../lib/announce';
 import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
-import { freePort, readWav, runs, sleep, spawnPeer, tone, toneTrack, until } from './support';
+import { bestMatch, envelope, freePort, readWav, runs, sleep, spawnPeer, tone, toneTrack, until } from './support';
 import type { Peer } from './support';
 
 const dir = mkdtempSync(join(tmpdir(), 'announce-push-'));
@@ -37,8 +37,8 @@ function target(port: number, out: string): Peer {
   return p;
 }
 
-function station(port: number): { s: AnnouncementStream; events: AnnouncementEvent[] } {
-  const s = createStation({ mode: 'push', url: `rtsp://127.0.0.1:${port}/x`, chime: 'none', gapMs: 0, backoff: { initialMs: 200, maxMs: 1000 } });
+function station(port: number, extra: Partial<Parameters<typeof createStation>[0]> = {}): { s: AnnouncementStream; events: AnnouncementEvent[] } {
+  const s = createStation({ mode: 'push', url: `rtsp://127.0.0.1:${port}/x`, chime: 'none', gapMs: 0, backoff: { initialMs: 200, maxMs: 1000 }, ...extra });
   cleanup.push(() => s.close());
   const events: AnnouncementEvent[] = [];
   s.on('event', (e: AnnouncementEvent) => events.push(e));
@@ -154,4 +154,38 @@ test('push: the target restarts mid-stream -> republished, and the queued announ
   assert.deepEqual(r.map(([f]) => f), [600, 800, 1200], JSON.stringify(heard(second)));
   assert.ok(Math.abs(r[0][1] - 1500) <= 40, `one played whole after the restart: ${r[0][1]} ms`);
   assert.ok((s.output as unknown as { stats(): { reconnects: number } }).stats().reconnects >= 1);
+});
+
+test('push, G.711 µ-law (IP speakers): Cantonese speech at 8 kHz arrives with the engine envelope', async () => {
+  const port = await freePort();
+  const out = join(dir, 'pcmu.wav');
+  const ff = spawnPeer(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'warning', '-nostdin', '-rtsp_flags', 'listen', '-timeout', '30', '-i', `rtsp://127.0.0.1:${port}/x`, '-af', 'aresample=async=1', '-ac', '1', '-ar', '8000', '-y', out],
+    60000,
+  );
+  peers.push(ff);
+  await sleep(300);
+  const { s, events } = station(port, { codec: 'pcmu', voice: 'yue' });
+  await s.start();
+  await until(() => s.output.state === 'publishing', 15000, `publishing (${ff.stderr()})`);
+  await sleep(500);
+  const text = '请 A012 号到 3 号窗口';
+  s.announce({ text, id: 'A012' });
+  await until(() => events.some((e) => e.event === 'finished'), 20000, 'finished');
+  await sleep(700);
+  await s.close();
+  assert.equal(await ff.exited, 0, ff.stderr());
+  const engine = new EspeakWasmEngine();
+  cleanup.push(() => engine.close());
+  const ref = await engine.synthesize(text, { voice: 'yue' });
+  const refEnv = envelope(toRate(ref.pcm, ref.rate, 8000), 8000);
+  const { pcm, rate } = readWav(out);
+  assert.equal(rate, 8000);
+  const env = envelope(pcm, rate);
+  const m = bestMatch(env, refEnv);
+  assert.ok(m.corr > 0.8, `envelope correlation ${m.corr.toFixed(2)}`);
+  const outside = env.filter((_, i) => i < m.offset - 5 || i > m.offset + refEnv.length + 5);
+  // G.711 silence decodes to (nearly) zero
+  assert.ok(outside.length > 50 && Math.max(...outside) < 100, `silence around it (max RMS ${Math.max(...outside).toFixed(0)})`);
 });

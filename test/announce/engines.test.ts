@@ -40,6 +40,13 @@ test('embedded engine: a failing synthesis is a clear error and the engine keeps
   assert.ok(ok.pcm.length > 0);
 });
 
+test('embedded engine without the optional espeak-ng package: a clear error saying how to install it', async () => {
+  const missing = new EspeakWasmEngine({ locate: () => undefined });
+  await assert.rejects(missing.synthesize('x', {}), (e: unknown) => e instanceof AnnounceError && e.code === 'announce.noEmbeddedEngine' && /npm install espeak-ng/.test(e.message));
+  await assert.rejects(missing.voices(), /needs the npm package "espeak-ng"/);
+  await missing.close();
+});
+
 test('system espeak-ng engine: same voices, WAV from its stdout (placeholder sizes fixed up)', async () => {
   assert.ok(await cli.hasVoice('cmn'));
   const r = await cli.synthesize('请 A012 号到 3 号窗口', { voice: 'cmn', pitch: 70 });

@@ -21,6 +21,8 @@ interface Reply {
 export interface EspeakWasmOptions {
   /** longest a synthesis may take before the worker is restarted (ms, default 15000) */
   timeoutMs?: number;
+  /** where the `espeak-ng` package is (default: resolved from here; undefined = not installed) */
+  locate?: () => string | undefined;
 }
 
 /** Where the `espeak-ng` npm package is, or undefined when it is not installed. */
@@ -39,9 +41,11 @@ export class EspeakWasmEngine implements SpeechEngine {
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   private voiceList: Promise<Voice[]> | undefined;
   private readonly timeoutMs: number;
+  private readonly locate: () => string | undefined;
 
   constructor(opts: EspeakWasmOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? 15000;
+    this.locate = opts.locate ?? findEspeakWasm;
   }
 
   voices(): Promise<Voice[]> {
@@ -80,7 +84,7 @@ export class EspeakWasmEngine implements SpeechEngine {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const entry = findEspeakWasm();
+    const entry = this.locate();
     if (!entry) {
       throw new AnnounceError(
         'announce.noEmbeddedEngine',

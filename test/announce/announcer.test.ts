@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Announcer, AnnounceError, twoToneChime } from '../../lib/announce';
+import { Announcer, AnnounceError, loadChime, twoToneChime } from '../../lib/announce';
+import { encodeWav } from '../../lib/pcm';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AnnouncementEvent, SpeechEngine, SpeechOptions, SpeechResult } from '../../lib/announce';
 
 /**
@@ -185,4 +189,22 @@ test('announcer: close drops everything waiting and refuses more', async () => {
   assert.deepEqual((await r.ready).state, 'dropped');
   assert.equal(events.at(-1)!.reason, 'closed');
   assert.throws(() => a.announce({ text: 'y' }), /closed/);
+});
+
+test('chime: the built-in two-tone, or a WAV file (any rate/channels, made mono at the stream rate); a bad file is a clear error', () => {
+  const builtin = loadChime({ chime: 'builtin' }, 48000)!;
+  assert.equal(builtin.length / 2, 0.85 * 48000);
+  assert.equal(loadChime({ chime: 'none' }, 48000), undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'chime-'));
+  try {
+    const file = join(dir, 'ding.wav');
+    writeFileSync(file, encodeWav(Buffer.alloc(16000 * 4 / 2), { rate: 16000, channels: 2 })); // 0.5 s stereo
+    const c = loadChime({ chime: 'file', chimeFile: file }, 8000)!;
+    assert.equal(c.length / 2, 4000);
+    assert.throws(() => loadChime({ chime: 'file', chimeFile: join(dir, 'missing.wav') }, 8000), /the chime file ".*missing.wav" cannot be used: ENOENT/);
+    writeFileSync(join(dir, 'bad.wav'), 'not audio');
+    assert.throws(() => loadChime({ chime: 'file', chimeFile: join(dir, 'bad.wav') }, 8000), /cannot be used: payload looks like|cannot be used/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

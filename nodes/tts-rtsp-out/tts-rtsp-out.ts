@@ -37,8 +37,10 @@ export = function (RED: NodeAPI) {
         repeat: n(config.repeat, 1), gapMs: n(config.gap, 800), maxQueue: n(config.maxQueue, 20), maxChars: n(config.maxChars, 500),
       });
     } catch (e) {
+      // a configuration the engine refuses (a bad push URL, chime file…): said once, and to every message
       node.error(err(e));
       node.status({ fill: 'red', shape: 'ring', text: t('error') });
+      node.on('input', (_msg, _send, done) => done(err(e)));
       return;
     }
     const out = station.output as unknown as { state: string; players: number; url: string };

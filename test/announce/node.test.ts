@@ -138,3 +138,12 @@ test('tts-rtsp-out: a port already in use is a clear error at deploy, and every 
   await until(() => errors.length >= 2, 10000, 'the message error');
   assert.match(errors[1], /in use|EADDRINUSE/i);
 });
+
+test('tts-rtsp-out: a configuration the engine refuses (bad push URL) is an error at deploy and for every message', async (t) => {
+  t.after(() => unload());
+  await load(ttsNode, [{ ...flow(0)[0], mode: 'push', url: 'http://not-rtsp/x' }, flow(0)[1]]);
+  const errors = collectErrors('tts');
+  getNode('tts').receive({ payload: 'hello' });
+  await until(() => errors.length >= 1, 10000, 'the message error');
+  assert.match(errors[0], /rtsp/i);
+});

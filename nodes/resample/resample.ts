@@ -24,8 +24,6 @@ export = function (RED: NodeAPI) {
   function ResampleNode(this: Node, config: ResampleDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    // localError's translate signature is looser than NodeAPI's: adapt
-    const i18n = { _: (key: string, params?: Record<string, unknown>) => RED._(key, params as Record<string, string | number>) };
     let streams: ResampleStreams;
     try {
       streams = new ResampleStreams({
@@ -42,7 +40,7 @@ export = function (RED: NodeAPI) {
       });
     } catch (err) {
       // a bad configuration: say so on the node and on every message (Catch nodes see it)
-      const configError = localError(i18n, err);
+      const configError = localError(RED, err);
       node.error(configError);
       node.status({ fill: 'red', shape: 'ring', text: RED._('resample.status.badConfig') });
       node.on('input', (_msg, _send, done) => done(configError));
@@ -66,7 +64,7 @@ export = function (RED: NodeAPI) {
       try {
         out = streams.handle(msg as unknown as Record<string, unknown>) as NodeMessage[];
       } catch (err) {
-        done(localError(i18n, err));
+        done(localError(RED, err));
         return;
       }
       for (const m of out) send(m);

@@ -5,7 +5,8 @@
  */
 import { CodedError } from '../../lib/util/errors';
 
-type Translate = (key: string, params?: Record<string, unknown>) => string;
+// the shape of Node-RED's RED._ (I18nTFunction), so a node passes RED itself
+type Translate = (key: string, params?: Record<string, string | number>) => string;
 
 /** The error to hand to done(): translated when the engine gave it a code, else unchanged. */
 export function localError(RED: { _: Translate }, err: unknown): Error {

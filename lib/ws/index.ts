@@ -1,0 +1,4 @@
+export * from './frame';
+export * from './queue';
+export * from './connection';
+export * from './sender';

@@ -1,0 +1,106 @@
+/**
+ * The bounded send queue of one WebSocket connection. While the connection is down, chunks wait
+ * here; the bound is in milliseconds of audio (not bytes or items) because that is what a user
+ * reasons about ("keep 30 s while the ASR restarts"). When full, the policy decides who is dropped,
+ * and every drop is returned to the caller to count and report: nothing leaves silently.
+ */
+export type DropPolicy = 'drop-oldest' | 'drop-newest' | 'stop-stream';
+
+export const DROP_POLICIES: readonly DropPolicy[] = ['drop-oldest', 'drop-newest', 'stop-stream'];
+
+export interface QueueItem {
+  data: string | Buffer;
+  /** stream key the item belongs to */
+  key: string;
+  /** audio duration in ms; 0 for control frames (end-of-stream), which are never dropped for space */
+  ms: number;
+  /** chunk sequence number within its stream (for events and tests) */
+  seq?: number;
+}
+
+export interface PushResult {
+  accepted: boolean;
+  /** items removed to make room (drop-oldest) or the rejected item itself (drop-newest / stop-stream) */
+  dropped: QueueItem[];
+}
+
+export class BoundedQueue {
+  private items: QueueItem[] = [];
+  private head = 0;
+  private queuedMs = 0;
+
+  constructor(
+    readonly maxMs: number,
+    readonly policy: DropPolicy,
+  ) {
+    if (!(maxMs > 0)) throw new RangeError(`queue bound must be > 0 ms, got ${maxMs}`);
+  }
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  /** Audio waiting, in ms. */
+  get ms(): number {
+    return this.queuedMs;
+  }
+
+  push(item: QueueItem): PushResult {
+    const dropped: QueueItem[] = [];
+    if (item.ms > 0 && this.queuedMs + item.ms > this.maxMs) {
+      if (this.policy !== 'drop-oldest') return { accepted: false, dropped: [item] };
+      // make room by dropping the oldest audio; control frames stay so streams still end properly
+      while (this.queuedMs + item.ms > this.maxMs) {
+        const i = this.oldestAudio();
+        if (i < 0) break;
+        const [gone] = this.items.splice(i, 1);
+        this.queuedMs -= gone.ms;
+        dropped.push(gone);
+      }
+      if (this.queuedMs + item.ms > this.maxMs) return { accepted: false, dropped: [...dropped, item] };
+    }
+    this.items.push(item);
+    this.queuedMs += item.ms;
+    return { accepted: true, dropped };
+  }
+
+  /** Puts items back at the head, in their order (unconfirmed sends after a disconnect). */
+  unshift(items: QueueItem[]): void {
+    if (items.length === 0) return;
+    this.compact();
+    this.items = [...items, ...this.items];
+    for (const it of items) this.queuedMs += it.ms;
+  }
+
+  peek(): QueueItem | undefined {
+    return this.head < this.items.length ? this.items[this.head] : undefined;
+  }
+
+  shift(): QueueItem | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const it = this.items[this.head++];
+    this.queuedMs -= it.ms;
+    if (this.head > 1024 && this.head * 2 > this.items.length) this.compact();
+    return it;
+  }
+
+  /** Empties the queue, returning what was in it. */
+  drain(): QueueItem[] {
+    const all = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    this.queuedMs = 0;
+    return all;
+  }
+
+  private oldestAudio(): number {
+    for (let i = this.head; i < this.items.length; i++) if (this.items[i].ms > 0) return i;
+    return -1;
+  }
+
+  private compact(): void {
+    if (this.head === 0) return;
+    this.items = this.items.slice(this.head);
+    this.head = 0;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * base64-ws-out: PCM messages in, one frame per chunk out to a WebSocket target (live-audio-ws-target).
+ * Output 1: what the server sends back. Output 2: connection and drop events. Engine: lib/ws.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { WsSender, type ExtraField, type SenderEvent, type SenderSummary } from '../../lib/ws';
+import type { DropPolicy } from '../../lib/ws';
+import { localError } from '../shared/i18n';
+import type { WsTargetNode } from '../live-audio-ws-target/types';
+
+interface OutDef extends NodeDef {
+  target: string;
+  chunkSize: number | string;
+  chunkUnit: 'ms' | 'bytes';
+  frameMode: 'json' | 'binary';
+  fieldTraceId: string;
+  fieldStmId: string;
+  fieldTimestamp: string;
+  fieldData: string;
+  extras: Array<{ name: string; type: string; value: string }>;
+  wavHeader: boolean;
+  endFrame: string;
+  queueSeconds: number | string;
+  policy: DropPolicy;
+  closePolicy: 'flush' | 'drop';
+}
+
+const SHOW: Record<SenderSummary['state'], { fill: 'green' | 'yellow' | 'grey' | 'red'; shape: 'dot' | 'ring' }> = {
+  open: { fill: 'green', shape: 'dot' },
+  connecting: { fill: 'yellow', shape: 'ring' },
+  reconnecting: { fill: 'red', shape: 'ring' },
+  idle: { fill: 'grey', shape: 'ring' },
+  closed: { fill: 'grey', shape: 'ring' },
+};
+
+export = function (RED: NodeAPI) {
+  function Base64WsOut(this: Node, def: OutDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const L = (err: unknown) => localError(RED as unknown as Parameters<typeof localError>[0], err);
+    // misconfigured: say so in the status, and fail every message (Catch sees it) instead of eating it
+    const broken = (status: string, err: Error) => {
+      node.status({ fill: 'red', shape: 'ring', text: RED._(`base64-ws-out.status.${status}`) });
+      node.error(err);
+      node.on('input', (_m, _s, done) => done(err));
+    };
+    const target = RED.nodes.getNode(def.target) as WsTargetNode | null;
+    if (!target) return broken('noTarget', new Error(RED._('base64-ws-out.errors.noTarget')));
+    let sender: WsSender;
+    try {
+      const extra: ExtraField[] = (def.extras || []).map((e) =>
+        e.type === 'msg'
+          ? { name: e.name, get: (m) => (m ? RED.util.getMessageProperty(m, e.value) : undefined) }
+          : { name: e.name, value: RED.util.evaluateNodeProperty(e.value, e.type, node, {}) },
+      );
+      const size = Number(def.chunkSize) > 0 ? Number(def.chunkSize) : 200;
+      sender = new WsSender({
+        target: { ...target.options(), queueMs: (Number(def.queueSeconds) > 0 ? Number(def.queueSeconds) : 30) * 1000, policy: def.policy || 'drop-oldest' },
+        chunk: def.chunkUnit === 'bytes' ? { bytes: size } : { ms: size },
+        frame: {
+          mode: def.frameMode === 'binary' ? 'binary' : 'json',
+          fields: { traceId: def.fieldTraceId ?? 'traceId', stmId: def.fieldStmId ?? 'stmId', timestamp: def.fieldTimestamp ?? 'timestamp', data: def.fieldData || 'data' },
+          extra,
+          wavHeader: def.wavHeader === true,
+          endFrame: def.endFrame,
+        },
+        closePolicy: def.closePolicy === 'drop' ? 'drop' : 'flush',
+      });
+    } catch (err) {
+      return broken('badConfig', L(err));
+    }
+    let shown = '';
+    const showStatus = () => {
+      const s = sender.summary();
+      const text = RED._(`base64-ws-out.status.${s.state}`, { ...s }) + (s.dropped ? RED._('base64-ws-out.status.dropped', { dropped: s.dropped }) : '');
+      if (text !== shown) node.status({ ...SHOW[s.state], text });
+      shown = text;
+    };
+    const refresh = setInterval(showStatus, 500); // queue depth moves with every chunk: sample it
+    showStatus();
+    let warned = '';
+    sender.on('status', showStatus);
+    sender.on('reply', (r) => node.send([r as NodeMessage, null]));
+    sender.on('event', (e: SenderEvent) => {
+      const { event, stmId, traceId, topic, error, ...rest } = e;
+      const payload = { event, ...rest, ...(error ? { error: L(error).message } : {}) };
+      node.send([null, { topic: event, payload, ...(stmId !== undefined ? { stmId, traceId } : {}), ...(topic !== undefined ? { streamTopic: topic } : {}) } as NodeMessage]);
+      // one warning per distinct failure, not one per retry; never the headers (not in the event)
+      if (event === 'error' && payload.error !== warned) node.warn(RED._('base64-ws-out.errors.connection', { url: e.url, error: (warned = payload.error!) }));
+      if (event === 'connected') warned = '';
+    });
+    node.on('input', (msg, _send, done) => {
+      try {
+        sender.push(msg as unknown as Record<string, unknown>);
+        done();
+      } catch (err) {
+        done(L(err));
+      }
+    });
+    node.on('close', (_removed: boolean, done: () => void) => {
+      clearInterval(refresh);
+      sender.close().then(done, done);
+    });
+  }
+  RED.nodes.registerType('base64-ws-out', Base64WsOut);
+};

@@ -1,0 +1,14 @@
+import type { Node } from 'node-red';
+import type { ConnectionMode, ConnectionOptions } from '../../lib/ws';
+
+export interface TargetCredentials {
+  /** JSON array of {name, value} */
+  headers?: string;
+  authorization?: string;
+}
+
+/** What a live-audio-ws-target config node offers the nodes that use it. */
+export interface WsTargetNode extends Node<TargetCredentials> {
+  /** Connection options for the engine (lib/ws), headers included. */
+  options(): ConnectionOptions & { mode: ConnectionMode };
+}

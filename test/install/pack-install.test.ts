@@ -1,0 +1,86 @@
+/**
+ * Installs the package as a user would from the palette: `npm pack`, then the palette manager's
+ * own `npm install` command into a fresh Node-RED user directory, with no compiler on PATH, and
+ * checks that Node-RED registers every node type of ours, with its icon.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { declaredTypes, makeUserDir, repoRoot, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
+
+let tmp: string;
+let userDir: string;
+let red: NodeRedProcess | undefined;
+
+interface NodeSet {
+  id: string;
+  name: string;
+  module: string;
+  types: string[];
+  enabled: boolean;
+  err?: string;
+}
+
+before(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'live-audio-pack-'));
+  userDir = makeUserDir('live-audio-palette-');
+});
+
+after(async () => {
+  await red?.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.rmSync(userDir, { recursive: true, force: true });
+});
+
+test('npm pack → palette-style install (no compiler) → Node-RED registers every node with its icon', { timeout: 240_000 }, async () => {
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: repoRoot, encoding: 'utf8' }));
+  const tgz = path.join(tmp, packed[0].filename as string);
+  const files: string[] = packed[0].files.map((f: { path: string }) => f.path);
+  assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('dist/test/') || f.startsWith('node_modules/')), 'tests are not shipped');
+  for (const type of declaredTypes()) {
+    assert.ok(files.includes(`dist/nodes/${type}/${type}.js`), `${type}.js is in the package`);
+    assert.ok(files.includes(`dist/nodes/${type}/${type}.html`), `${type}.html is in the package`);
+  }
+
+  // A PATH with node and npm only: an install step that needs a compiler (or any other tool) fails.
+  const bin = path.join(tmp, 'bin');
+  fs.mkdirSync(bin);
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  const npmCli = fs.realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim());
+  fs.writeFileSync(path.join(bin, 'npm'), `#!/bin/sh\nexec "${process.execPath}" "${npmCli}" "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
+  // the palette manager's arguments (@node-red/registry installer.js)
+  execFileSync(
+    path.join(bin, 'npm'),
+    ['install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict', tgz],
+    { cwd: userDir, env: { HOME: process.env.HOME ?? '/root', PATH: bin, npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), '.npm') }, stdio: 'pipe', timeout: 180_000 },
+  );
+  const lock = JSON.parse(fs.readFileSync(path.join(userDir, 'package-lock.json'), 'utf8'));
+  const withScripts = Object.entries(lock.packages as Record<string, { hasInstallScript?: boolean }>)
+    .filter(([, p]) => p.hasInstallScript)
+    .map(([k]) => k);
+  assert.deepEqual(withScripts, [], 'no installed dependency needs an install script');
+
+  red = await startNodeRed({ userDir });
+  const res = await fetch(`${red.url}/nodes`, { headers: { Accept: 'application/json' } });
+  assert.equal(res.status, 200);
+  const sets = ((await res.json()) as NodeSet[]).filter((s) => s.module === 'node-red-contrib-live-audio');
+  const declared = declaredTypes();
+  assert.deepEqual(sets.map((s) => s.name).sort(), [...declared].sort(), `node sets loaded:\n${red.output()}`);
+  for (const s of sets) {
+    assert.equal(s.err, undefined, `${s.name}: ${s.err}`);
+    assert.ok(s.enabled && s.types.length > 0, `${s.name} is enabled and registers its types: ${JSON.stringify(s)}\n${red.output()}`);
+  }
+  // each node's icon is served from the installed package
+  const html = await (await fetch(`${red.url}/nodes`, { headers: { Accept: 'text/html' } })).text();
+  for (const type of declared) {
+    const m = new RegExp(`registerType\\(\\s*['"]${type}['"][\\s\\S]*?icon:\\s*['"]([^'"]+)['"]`).exec(html);
+    if (!m) continue; // a config node has no icon
+    const icon: Response = await fetch(`${red.url}/icons/node-red-contrib-live-audio/${m[1]}`);
+    assert.equal(icon.status, 200, `icon ${m[1]} of ${type}`);
+    assert.match(icon.headers.get('content-type') ?? '', /svg|png/);
+  }
+});

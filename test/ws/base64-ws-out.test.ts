@@ -1,0 +1,221 @@
+/**
+ * base64-ws-out and live-audio-ws-target in a real Node-RED 4.1 runtime (node-red-node-test-helper),
+ * against real `ws` servers on 127.0.0.1.
+ */
+import { after, afterEach, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { collect, collectErrors, getNode, helper, load, startServer, stopServer, unload, until, type NodeModule } from '../support/node-red';
+import { WsReceiver } from '../peers/ws-receiver';
+import { FMT16K, pcmFor } from './helpers';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const outNode = require('../../nodes/base64-ws-out/base64-ws-out') as NodeModule;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const targetNode = require('../../nodes/live-audio-ws-target/live-audio-ws-target') as NodeModule;
+/**
+ * The test helper's RED._ returns the key; give our nodes the en-US catalog that the build puts
+ * next to them (what Node-RED loads), so statuses and errors are checked as users read them.
+ */
+function withCatalog(mod: NodeModule, type: string): NodeModule {
+  const file = join(__dirname, '..', '..', 'nodes', type, 'locales', 'en-US', `${type}.json`);
+  const catalog = JSON.parse(readFileSync(file, 'utf8'));
+  const _ = (key: string, params: Record<string, unknown> = {}) => {
+    const text = key.split('.').reduce<any>((o, k) => (o && typeof o === 'object' ? o[k] : undefined), catalog);
+    return typeof text === 'string' ? text.replace(/__(\w+)__/g, (_m, k) => String(params[k] ?? '')) : key;
+  };
+  return (RED: unknown) => mod(Object.assign(Object.create(RED as object), { _ }));
+}
+const nodes = [withCatalog(targetNode, 'live-audio-ws-target'), withCatalog(outNode, 'base64-ws-out')];
+
+const receivers: WsReceiver[] = [];
+async function receiver(opts: ConstructorParameters<typeof WsReceiver>[0] = {}): Promise<WsReceiver> {
+  const r = await new WsReceiver(opts).start();
+  receivers.push(r);
+  return r;
+}
+
+before(startServer);
+afterEach(async () => {
+  await unload();
+  for (const r of receivers.splice(0)) await r.stop();
+});
+after(stopServer);
+
+function flow(url: string, target: Record<string, unknown> = {}, out: Record<string, unknown> = {}): unknown[] {
+  return [
+    { id: 't1', type: 'live-audio-ws-target', url, mode: 'shared', tlsVerify: true, pingInterval: 15, backoffInitial: 0.05, backoffMax: 0.5, ...target },
+    { id: 'o1', type: 'base64-ws-out', target: 't1', chunkSize: 200, chunkUnit: 'ms', frameMode: 'json', queueSeconds: 30, policy: 'drop-oldest', closePolicy: 'flush', wires: [['replies'], ['events']], ...out },
+    { id: 'replies', type: 'helper' },
+    { id: 'events', type: 'helper' },
+  ];
+}
+
+test('node: seed JSON frames, credentials as headers (never in logs or events), events on output 2, status', async () => {
+  const r = await receiver();
+  const secret = 'Bearer tok-5ecret-9';
+  const apiKey = 'k-api-77';
+  const printed: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  const ewrite = process.stderr.write.bind(process.stderr);
+  (process.stdout as any).write = (c: any, ...a: any[]) => (printed.push(String(c)), write(c, ...a));
+  (process.stderr as any).write = (c: any, ...a: any[]) => (printed.push(String(c)), ewrite(c, ...a));
+  try {
+    await load(nodes, flow(r.url), { t1: { authorization: secret, headers: JSON.stringify([{ name: 'X-Api-Key', value: apiKey }]) } });
+    const events = collect('events');
+    const statuses: any[] = [];
+    getNode('o1').on('call:status', (c: { args: any[] }) => statuses.push(c.args[0]));
+    await until(() => events.some((e) => e.topic === 'connected'), 10_000, 'connected event');
+    assert.equal(r.connections[0].headers.authorization, secret);
+    assert.equal(r.connections[0].headers['x-api-key'], apiKey);
+    const o = getNode('o1');
+    for (let i = 0; i < 15; i++) o.receive({ payload: pcmFor(0, i * 320, 320), ...FMT16K, stmId: 'n1', traceId: 'tr', timestamp: 1_700_000_000_000 + i * 20 });
+    o.receive({ complete: true, stmId: 'n1' });
+    await until(() => r.frames.length === 2, 10_000, 'two frames');
+    assert.equal(r.frames[0].text, `{"traceId":"tr","stmId":"n1","timestamp":1700000000,"data":"${pcmFor(0, 0, 3200).toString('base64')}"}`);
+    assert.deepEqual(r.pcm('n1'), pcmFor(0, 0, 4800));
+    // a server restart shows up on output 2 with counters, and in the status
+    await r.stop();
+    await until(() => statuses.some((s) => s.fill === 'red' && /reconnecting/.test(s.text)), 10_000, 'red status');
+    for (let i = 0; i < 10; i++) o.receive({ payload: pcmFor(1, i * 320, 320), ...FMT16K, stmId: 'n2' });
+    await until(() => statuses.some((s) => /^reconnecting · queue 0.2 s$/.test(s.text)), 10_000, 'queue depth in the status');
+    await r.start();
+    await until(() => events.some((e) => e.topic === 'disconnected') && events.filter((e) => e.topic === 'connected').length === 2, 10_000, 'reconnected');
+    await until(() => r.pcm('n2').length === 6400, 10_000, 'queued chunk delivered after reconnecting');
+    const dis = events.find((e) => e.topic === 'disconnected')!;
+    assert.equal(dis.payload.code, 1012);
+    assert.deepEqual(Object.keys(dis.payload.counters).sort(), ['dropped', 'queued', 'reconnects', 'sent']);
+    await until(() => statuses.at(-1)?.fill === 'green' && /^connected 1\/1 · queue 0 s$/.test(statuses.at(-1).text), 10_000, 'status green, queue empty');
+    const logged = JSON.stringify(helper.log().args) + printed.join('') + JSON.stringify(events);
+    assert.ok(!logged.includes('5ecret') && !logged.includes(apiKey), 'no secret in logs, output or events');
+  } finally {
+    (process.stdout as any).write = write;
+    (process.stderr as any).write = ewrite;
+  }
+});
+
+test('node: per-stream connections with {{stmId}} in the URL; replies on output 1 carry stmId/traceId', async () => {
+  const r = await receiver({ reply: (f) => (f.json ? JSON.stringify({ result: 'ok', n: Buffer.from(f.json.data, 'base64').length }) : undefined) });
+  await load(nodes, flow(`${r.url}/asr?sid={{stmId}}`, { mode: 'per-stream' }));
+  const replies = collect('replies');
+  const o = getNode('o1');
+  for (const id of ['a', 'b']) o.receive({ payload: pcmFor(id === 'a' ? 0 : 1, 0, 3200), ...FMT16K, stmId: id, traceId: `T-${id}` });
+  await until(() => replies.length === 2, 10_000, 'two replies');
+  assert.deepEqual(replies.map((m) => [m.stmId, m.traceId, m.payload]).sort(), [
+    ['a', 'T-a', { result: 'ok', n: 6400 }],
+    ['b', 'T-b', { result: 'ok', n: 6400 }],
+  ]);
+  assert.deepEqual(r.connections.map((c) => c.url).sort(), ['/asr?sid=a', '/asr?sid=b']);
+});
+
+test('node: bad input reaches Catch through done(err), the node keeps streaming', async () => {
+  const r = await receiver();
+  await load(nodes, flow(r.url));
+  const errors = collectErrors('o1');
+  const o = getNode('o1');
+  o.receive({ payload: pcmFor(0, 0, 1600), ...FMT16K, stmId: 'x' });
+  o.receive({ payload: Buffer.alloc(5), ...FMT16K, stmId: 'x' });
+  o.receive({ payload: 'hello', stmId: 'x' });
+  o.receive({ payload: pcmFor(0, 1600, 1600), ...FMT16K, stmId: 'x' });
+  await until(() => errors.length === 2 && r.frames.length === 1, 10_000, 'two errors, one frame');
+  assert.match(errors[0], /payload has 5 bytes, not a whole number of 1-channel 16-bit frames/);
+  assert.match(errors[1], /payload is string, not a Buffer/);
+  assert.deepEqual(r.pcm('x'), pcmFor(0, 0, 3200));
+});
+
+test('node: redeploy flushes the partial chunk and closes every socket within the close timeout', async () => {
+  const r = await receiver();
+  await load(nodes, flow(`${r.url}/s?sid={{stmId}}`, { mode: 'per-stream' }));
+  const o = getNode('o1');
+  for (let i = 0; i < 3; i++) o.receive({ payload: pcmFor(i, 0, 1000), ...FMT16K, stmId: `c${i}` });
+  await until(() => r.connections.length === 3, 10_000, 'three connections');
+  const t0 = Date.now();
+  await unload();
+  assert.ok(Date.now() - t0 < 15_000);
+  await until(() => r.frames.length === 3 && (r as any).sockets.size === 0, 10_000, 'flushed and closed');
+  for (let i = 0; i < 3; i++) assert.deepEqual(r.pcm(`c${i}`), pcmFor(i, 0, 1000));
+});
+
+test('node: renamed/omitted fields and extra fields (fixed values and msg properties)', async () => {
+  const r = await receiver();
+  const extras = [
+    { name: 'lang', type: 'msg', value: 'asr["lang"]' },
+    { name: 'format', type: 'str', value: 'pcm' },
+    { name: 'rate', type: 'num', value: '16000' },
+  ];
+  await load(nodes, flow(r.url, {}, { fieldTraceId: '', fieldData: 'audio', extras, endFrame: '{"session":"{{stmId}}","eof":true}' }));
+  const o = getNode('o1');
+  o.receive({ payload: pcmFor(0, 0, 3200), ...FMT16K, stmId: 'e', traceId: 'x', timestamp: 1_700_000_000_500, asr: { lang: 'zh-CN' } });
+  o.receive({ complete: true, stmId: 'e' });
+  await until(() => r.frames.length === 2, 10_000, 'frame and end frame');
+  assert.equal(r.frames[0].text, `{"stmId":"e","timestamp":1700000000.5,"audio":"${pcmFor(0, 0, 3200).toString('base64')}","lang":"zh-CN","format":"pcm","rate":16000}`);
+  assert.equal(r.frames[1].text, '{"session":"e","eof":true}');
+});
+
+test('node: a server that is not there: translated warning once, error events on output 2, red status', async () => {
+  const r = await receiver();
+  const port = r.port;
+  await r.stop();
+  await load(nodes, flow(`ws://127.0.0.1:${port}/gone`));
+  const events = collect('events');
+  const o = getNode('o1');
+  await until(() => events.filter((e) => e.topic === 'error').length >= 3, 10_000, 'three failed attempts');
+  assert.match(events[0].payload.error, /ECONNREFUSED/);
+  assert.ok(events.some((e) => e.topic === 'reconnecting' && e.payload.delayMs >= 0));
+  assert.equal(o.warn.getCalls().filter((c: any) => c.thisValue === o).length, 1, 'one warning for the same failure');
+  assert.match(String(o.warn.firstCall.args[0]), new RegExp(`^WebSocket ws://127.0.0.1:${port}/gone: .*ECONNREFUSED`));
+});
+
+test('node: a bad end-frame template is a configuration error shown in the status', async () => {
+  const r = await receiver();
+  await load(nodes, flow(r.url, {}, { endFrame: '{oops' }));
+  const o = getNode('o1');
+  const errors = collectErrors('o1');
+  await until(() => errors.length === 1, 5000, 'config error reported');
+  assert.match(errors[0], /end-of-stream frame is not valid JSON/);
+  o.receive({ payload: pcmFor(0, 0, 3200), ...FMT16K, stmId: 'q' });
+  await until(() => errors.length === 2, 5000, 'input refused with the same error');
+  assert.match(errors[1], /end-of-stream frame is not valid JSON/);
+});
+
+// the importable examples deploy with core nodes only and deliver audio to a receiver
+const core = ['common/20-inject', 'common/21-debug', 'common/90-comment', 'common/25-catch', 'function/10-function', 'function/10-switch', 'function/15-change'].map(
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  (p) => require(require.resolve(`@node-red/nodes/core/${p}.js`, { paths: [require.resolve('node-red')] })) as NodeModule,
+);
+for (const name of ['base64-ws-out-asr', 'base64-ws-out-per-stream']) {
+  test(`example ${name}.json deploys without errors and streams to a receiver`, async () => {
+    const r = await receiver({ reply: () => JSON.stringify({ text: '你好' }) });
+    const file = join(__dirname, '..', '..', '..', 'examples', `${name}.json`);
+    const ex = JSON.parse(readFileSync(file, 'utf8')) as Array<Record<string, any>>;
+    for (const n of ex) if (n.type === 'live-audio-ws-target') n.url = String(n.url).replace(/^ws:\/\/127\.0\.0\.1:8080/, r.url);
+    await load([...core, ...nodes], ex);
+    const ours = ex.filter((n) => n.type === 'base64-ws-out').map((n) => getNode(n.id));
+    assert.ok(ours.length > 0);
+    await until(() => r.frames.length >= 3, 15_000, 'frames from the example');
+    for (const n of ours) assert.equal(n.error.called, false, `no error on ${n.id}`);
+  });
+}
+
+test('example base64-ws-out-per-stream.json: with the server down, overflowing streams are stopped at their source', async () => {
+  const r = await receiver();
+  const port = r.port;
+  await r.stop();
+  const ex = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'base64-ws-out-per-stream.json'), 'utf8')) as Array<Record<string, any>>;
+  for (const n of ex) if (n.type === 'live-audio-ws-target') n.url = String(n.url).replace(/^ws:\/\/127\.0\.0\.1:8080/, `ws://127.0.0.1:${port}`);
+  for (const n of ex) if (n.type === 'base64-ws-out') n.queueSeconds = 1; // overflow after 1 s of audio, not 5
+  await load([...core, ...nodes], ex);
+  const fn = getNode('x-per');
+  // the function node answers each stopped event with {stmId, complete: true} back into base64-ws-out
+  // (the helper's spies sit on the Node prototype: keep the calls made by this node)
+  const own = (spy: any, node: unknown) => spy.getCalls().filter((c: any) => c.thisValue === node);
+  const stoppedIds = () => own(fn.send, fn).map((c: any) => [c.args[0]].flat(3)[0]?.stmId).sort();
+  await until(() => own(fn.send, fn).length === 2, 20_000, 'both streams stopped');
+  assert.deepEqual(stoppedIds(), ['counter-1', 'counter-2']);
+  const o = getNode('o-per');
+  const dropped = () => own(o.send, o).filter((c: any) => c.args[0]?.[1]?.topic === 'dropped').length;
+  const before = dropped();
+  await new Promise((res) => setTimeout(res, 1000));
+  assert.equal(dropped(), before, 'no more audio once the sources are stopped');
+});

@@ -40,6 +40,20 @@ test('embedded engine: a failing synthesis is a clear error and the engine keeps
   assert.ok(ok.pcm.length > 0);
 });
 
+test('embedded engine: the idle worker is let go (memory) and comes back on the next request', async () => {
+  const e = new EspeakWasmEngine({ idleMs: 200 });
+  try {
+    await e.synthesize('one', { voice: 'en' });
+    assert.ok((e as unknown as { worker?: unknown }).worker, 'worker running');
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal((e as unknown as { worker?: unknown }).worker, undefined, 'worker released when idle');
+    const again = await e.synthesize('two', { voice: 'en' });
+    assert.ok(again.pcm.length > 0);
+  } finally {
+    await e.close();
+  }
+});
+
 test('embedded engine without the optional espeak-ng package: a clear error saying how to install it', async () => {
   const missing = new EspeakWasmEngine({ locate: () => undefined });
   await assert.rejects(missing.synthesize('x', {}), (e: unknown) => e instanceof AnnounceError && e.code === 'announce.noEmbeddedEngine' && /npm install espeak-ng/.test(e.message));

@@ -21,6 +21,11 @@ interface Reply {
 export interface EspeakWasmOptions {
   /** longest a synthesis may take before the worker is restarted (ms, default 15000) */
   timeoutMs?: number;
+  /**
+   * the worker (≈150 MB: the compiled wasm, one instance and a prepared spare) is let go after
+   * this long without a request (ms, default 5 min); the next one starts it again (~0.3 s)
+   */
+  idleMs?: number;
   /** where the `espeak-ng` package is (default: resolved from here; undefined = not installed) */
   locate?: () => string | undefined;
 }
@@ -42,9 +47,12 @@ export class EspeakWasmEngine implements SpeechEngine {
   private voiceList: Promise<Voice[]> | undefined;
   private readonly timeoutMs: number;
   private readonly locate: () => string | undefined;
+  private readonly idleMs: number;
+  private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: EspeakWasmOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? 15000;
+    this.idleMs = opts.idleMs ?? 300_000;
     this.locate = opts.locate ?? findEspeakWasm;
   }
 
@@ -72,6 +80,7 @@ export class EspeakWasmEngine implements SpeechEngine {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.idleTimer);
     const w = this.worker;
     this.worker = undefined;
     for (const [, p] of this.pending) {
@@ -98,7 +107,11 @@ export class EspeakWasmEngine implements SpeechEngine {
       if (!p) return;
       this.pending.delete(r.id);
       clearTimeout(p.timer);
-      if (this.pending.size === 0) w.unref();
+      if (this.pending.size === 0) {
+        w.unref();
+        this.idleTimer = setTimeout(() => this.abandon(w, new Error('speech worker idle')), this.idleMs);
+        this.idleTimer.unref();
+      }
       p.resolve(r);
     });
     w.on('error', (e) => this.abandon(w, e));
@@ -128,6 +141,7 @@ export class EspeakWasmEngine implements SpeechEngine {
         reject(e);
         return;
       }
+      clearTimeout(this.idleTimer);
       const id = this.nextId++;
       const timer = setTimeout(() => {
         // a stuck wasm main() cannot be interrupted: replace the worker

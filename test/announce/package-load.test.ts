@@ -6,54 +6,24 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './support';
+import { root, startRed, type Red } from './red';
 
-const root = path.resolve(__dirname, '../../..');
-let red: ChildProcess | undefined;
+let red: Red;
 let base = '';
-let userDir = '';
-let log = '';
+const log = () => red.log();
 
 const req = (p: string, init: RequestInit = {}) => fetch(base + p, { ...init, signal: AbortSignal.timeout(10_000) });
 
 before(async () => {
-  userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'live-audio-tts-red-'));
-  fs.mkdirSync(path.join(userDir, 'node_modules'));
-  fs.symlinkSync(root, path.join(userDir, 'node_modules', 'node-red-contrib-live-audio'), 'dir');
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  fs.writeFileSync(
-    path.join(userDir, 'settings.js'),
-    `module.exports = { uiHost: '127.0.0.1', uiPort: ${port}, flowFile: 'flows.json', credentialSecret: 'test', logging: { console: { level: 'info' } }, editorTheme: { tours: false } };\n`,
-  );
-  const redJs = require.resolve('node-red/red.js', { paths: [root] });
-  red = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  red.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  red.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const end = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await req('/settings')).status === 200) break;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > end || red.exitCode !== null) throw new Error(`Node-RED did not start within 60 s:\n${log}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  red = await startRed();
+  base = red.base;
 });
 
-after(async () => {
-  if (red && red.exitCode === null) {
-    red.kill('SIGINT');
-    await Promise.race([new Promise((r) => red!.once('exit', r)), new Promise((r) => setTimeout(r, 10_000))]);
-    if (red.exitCode === null) red.kill('SIGKILL');
-  }
-  fs.rmSync(userDir, { recursive: true, force: true });
-});
+after(() => red?.stop());
 
 async function deploy(flow: unknown[]): Promise<void> {
   const r = await req('/flows', { method: 'POST', headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(flow) });
@@ -62,8 +32,8 @@ async function deploy(flow: unknown[]): Promise<void> {
 
 async function waitLog(re: RegExp, ms: number, poke?: () => Promise<unknown>): Promise<void> {
   const end = Date.now() + ms;
-  while (!re.test(log)) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${re} in Node-RED's log:\n${log.slice(-4000)}`);
+  while (!re.test(log())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${re} in Node-RED's log:\n${log().slice(-4000)}`);
     if (poke) await poke().catch(() => undefined);
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -96,14 +66,14 @@ test('the queue-calling example deploys, speaks from inject and HTTP, and logs i
   const a012 = flow.find((n) => n.name === 'A012 → 3')!;
   // debug nodes log util.inspect()ed objects: { event: 'queued', id: 'A012', … }
   await waitLog(/event: 'queued',\s+id: 'A012'/, 20_000, async () => {
-    if (!/event: 'queued',\s+id: 'A012'/.test(log)) await req(`/inject/${a012.id}`, { method: 'POST' });
+    if (!/event: 'queued',\s+id: 'A012'/.test(log())) await req(`/inject/${a012.id}`, { method: 'POST' });
   });
   await waitLog(/event: 'finished',\s+id: 'A012'/, 30_000);
   const r = await req('/call', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ number: 'A014', window: '2' }) });
   assert.equal(r.status, 200);
   assert.deepEqual(await r.json(), { queued: 'A014' });
   await waitLog(/event: 'finished',\s+id: 'A014',\s+text: '请 A014 号到 2 号窗口'/, 30_000);
-  assert.doesNotMatch(log, /\[error\]/);
+  assert.doesNotMatch(log(), /\[error\]/);
 });
 
 test('the push example deploys without errors (it waits for its server, reconnecting)', async () => {
@@ -113,7 +83,7 @@ test('the push example deploys without errors (it waits for its server, reconnec
   await deploy(flow);
   await waitLog(new RegExp(`announcement stream on rtsp://127\\.0\\.0\\.1:${port}/announce`), 20_000);
   await new Promise((r) => setTimeout(r, 2000));
-  assert.doesNotMatch(log, /\[error\]/);
+  assert.doesNotMatch(log(), /\[error\]/);
   await deploy([]); // stop it: the deploy closes the node (and its reconnect timer)
 });
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createStation, EspeakWasmEngine, toRate } from '../../lib/announce';
 import type { AnnouncementEvent } from '../../lib/announce';
-import { bestMatch, envelope, ffmpegPlayer, freePort, gstPlayer, readWav, sleep, until } from './support';
+import { bestMatch, envelope, ffmpegPlayer, freePort, gstPlayer, readWav, runs, sleep, tone, toneTrack, until } from './support';
 import type { Peer } from './support';
 
 const dir = mkdtempSync(join(tmpdir(), 'announce-serve-'));
@@ -69,4 +69,31 @@ test('serve: ffmpeg (TCP) and GStreamer (UDP) play at once; the announcement is 
     const speechRms = Math.max(...env.slice(m.offset, m.offset + refEnv.length));
     assert.ok(speechRms > 2000, `${name}: speech is loud (${speechRms.toFixed(0)})`);
   }
+});
+
+test('serve: the timeline a player decodes has no gap or jump (a metronome keeps its 400 ms beat)', async () => {
+  const port = await freePort();
+  const station = createStation({ mode: 'serve', host: '127.0.0.1', port, path: 'announce', chime: 'none' });
+  cleanup.push(() => station.close());
+  const events: AnnouncementEvent[] = [];
+  station.on('event', (e: AnnouncementEvent) => events.push(e));
+  await station.start();
+  const ff = ffmpegPlayer(`rtsp://127.0.0.1:${port}/announce`, join(dir, 'metronome.wav'), 6, ['-rtsp_transport', 'tcp']);
+  peers.push(ff);
+  await until(() => (station.output as unknown as { players: number }).players >= 1, 15000, `a player (${ff.stderr()})`);
+  await sleep(800);
+  const beat = Buffer.concat([tone(48000, 1000, 100), Buffer.alloc((48000 * 300 * 2) / 1000)]);
+  station.announce({ id: 'metronome', audio: { pcm: Buffer.concat(Array(10).fill(beat)), rate: 48000, channels: 1 } });
+  await until(() => events.some((e) => e.event === 'finished'), 15000, 'metronome finished');
+  assert.equal(await ff.exited, 0, ff.stderr());
+  const { pcm, rate } = readWav(join(dir, 'metronome.wav'));
+  const beats: number[] = [];
+  let t = 0;
+  const r = runs(toneTrack(pcm, rate, [1000]));
+  for (const [f, n] of r) {
+    if (f === 1000) beats.push(t);
+    t += n * 20;
+  }
+  assert.equal(beats.length, 10, JSON.stringify(r));
+  for (let i = 1; i < beats.length; i++) assert.ok(Math.abs(beats[i] - beats[i - 1] - 400) <= 40, `beats ${beats[i] - beats[i - 1]} ms apart: ${JSON.stringify(r)}`);
 });

@@ -307,6 +307,7 @@ export class WhepSource {
       iceUseIpv4: false,
       iceUseIpv6: false,
       iceAdditionalHostAddresses: ['127.0.0.1'],
+      iceInterfaceAddresses: { udp4: '127.0.0.1' },
     });
     await pc.setRemoteDescription({ type: 'offer', sdp: offer });
     const transceiver = pc.getTransceivers().find((t) => t.kind === 'audio');

@@ -274,6 +274,9 @@ export class WhepStream {
       bundlePolicy: 'max-bundle',
       iceServers: [...this.o.iceServers, ...this.linkIceServers],
       ...(hosts && hosts.length ? { iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: hosts } : {}),
+      // werift binds its UDP sockets to 0.0.0.0 unless told an interface address: with a single
+      // IPv4 host address (e.g. loopback), bind to exactly that one
+      ...(hosts && hosts.length === 1 && /^\d+\.\d+\.\d+\.\d+$/.test(hosts[0]) ? { iceInterfaceAddresses: { udp4: hosts[0] } } : {}),
       codecs: {
         audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: 111, parameters: 'minptime=10;useinbandfec=1' })],
       },

@@ -307,6 +307,7 @@ export class WhepSource {
       iceUseIpv4: false,
       iceUseIpv6: false,
       iceAdditionalHostAddresses: ['127.0.0.1'],
+      iceInterfaceAddresses: { udp4: '127.0.0.1' },
     });
     await pc.setRemoteDescription({ type: 'offer', sdp: offer });
     const transceiver = pc.getTransceivers().find((t) => t.kind === 'audio');
@@ -333,7 +334,11 @@ export class WhepSource {
       if (state === 'connected') session.startedAt = Date.now() - session.sent * 20;
     });
     pc.connectionStateChange.subscribe((state) => {
-      if ((state === 'failed' || state === 'closed') && this.sessions.get(id) === session) this.sessions.delete(id);
+      if ((state === 'failed' || state === 'closed') && this.sessions.get(id) === session) {
+        // a client that vanished without DELETE (ICE consent expired): release its sockets and timers
+        this.sessions.delete(id);
+        if (state === 'failed') void pc.close().catch(() => undefined);
+      }
     });
     this.sessions.set(id, session);
     let sdp = pc.localDescription!.sdp;

@@ -208,6 +208,27 @@ describe('whep engine with the werift source', () => {
     }
   });
 
+  test('the source dies mid-stream and idle detection is off: ICE consent expiry makes it reconnect', async () => {
+    let dying = await startWhepSource({ pcm: src.pcm, loop: true });
+    const port = dying.port;
+    // idle detection far away: only the ICE/DTLS state can trigger this reconnection
+    const c = track(collectingEngine({ rate: 16000, channels: 1, idleMs: 60_000, idleReconnectMs: 0, retryInitialMs: 300, retryMaxMs: 1000 }));
+    try {
+      c.engine.start({ url: dying.url, stmId: 'die' });
+      await until(() => c.of('die').length > 25, 20_000, 'audio');
+      await dying.die();
+      // no RTCP BYE, no DTLS alert reaches us: ICE consent (RFC 7675) expires after 30 s
+      await until(() => c.named('reconnecting', 'die').length > 0, 60_000, 'ICE consent to expire');
+      assert.equal(c.named('reconnecting', 'die')[0].error?.code, 'whep.connection');
+      dying = await startWhepSource({ pcm: src.pcm, loop: true, port });
+      const before = c.of('die').length;
+      await until(() => c.of('die').length > before + 25, 30_000, 'audio from the new server');
+    } finally {
+      await c.engine.close();
+      await dying.stop();
+    }
+  });
+
   test('20 concurrent streams: every message carries its own stmId, in sequence', async () => {
     const loopSrc = await startWhepSource({ pcm: src.pcm, loop: true });
     const c = track(collectingEngine({ rate: 16000, channels: 1, maxStreams: 20 }));

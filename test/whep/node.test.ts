@@ -83,6 +83,16 @@ describe('whep-in node', () => {
     await until(() => pcm.some((m) => m.stmId === 'a' && m.complete) && pcm.some((m) => m.stmId === 'c' && m.complete), 10_000, 'a and c to complete');
   });
 
+  test('status: a summary of the streams, and the reason while a single stream waits to retry', async () => {
+    src.faults.notFound = 1;
+    await load(whepIn, [{ id: 'w', ...base, mode: 'static', url: src.url, stmId: 'st', wires: [[], []] }]);
+    const texts: string[] = [];
+    getNode('w').on('call:status', (call: { args: Array<{ text?: string }> }) => texts.push(String(call.args[0]?.text)));
+    // (the test runtime has no catalogs: texts are the keys, e.g. whep-in.status.live)
+    await until(() => texts.some((t) => /live/.test(t)), 20_000, "a live status");
+    assert.ok(texts.some((t) => /404/.test(t)), `a status naming the 404: ${texts.join(' | ')}`);
+  });
+
   for (const file of ['whep-in-static.json', 'whep-in-dynamic.json']) {
     test(`example ${file} deploys without errors and uses only core nodes and ours`, async () => {
       const flow = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'examples', file), 'utf8')) as Array<Record<string, unknown>>;

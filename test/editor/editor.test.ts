@@ -64,6 +64,9 @@ async function openEditor(p: Page, lang?: string): Promise<void> {
   await p.waitForSelector('#red-ui-palette-search', { timeout: 60_000 });
   // the palette is filled after the node definitions load
   await p.waitForFunction(() => (window as any).RED?.nodes?.getType?.('inject') !== undefined, undefined, { timeout: 60_000 });
+  // and the flows are loaded (loadFlows sets the revision, then marks the workspace clean):
+  // an import before that would be wiped out of the dirty state
+  await p.waitForFunction(() => Boolean(window.RED.nodes.version()), undefined, { timeout: 60_000, polling: 100 });
 }
 
 test('the palette shows every node of ours in the "live audio" category', async () => {
@@ -149,22 +152,25 @@ test('every example imports and deploys with no error notification', async () =>
     });
     await openEditor(page);
     const flow = JSON.parse(fs.readFileSync(path.join(repoRoot, 'examples', file), 'utf8'));
-    await page.evaluate((f) => (window as any).RED.view.importNodes(f, { addFlow: true }), flow);
+    // as Import does: the nodes hang on the mouse until a click on the workspace places them
+    await page.evaluate((f) => (window as any).RED.view.importNodes(f, { generateIds: true }), flow);
+    await page.mouse.move(500, 300);
+    await page.mouse.move(520, 320);
+    await page.mouse.down();
+    await page.mouse.up();
+    await page.waitForFunction(() => window.RED.nodes.dirty(), undefined, { timeout: 10_000, polling: 100 });
+    // the deploy's own request: a confirmation dialog (e.g. "not properly configured") instead
+    // of a POST means the example has invalid nodes
+    const posted = page.waitForResponse((r) => r.url().endsWith('/flows') && r.request().method() === 'POST', { timeout: 30_000 });
     await page.locator('#red-ui-header-button-deploy').click();
-    // the import notification comes first; wait for the deploy's own answer
-    await page
-      .waitForFunction(
-        // deployed (the workspace is clean again), or an error shown
-        () => !window.RED.nodes.dirty() || document.querySelector('.red-ui-notification-error') !== null,
-        undefined,
-        { timeout: 30_000, polling: 100 },
-      )
-      .catch(async (e: Error) => {
-        // e.g. the "not properly configured" confirmation: an example with invalid nodes
-        await page.screenshot({ path: path.join(shots, `deploy-failed-${file}.png`) });
-        const shown = await page.locator('.red-ui-notification, .ui-dialog').allInnerTexts();
-        throw new Error(`${file}: no deploy result (${e.message}); on screen: ${shown.join(' | ')}`);
-      });
+    const resp = await posted.catch(async (e: Error) => {
+      await page.screenshot({ path: path.join(shots, `deploy-failed-${file}.png`) });
+      const shown = await page.locator('.red-ui-notification, .ui-dialog').allInnerTexts();
+      const state = await page.evaluate(() => ({ dirty: window.RED.nodes.dirty(), disabled: document.querySelector('#red-ui-header-button-deploy')?.className }));
+      throw new Error(`${file}: no deploy (${e.message}); on screen: ${shown.join(' | ')}; page errors: ${pageErrors.join(' | ')}; ${JSON.stringify(state)}`);
+    });
+    assert.equal(resp.status(), 200, `${file}: deploy answered ${resp.status()} ${await resp.text()}`);
+    await page.waitForFunction(() => !window.RED.nodes.dirty(), undefined, { timeout: 10_000, polling: 100 });
     const notes = await page.locator('.red-ui-notification').allInnerTexts();
     const bad = await page.locator('.red-ui-notification-error, .red-ui-notification-warning').allInnerTexts();
     assert.deepEqual(bad, [], `${file}: ${notes.join(' | ')}`);

@@ -1,0 +1,210 @@
+/**
+ * Benchmark of the announcement stream (npm run bench -- announce [--drift-seconds N]):
+ * one served Opus stream with 50 TCP players (in a child process), measuring
+ *   firstPacketMs   message in -> first speech packet at a player (median of rounds; 10-word sentence)
+ *   jitterP99Ms     p99 of |send time - scheduled time| of the frames the pacer hands to the RTSP
+ *                   output (which sends them at once); the same measured at the players, where the
+ *                   players' own scheduling adds to it, is printed too (wireJitterP99Ms)
+ *   driftPpm        RTP time against the wall clock at the players over the run: the change of
+ *                   (arrival - RTP time) between the first and the last 3 s (5th percentiles), over the
+ *                   run's length; --drift-seconds N adds N seconds of silence for a finer figure
+ *   idleCpuPct      CPU of this process (pacer + encoder + 50 sockets), % of one core, silence
+ *   speakingCpuPct  the same while speaking continuously (speech engine included)
+ * Figures come from a shared, noisy 2-core machine; compare ratios within one run.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Pacer, createStation } from '../../lib/announce';
+import type { AnnouncementEvent } from '../../lib/announce';
+
+const LISTENERS = 50;
+const SENTENCE = 'Ticket number A twelve, please proceed to counter three now.'; // 10 words
+const SPEECH_RMS = 200; // decoded RMS above which a frame is speech (silence decodes to ~0)
+const args = process.argv.slice(2);
+const driftSeconds = Number(args[args.indexOf('--drift-seconds') + 1] || 0) || 0;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const wall = () => performance.timeOrigin + performance.now();
+const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const pct = (a: number[], p: number) => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor((a.length * p) / 100))];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function cpuDuring(ms: number): Promise<number> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  return sleep(ms).then(() => {
+    const c = process.cpuUsage(c0);
+    return ((c.user + c.system) / 1000 / (performance.now() - t0)) * 100;
+  });
+}
+
+/** Least-squares line y = a + b x. */
+function fit(x: number[], y: number[]): { a: number; b: number } {
+  const n = x.length;
+  const mx = x.reduce((s, v) => s + v, 0) / n;
+  const my = y.reduce((s, v) => s + v, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (x[i] - mx) * (y[i] - my);
+    sxx += (x[i] - mx) ** 2;
+  }
+  const b = sxy / sxx;
+  return { a: my - b * mx, b };
+}
+
+/** The machine's own timer noise: a bare pacer doing nothing, |wake-up - schedule| per frame. */
+async function barePacerJitter(ms: number): Promise<number[]> {
+  const late: number[] = [];
+  const p = new Pacer({ frameMs: 20, onFrame: (_n, due) => late.push(Math.abs(performance.now() - due)) });
+  p.begin();
+  await sleep(ms);
+  p.stop();
+  return late;
+}
+
+async function main(): Promise<void> {
+  const bare = await barePacerJitter(4000);
+  const bareP99 = pct(bare, 99);
+  console.log(`bare pacer (no work, this machine's timer noise): |wake-up - schedule| p50 ${pct(bare, 50).toFixed(2)} ms, p99 ${bareP99.toFixed(2)} ms`);
+  const port = await freePort();
+  const url = `rtsp://127.0.0.1:${port}/announce`;
+  const station = createStation({ mode: 'serve', host: '127.0.0.1', port, path: 'announce', codec: 'opus', voice: 'en-us', chime: 'none', maxQueue: 100 });
+  const events: AnnouncementEvent[] = [];
+  station.on('event', (e: AnnouncementEvent) => events.push(e));
+  await station.start();
+  await station.warmUp();
+  // sender side: when each frame is handed to the output, against the pacer's schedule
+  const late: number[] = [];
+  const out = station.output as unknown as { writeFrame(f: Buffer): void };
+  const write = out.writeFrame.bind(out);
+  out.writeFrame = (f: Buffer) => {
+    late.push(performance.now() - station.pacer.dueTime(station.pacer.frames - 1));
+    write(f);
+  };
+  await sleep(1000);
+  const idleAlonePct = await cpuDuring(3000);
+  console.log(`idle CPU without players ${idleAlonePct.toFixed(2)} % of a core (pacer + Opus encoder)`);
+
+  const child: ChildProcess = fork(join(__dirname, 'listeners.js'), [url, String(LISTENERS)], { stdio: 'inherit' });
+  const messages: Array<{ type: string; [k: string]: unknown }> = [];
+  child.on('message', (m: { type: string }) => messages.push(m));
+  const wait = async (type: string, ms: number) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const i = messages.findIndex((m) => m.type === type || m.type === 'fail');
+      if (i >= 0) {
+        const m = messages.splice(i, 1)[0];
+        if (m.type === 'fail') throw new Error(`listeners: ${m.error}`);
+        return m;
+      }
+      if (Date.now() > end) throw new Error(`timed out waiting for ${type} from the listeners`);
+      await sleep(5);
+    }
+  };
+  try {
+    await wait('ready', 20000);
+    const players = (station.output as unknown as { players: number }).players;
+    console.log(`${players} TCP players on ${url}`);
+    await sleep(1000);
+
+    // idle: silence to 50 players
+    const idleCpuPct = await cpuDuring(6000);
+    console.log(`idle CPU ${idleCpuPct.toFixed(2)} % of a core`);
+
+    // message in -> first speech packet at a player, then cut (interrupt) and wait for silence
+    const first: number[] = [];
+    for (let round = 0; round < 11; round++) {
+      const t = wall();
+      child.send({ type: 'watch', from: t, threshold: SPEECH_RMS });
+      station.announce({ text: SENTENCE, id: `r${round}` });
+      const m = await wait('speech', 5000);
+      first.push((m.at as number) - t);
+      await sleep(300);
+      station.announcer.interrupt();
+      await sleep(300);
+    }
+    const firstPacketMs = median(first);
+    const rounds = events.filter((e) => e.event === 'started' && e.id.startsWith('r'));
+    console.log(`engine render ms: ${rounds.map((e) => e.renderMs).join(', ')}; queue wait ms: ${rounds.map((e) => e.waitedMs).join(', ')}`);
+    console.log(`first speech packet after ${first.map((v) => v.toFixed(0)).join(', ')} ms (median ${firstPacketMs.toFixed(1)})`);
+
+    // speaking continuously: the sentence queued back to back
+    for (let i = 0; i < 4; i++) station.announce({ text: SENTENCE, id: `s${i}`, repeat: 1 });
+    await sleep(500);
+    const speakingCpuPct = await cpuDuring(6000);
+    station.announcer.interrupt();
+    // end on silence, as the run began: the drift figure compares like with like (an encoded
+    // speech frame leaves ~0.1 ms later than the reused silent packet)
+    await sleep(3500);
+    console.log(`speaking CPU ${speakingCpuPct.toFixed(2)} % of a core`);
+    if (driftSeconds > 0) {
+      console.log(`drift run: ${driftSeconds} s more`);
+      await sleep(driftSeconds * 1000);
+    }
+
+    child.send({ type: 'report' });
+    const rep = (await wait('report', 20000)) as unknown as { recs: Array<{ at: number[]; ts: number[]; size: number[] }> };
+    // per player: RTP time (ms, unwrapped) against arrival; wire jitter = distance to the fitted
+    // line; drift = how (arrival - RTP time) moved from the start to the end of the run (medians)
+    const dev: number[] = [];
+    const drifts: number[] = [];
+    for (const r of rep.recs) {
+      if (r.at.length < 100) continue;
+      const rtpMs: number[] = [];
+      let base = r.ts[0];
+      let wraps = 0;
+      for (let i = 0; i < r.ts.length; i++) {
+        if (i > 0 && r.ts[i] < r.ts[i - 1] - 2 ** 31) wraps++;
+        rtpMs.push(((r.ts[i] - base + wraps * 2 ** 32) / 48000) * 1000);
+      }
+      const at = r.at.map((v) => v - r.at[0]);
+      const { a, b } = fit(rtpMs, at);
+      for (let i = 0; i < at.length; i++) dev.push(Math.abs(at[i] - (a + b * rtpMs[i])));
+      const off = at.map((v, i) => v - rtpMs[i]);
+      const n3 = Math.floor(3000 / 20);
+      const span = rtpMs[rtpMs.length - 1] - rtpMs[0];
+      // the 5th percentile: the least-delayed packets, whose delay the players' own load varies least
+      drifts.push(((pct(off.slice(-n3), 5) - pct(off.slice(0, n3), 5)) / span) * 1e6);
+      base = 0;
+    }
+    const runMs = rep.recs[0].at[rep.recs[0].at.length - 1] - rep.recs[0].at[0];
+    const wireJitterP99Ms = pct(dev, 99);
+    const driftPpm = median(drifts);
+    const sendDev = late.slice(50).map((v) => Math.abs(v));
+    const jitterP99Ms = pct(sendDev, 99);
+    console.log(`pacer: ${sendDev.length} frames sent, |send - schedule| p50 ${pct(sendDev, 50).toFixed(2)} ms, p99 ${jitterP99Ms.toFixed(2)} ms, max ${Math.max(...sendDev).toFixed(1)} ms`);
+    console.log(`players: ${dev.length} packets at ${drifts.length} players over ${(runMs / 1000).toFixed(1)} s: arrival jitter p50 ${pct(dev, 50).toFixed(2)} ms, p99 ${wireJitterP99Ms.toFixed(2)} ms; drift ${driftPpm.toFixed(1)} ppm`);
+    console.log('(figures from a shared, noisy 2-core machine)');
+    console.log(
+      JSON.stringify({
+        firstPacketMs: Math.round(firstPacketMs * 10) / 10,
+        jitterP99Ms: Math.round(jitterP99Ms * 100) / 100,
+        driftPpm: Math.round(driftPpm * 10) / 10,
+        idleCpuPct: Math.round(idleCpuPct * 100) / 100,
+        speakingCpuPct: Math.round(speakingCpuPct * 100) / 100,
+        listeners: players,
+        idleNoPlayersCpuPct: Math.round(idleAlonePct * 100) / 100,
+        wireJitterP99Ms: Math.round(wireJitterP99Ms * 100) / 100,
+        barePacerJitterP99Ms: Math.round(bareP99 * 100) / 100,
+      }),
+    );
+  } finally {
+    child.kill();
+    await station.close();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,98 @@
+/**
+ * One call from a flat configuration (what the node's edit dialog holds, or a script's options)
+ * to a running announcement stream: speech engine + announcer + pacer + RTSP output.
+ */
+import { readFileSync } from 'node:fs';
+import { RtspOutput } from '../rtsp';
+import type { RtspCodec, RtspOutputOptions } from '../rtsp';
+import { decodeWav } from '../pcm';
+import { createEngine } from './engines';
+import type { EngineKind } from './engines';
+import { AnnouncementStream } from './stream';
+import { toMono, toRate, twoToneChime } from './audio';
+import { AnnounceError } from './errors';
+import type { SpeechEngine } from './types';
+
+export interface StationConfig {
+  mode: 'serve' | 'push';
+  codec?: RtspCodec;
+  /** serve */
+  host?: string;
+  port?: number;
+  path?: string;
+  auth?: 'none' | 'basic' | 'digest';
+  /** push */
+  url?: string;
+  transport?: 'tcp' | 'udp';
+  username?: string;
+  password?: string;
+  /** speech */
+  engine?: EngineKind;
+  command?: string;
+  voice?: string;
+  speed?: number;
+  pitch?: number;
+  volume?: number;
+  repeat?: number;
+  gapMs?: number;
+  /** none, builtin (two-tone), or file (chimeFile, a WAV) */
+  chime?: 'none' | 'builtin' | 'file';
+  chimeFile?: string;
+  maxQueue?: number;
+  maxChars?: number;
+  /** push back-off (ms), default 1000..30000 */
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+/** The PCM rate the stream runs at for a codec. */
+export function streamRate(codec: RtspCodec): number {
+  switch (codec) {
+    case 'pcmu':
+    case 'pcma':
+      return 8000;
+    case 'l16':
+      return 16000;
+    default:
+      return 48000;
+  }
+}
+
+export function loadChime(cfg: Pick<StationConfig, 'chime' | 'chimeFile'>, rate: number): Buffer | undefined {
+  if (cfg.chime === 'builtin') return twoToneChime(rate);
+  if (cfg.chime !== 'file') return undefined;
+  let wav;
+  try {
+    wav = decodeWav(readFileSync(cfg.chimeFile ?? ''));
+  } catch (e) {
+    throw new AnnounceError('announce.badChime', `the chime file "${cfg.chimeFile}" cannot be used: ${(e as Error).message}`, {
+      file: String(cfg.chimeFile),
+      reason: (e as Error).message,
+    });
+  }
+  return toRate(toMono(wav.pcm, wav.format.channels), wav.format.rate, rate);
+}
+
+export function createStation(cfg: StationConfig, engine: SpeechEngine = createEngine({ kind: cfg.engine, command: cfg.command })): AnnouncementStream {
+  const codec = cfg.codec ?? 'opus';
+  const rate = streamRate(codec);
+  const credentials = cfg.username ? { username: cfg.username, password: cfg.password ?? '' } : undefined;
+  const opts: RtspOutputOptions = { mode: cfg.mode, codec, rate, channels: 1, frameMs: 20 };
+  if (cfg.mode === 'serve') {
+    const auth = cfg.auth && cfg.auth !== 'none' && credentials ? { ...credentials, scheme: cfg.auth } : undefined;
+    opts.serve = { host: cfg.host || '0.0.0.0', port: cfg.port ?? 8554, path: cfg.path || 'announce', auth };
+  } else {
+    opts.push = { url: cfg.url ?? '', auth: credentials, transport: cfg.transport ?? 'tcp', backoff: cfg.backoff ?? { initialMs: 1000, maxMs: 30000 } };
+  }
+  const output = new RtspOutput(opts);
+  return new AnnouncementStream({
+    output,
+    engine,
+    rate,
+    maxQueue: cfg.maxQueue,
+    maxChars: cfg.maxChars,
+    chime: loadChime(cfg, rate),
+    defaults: { voice: cfg.voice, speed: cfg.speed, pitch: cfg.pitch, volume: cfg.volume, repeat: cfg.repeat, gapMs: cfg.gapMs },
+    // a push target that is (re)connecting hears nothing: announcements wait for it
+    liveStates: cfg.mode === 'push' ? ['publishing'] : undefined,
+  });
+}

@@ -1,0 +1,113 @@
+/**
+ * An announcement stream: the announcer's frames, paced in real time, written to an audio output
+ * (RtspOutput), silence in every gap. The stream runs from start() to close() whether or not
+ * anything is announced or anybody listens, as a live stream must.
+ */
+import { EventEmitter } from 'node:events';
+import { Announcer } from './announcer';
+import type { AnnouncementRequest, AnnouncerOptions, AnnouncementOutcome } from './announcer';
+import { Pacer } from './pacer';
+import { AnnounceError } from './errors';
+import type { Clock } from './pacer';
+
+/** What the stream needs of its output (RtspOutput has it). */
+export interface FrameOutput extends EventEmitter {
+  readonly state: string;
+  start(): Promise<void>;
+  writeFrame(pcm: Buffer): void;
+  close(): Promise<void>;
+}
+
+export interface AnnouncementStreamOptions extends Omit<AnnouncerOptions, 'frameMs'> {
+  output: FrameOutput;
+  frameMs?: number;
+  /**
+   * output states in which nothing can be heard (a push target reconnecting): announcements wait
+   * in the queue meanwhile instead of playing into the void. Default: any state but the ones
+   * given in `liveStates`.
+   */
+  liveStates?: string[];
+  clock?: Clock;
+}
+
+export class AnnouncementStream extends EventEmitter {
+  readonly announcer: Announcer;
+  readonly pacer: Pacer;
+  readonly output: FrameOutput;
+  readonly engine: AnnouncerOptions['engine'];
+  private readonly defaultVoice: string | undefined;
+  private readonly silenceFrame: Buffer;
+  private starting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly onState: (s: string) => void;
+
+  constructor(opts: AnnouncementStreamOptions) {
+    super();
+    const frameMs = opts.frameMs ?? 20;
+    this.output = opts.output;
+    this.engine = opts.engine;
+    this.defaultVoice = opts.defaults?.voice;
+    this.announcer = new Announcer({ ...opts, frameMs });
+    this.silenceFrame = Buffer.alloc(Math.round((opts.rate * frameMs) / 1000) * 2);
+    // RtspOutput's RTP time counts the frames written: after a stall (a busy event loop) the pacer
+    // sends the missed frames back to back, so RTP time stays on the wall clock; only after more
+    // than a second (a suspended machine) does it skip them, rather than burst seconds of audio
+    this.pacer = new Pacer({ frameMs, clock: opts.clock, maxCatchUpMs: 1000, onFrame: () => this.frame() });
+    this.pacer.on('resync', (r: { skippedFrames: number; behindMs: number }) =>
+      this.emit('log', `event loop stalled ${Math.round(r.behindMs)} ms: ${r.skippedFrames} frames skipped, stream re-anchored`),
+    );
+    this.pacer.on('error', (e: Error) => this.emit('log', `frame output failed: ${e.message}`));
+    for (const ev of ['event', 'log']) this.announcer.on(ev, (x) => this.emit(ev, x));
+    const live = opts.liveStates;
+    this.onState = (s: string) => {
+      if (live) this.announcer.hold(!live.includes(s));
+      this.emit('state', s);
+    };
+    this.output.on('state', this.onState);
+    if (live) this.announcer.hold(!live.includes(this.output.state));
+  }
+
+  /** Starts the output and the clock. Frames flow from now on (silence until an announcement). */
+  async start(): Promise<void> {
+    if (this.starting) return this.starting;
+    this.starting = this.output.start();
+    await this.starting;
+    if (this.closing) return;
+    this.pacer.begin();
+  }
+
+  /**
+   * Loads the speech engine and speaks a word into the void, so the first real announcement does
+   * not pay for starting a worker and compiling the wasm (~300 ms). Rejects with the engine's
+   * error (e.g. the embedded engine is not installed, the default voice is unknown).
+   */
+  async warmUp(): Promise<void> {
+    const voice = this.defaultVoice;
+    if (voice && !(await this.engine.hasVoice(voice))) {
+      throw new AnnounceError('announce.unknownVoice', `the speech engine ${this.engine.name} has no voice "${voice}"`, { engine: this.engine.name, voice });
+    }
+    await this.engine.synthesize('1', { voice });
+  }
+
+  announce(req: AnnouncementRequest): { id: string; ready: Promise<AnnouncementOutcome> } {
+    return this.announcer.announce(req);
+  }
+
+  /** Stops the clock, drops what waits (dropped events) and closes the output. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.pacer.stop();
+      this.announcer.close();
+      this.output.off('state', this.onState);
+      // a close during start (a quick redeploy) must wait for the server to be up to close it
+      await this.starting?.catch(() => undefined);
+      await Promise.all([this.output.close(), this.engine.close()]);
+    })();
+    return this.closing;
+  }
+
+  private frame(): void {
+    const f = this.announcer.nextFrame() ?? this.silenceFrame;
+    this.output.writeFrame(f);
+  }
+}

@@ -1,0 +1,6 @@
+export * from './signalling';
+export * from './sdp';
+export * from './reorder';
+export * from './opus';
+export * from './stream';
+export * from './whep-in';

@@ -1,0 +1,84 @@
+/** tts-rtsp-out: text (or PCM/WAV) in -> spoken into a continuous RTSP stream; events out. */
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { createEngine, createStation, requestFromMessage } from '../../lib/announce';
+import type { AnnouncementEvent, EngineKind, StationConfig, Voice } from '../../lib/announce';
+import { localError } from '../shared/i18n';
+
+interface Config extends NodeDef, Omit<StationConfig, 'port' | 'speed' | 'pitch' | 'volume' | 'repeat' | 'gapMs' | 'maxQueue' | 'maxChars'> {
+  port: string; speed: string; pitch: string; volume: string; repeat: string; gap: string; maxQueue: string; maxChars: string;
+}
+type Creds = { username: unknown; password: unknown };
+const n = (v: string | undefined, d: number) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? d : Number(v));
+
+export = function (RED: NodeAPI) {
+  const err = (e: unknown) => localError({ _: (k, p) => RED._(k, p as Record<string, string>) }, e);
+  const voiceCache = new Map<string, Promise<Voice[]>>();
+  // the edit dialog's voice list (needs the node's read permission, like the editor's own APIs)
+  RED.httpAdmin.get('/live-audio/voices', RED.auth.needsPermission('tts-rtsp-out.read'), (req, res) => {
+    const kind = (req.query.engine === 'espeak' ? 'espeak' : 'embedded') as EngineKind;
+    if (!voiceCache.has(kind)) {
+      const engine = createEngine({ kind });
+      const list = engine.voices().finally(() => engine.close());
+      list.catch(() => voiceCache.delete(kind));
+      voiceCache.set(kind, list);
+    }
+    voiceCache.get(kind)!.then((v) => res.json(v), (e: Error) => res.status(503).json({ error: err(e).message }));
+  });
+
+  function TtsRtspOut(this: Node<Creds>, config: Config) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const t = (k: string, p?: Record<string, unknown>) => RED._(`tts-rtsp-out.status.${k}`, p as Record<string, string>);
+    let station: ReturnType<typeof createStation>;
+    try {
+      station = createStation({
+        ...config, username: (node.credentials?.username as string) || undefined, password: node.credentials?.password as string,
+        port: n(config.port, 8554), speed: n(config.speed, 1), pitch: n(config.pitch, 50), volume: n(config.volume, 100),
+        repeat: n(config.repeat, 1), gapMs: n(config.gap, 800), maxQueue: n(config.maxQueue, 20), maxChars: n(config.maxChars, 500),
+      });
+    } catch (e) {
+      // a configuration the engine refuses (a bad push URL, chime file…): said once, and to every message
+      node.error(err(e));
+      node.status({ fill: 'red', shape: 'ring', text: t('error') });
+      node.on('input', (_msg, _send, done) => done(err(e)));
+      return;
+    }
+    const out = station.output as unknown as { state: string; players: number; url: string };
+    let speaking: string | undefined;
+    const show = () => {
+      if (speaking) return node.status({ fill: 'blue', shape: 'dot', text: t('speaking', { text: speaking }) });
+      const s = out.state;
+      if (s === 'listening') node.status({ fill: 'green', shape: out.players ? 'dot' : 'ring', text: t('listening', { count: out.players }) });
+      else if (s === 'publishing') node.status({ fill: 'green', shape: 'dot', text: t('publishing') });
+      else if (s === 'connecting' || s === 'reconnecting') node.status({ fill: 'yellow', shape: 'ring', text: t(s) });
+    };
+    station.on('state', show);
+    station.output.on('listener', show);
+    station.on('log', (l: string) => node.debug(l));
+    station.on('event', (ev: AnnouncementEvent) => {
+      if (ev.event === 'started') speaking = [...(ev.text || ev.id)].slice(0, 12).join('') + '…';
+      if ((ev.event === 'finished' || ev.event === 'dropped') && station.announcer.playing === undefined) speaking = undefined;
+      show();
+      node.send({ topic: ev.event, payload: ev } as NodeMessage);
+    });
+    let failed: unknown; // the output could not start (port in use…): every message gets that error
+    station.start().then(
+      () => (node.log(RED._('tts-rtsp-out.log.started', { url: out.url })), station.warmUp().catch((e) => node.warn(err(e).message))),
+      (e) => ((failed = e), node.error(err(e)), node.status({ fill: 'red', shape: 'ring', text: t('error') })),
+    );
+
+    node.on('input', (msg, _send, done) => {
+      if (failed) return done(err(failed));
+      try {
+        const r = requestFromMessage(msg as unknown as Record<string, unknown>);
+        if (r.kind === 'interrupt') return (station.announcer.interrupt(), done());
+        station.announce(r.req).ready.then(() => done(), (e) => done(err(e)));
+      } catch (e) {
+        done(err(e));
+      }
+    });
+    node.on('close', (_removed: boolean, done: () => void) => void station.close().finally(() => (node.status({}), done())));
+  }
+
+  RED.nodes.registerType('tts-rtsp-out', TtsRtspOut, { credentials: { username: { type: 'text' }, password: { type: 'password' } } });
+};

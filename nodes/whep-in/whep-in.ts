@@ -1,0 +1,141 @@
+/**
+ * whep-in: live audio from WHEP servers as PCM messages (output 1) and per-stream events with
+ * stats (output 2). Glue only: the engine is lib/whep (WhepIn).
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { WhepIn, type WhepEvent, type WhepSummary } from '../../lib/whep';
+import type { IceServer } from '../../lib/whep';
+import { CodedError } from '../../lib/util/errors';
+import { streamKey } from '../../lib/pcm';
+import { localError } from '../shared/i18n';
+
+interface WhepInDef extends NodeDef {
+  mode: 'static' | 'dynamic';
+  url: string;
+  stmId: string;
+  traceId: string;
+  rate: string;
+  channels: string;
+  chunkMs: string;
+  idleMs: string;
+  idleSilence: boolean;
+  idleReconnectMs: string;
+  retryMaxMs: string;
+  maxStreams: string;
+  iceServers: string;
+  iceHostAddresses: string;
+  insecureTls: boolean;
+}
+
+export = function (RED: NodeAPI) {
+  function WhepInNode(this: Node<{ token?: string }>, config: WhepInDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const t = { _: (key: string, params?: Record<string, unknown>) => RED._(key, params as Record<string, string>) };
+    const num = (v: string, d: number) => (v === '' || v === undefined || !Number.isFinite(Number(v)) ? d : Number(v));
+    const engine = new WhepIn(
+      {
+        token: node.credentials?.token || undefined,
+        insecureTls: !!config.insecureTls,
+        iceServers: parseIceServers(config.iceServers),
+        iceHostAddresses: splitList(config.iceHostAddresses),
+        rate: num(config.rate, 48000) as 48000,
+        channels: num(config.channels, 2) === 1 ? 1 : 2,
+        chunkMs: Math.min(1000, Math.max(10, num(config.chunkMs, 20))),
+        idleMs: num(config.idleMs, 5) * 1000,
+        idleSilence: !!config.idleSilence,
+        idleReconnectMs: num(config.idleReconnectMs, 30) * 1000,
+        retryMaxMs: Math.max(1000, num(config.retryMaxMs, 30) * 1000),
+        maxStreams: num(config.maxStreams, 100),
+      },
+      {
+        chunk: (msg) => node.send([msg as NodeMessage, null]),
+        event: (ev) => onEvent(ev),
+      },
+    );
+
+    function onEvent(ev: WhepEvent) {
+      const out: Record<string, unknown> = { topic: `whep/${ev.event}`, stmId: ev.stmId, payload: { ...ev, error: undefined } };
+      if (ev.traceId !== undefined) out.traceId = ev.traceId;
+      if (ev.error) {
+        const e = localError(t, ev.error);
+        (out.payload as Record<string, unknown>).error = { message: e.message, code: ev.error.code };
+        if (ev.event === 'error') node.error(e, out);
+      }
+      node.send([null, out as NodeMessage]);
+      showStatus(ev);
+    }
+
+    function showStatus(last?: WhepEvent) {
+      const s: WhepSummary = engine.summary();
+      if (s.total === 0) {
+        const err = last?.event === 'stopped' && last.state === 'error';
+        node.status(err ? { fill: 'red', shape: 'ring', text: RED._('whep-in.status.error') } : { fill: 'grey', shape: 'ring', text: RED._('whep-in.status.none') });
+        return;
+      }
+      const parts = (['live', 'idle', 'connecting', 'reconnecting'] as const).filter((k) => s[k] > 0).map((k) => RED._(`whep-in.status.${k}`, { n: s[k] }));
+      // one stream waiting to retry: say why, the user's first question
+      if (s.total === 1 && last?.event === 'reconnecting' && last.error) {
+        parts.push(`${Math.round((last.retryInMs ?? 0) / 1000)} s: ${localError(t, last.error).message.slice(0, 60)}`);
+      }
+      node.status({ fill: s.live > 0 ? 'green' : 'yellow', shape: s.live === s.total ? 'dot' : 'ring', text: parts.join(', ') });
+    }
+
+    // started once the flow is wired up, so the first events reach the nodes downstream
+    const autostart = setImmediate(() => {
+      if (config.mode === 'dynamic' || !config.url) return;
+      try {
+        engine.start({ url: config.url, stmId: config.stmId || node.id, traceId: config.traceId || undefined });
+      } catch (err) {
+        node.error(localError(t, err));
+      }
+    });
+    showStatus();
+
+    node.on('input', (msg: NodeMessage & Record<string, unknown>, send, done) => {
+      // the request may sit on msg or, as low-code flows often put it, in msg.payload
+      const p = msg.payload && typeof msg.payload === 'object' && !Buffer.isBuffer(msg.payload) ? (msg.payload as Record<string, unknown>) : {};
+      const pick = (k: string) => (msg[k] !== undefined ? msg[k] : p[k]);
+      const action = String(pick('action') ?? 'start');
+      const stmId = streamKey({ stmId: pick('stmId'), topic: msg.topic });
+      try {
+        if (action === 'start') {
+          const url = (pick('url') as string) || config.url;
+          if (!stmId) throw new CodedError('whep.noStmId', 'a start message needs msg.stmId (or msg.topic) to name the stream', {});
+          const traceId = pick('traceId');
+          engine.start({ url, stmId, traceId: traceId === undefined ? undefined : String(traceId), token: (pick('token') as string) || undefined });
+          showStatus();
+          done();
+        } else if (action === 'stop') {
+          const stopping = stmId ? [engine.stop(stmId)] : [engine.stopAll().then(() => true)];
+          Promise.all(stopping).then(([found]) => done(found ? undefined : localError(t, new CodedError('whep.notRunning', `no stream "${stmId}" is running`, { stmId }))), done);
+        } else {
+          throw new CodedError('whep.badAction', `unknown action "${action}": use "start" or "stop"`, { action });
+        }
+      } catch (err) {
+        done(localError(t, err));
+      }
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      clearImmediate(autostart);
+      engine.close().then(done, done);
+    });
+  }
+
+  RED.nodes.registerType('whep-in', WhepInNode as never, { credentials: { token: { type: 'password' } } });
+};
+
+function splitList(s: string | undefined): string[] | undefined {
+  const list = (s ?? '').split(/[\s,]+/).filter(Boolean);
+  return list.length ? list : undefined;
+}
+
+/** One ICE server per line: `stun:host:port` or `turn:host:port username credential`. */
+function parseIceServers(s: string | undefined): IceServer[] {
+  return (s ?? '')
+    .split(/\r?\n/)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[0])
+    .map(([urls, username, credential]) => (username ? { urls, username, credential } : { urls }));
+}

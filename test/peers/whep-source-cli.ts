@@ -1,0 +1,27 @@
+/**
+ * The werift WHEP source as a process of its own (a server the tests can kill, the bench's
+ * source whose CPU is not counted against whep-in, and the demo's speaker):
+ *   node dist/test/peers/whep-source-cli.js [--port N] [--text "…"] [--loop]
+ *   --voip: browser-like Opus (SILK/hybrid, 32 kbit/s) instead of CELT at 64 kbit/s
+ * Prints one JSON line {"url","port","durationMs"} when ready; SIGTERM/SIGINT stop it.
+ */
+import { startWhepSource } from './whep-source';
+
+const args = process.argv.slice(2);
+const arg = (name: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+
+startWhepSource({ port: Number(arg('port') ?? 0), text: arg('text'), voice: arg('voice'), loop: args.includes('--loop'), application: args.includes('--voip') ? 'voip' : 'audio' }).then(
+  (src) => {
+    process.stdout.write(JSON.stringify({ url: src.url, port: src.port, durationMs: src.durationMs }) + '\n');
+    const stop = () => void src.stop().finally(() => process.exit(0));
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  },
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,151 @@
+/** Helpers of the whep tests: real peers (werift source, aiortc server), audio comparison. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { PcmMessage } from '../../lib/pcm';
+import { WhepIn, type WhepEvent, type WhepInOptions } from '../../lib/whep';
+
+export const root = path.resolve(__dirname, '..', '..', '..');
+
+/** 48 kHz mono s16le → `rate` mono s16le through sox (the reference the decoded audio is compared with). */
+export function resampleWithSox(pcm48k: Buffer, rate: number): Buffer {
+  const r = spawnSync('sox', ['-t', 'raw', '-e', 'signed-integer', '-b', '16', '-c', '1', '-r', '48000', '-', '-t', 'raw', '-r', String(rate), '-'], {
+    input: pcm48k,
+    maxBuffer: 256 << 20,
+    timeout: 30_000,
+  });
+  if (r.status !== 0) throw new Error(`sox failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+export function samples(buf: Buffer, channels = 1, channel = 0): Float64Array {
+  const n = Math.floor(buf.length / 2 / channels);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = buf.readInt16LE(2 * (i * channels + channel));
+  return out;
+}
+
+function corrAt(a: Float64Array, b: Float64Array, lag: number): number {
+  // a[i + lag] against b[i]
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = Math.max(0, -lag); i < b.length && i + lag < a.length; i++) {
+    const x = a[i + lag], y = b[i];
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
+/**
+ * Best normalised correlation of the received signal with the reference over lags up to
+ * `maxLagMs` (the received stream may start a little late or carry the codec's delay):
+ * a coarse search on 10 ms energy envelopes, then the waveform around the best lag.
+ */
+export function bestCorrelation(received: Float64Array, reference: Float64Array, rate: number, maxLagMs = 1500): { corr: number; lagMs: number } {
+  const hop = rate / 100;
+  const env = (s: Float64Array) => {
+    const e = new Float64Array(Math.floor(s.length / hop));
+    for (let i = 0; i < e.length; i++) {
+      let sum = 0;
+      for (let j = 0; j < hop; j++) sum += Math.abs(s[i * hop + j]);
+      e[i] = sum;
+    }
+    return e;
+  };
+  const er = env(received), ef = env(reference);
+  const maxLag = Math.round(maxLagMs / 10);
+  let best = -Infinity, bestLag = 0;
+  for (let l = -maxLag; l <= maxLag; l++) {
+    const c = corrAt(er, ef, l);
+    if (c > best) (best = c), (bestLag = l);
+  }
+  let fine = -Infinity, fineLag = 0;
+  for (let l = bestLag * hop - 2 * hop; l <= bestLag * hop + 2 * hop; l++) {
+    const c = corrAt(received, reference, l);
+    if (c > fine) (fine = c), (fineLag = l);
+  }
+  return { corr: fine, lagMs: (fineLag / rate) * 1000 };
+}
+
+/** A WhepIn on loopback whose messages and events the test reads. */
+export function collectingEngine(opts: WhepInOptions = {}) {
+  const chunks: PcmMessage[] = [];
+  const events: WhepEvent[] = [];
+  const engine = new WhepIn({ iceHostAddresses: ['127.0.0.1'], retryInitialMs: 200, retryMaxMs: 2000, ...opts }, {
+    chunk: (m) => chunks.push(m),
+    event: (e) => events.push(e),
+  });
+  const of = (stmId: string) => chunks.filter((c) => c.stmId === stmId);
+  const audio = (stmId: string) => Buffer.concat(of(stmId).map((c) => c.payload));
+  const named = (name: string, stmId?: string) => events.filter((e) => e.event === name && (stmId === undefined || e.stmId === stmId));
+  return { engine, chunks, events, of, audio, named };
+}
+
+/** The aiortc WHEP server (python3-aiortc, Debian), sending `pcm48k` (48 kHz mono). */
+export async function startAiortc(pcm48k: Buffer, loop = false): Promise<{ url: string; lines: string[]; proc: ChildProcess; stop: () => Promise<void> }> {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'whep-aiortc-')), 'speech.raw');
+  fs.writeFileSync(file, pcm48k);
+  const proc = spawn('/usr/bin/python3', [path.join(root, 'test', 'peers', 'aiortc_whep_server.py'), '--pcm', file, ...(loop ? ['--loop'] : [])], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr += String(d)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`aiortc server did not start within 45 s: ${stderr}`));
+    }, 45_000);
+    proc.on('exit', (code) => reject(new Error(`aiortc server exited (${code}): ${stderr}`)));
+    proc.stdout!.on('data', (d) => {
+      for (const l of String(d).split('\n').filter(Boolean)) {
+        lines.push(l);
+        const m = /^READY (\d+)/.exec(l);
+        if (m) {
+          clearTimeout(t);
+          resolve(Number(m[1]));
+        }
+      }
+    });
+  });
+  const stop = async () => {
+    if (proc.exitCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+    }
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  };
+  return { url: `http://127.0.0.1:${port}/whep`, lines, proc, stop };
+}
+
+/** The werift source in a child process (a server the test can kill). */
+export async function startSourceProcess(args: string[] = []): Promise<{ url: string; port: number; proc: ChildProcess; kill: () => Promise<void> }> {
+  const proc = spawn(process.execPath, [path.join(root, 'dist', 'test', 'peers', 'whep-source-cli.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const info = await new Promise<{ url: string; port: number }>((resolve, reject) => {
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error('whep source did not start within 30 s'));
+    }, 30_000);
+    proc.on('exit', (code) => reject(new Error(`whep source exited (${code})`)));
+    let buf = '';
+    proc.stdout!.on('data', (d) => {
+      buf += String(d);
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(t);
+        resolve(JSON.parse(buf.slice(0, nl)));
+      }
+    });
+  });
+  const kill = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGKILL');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+  };
+  return { ...info, proc, kill };
+}

@@ -16,7 +16,7 @@ export interface DemoPorts {
 export const DEFAULT_PORTS: DemoPorts = { nodeRed: 1880, whep: 8889, asr: 8080, rtsp: 8554 };
 
 /** The examples `npm start` deploys, in tab order. */
-export const DEMO_EXAMPLES = ['demo-listen-pipeline.json', 'demo-queue-calling.json'];
+export const DEMO_EXAMPLES = ['demo-listen-pipeline.json', 'tts-rtsp-out-queue-calling.json'];
 
 type FlowNode = Record<string, unknown> & { id: string; type: string };
 
@@ -36,7 +36,9 @@ export function demoFlows(examplesDir: string, ports: DemoPorts, files = DEMO_EX
       .replaceAll(`127.0.0.1:${DEFAULT_PORTS.whep}`, `127.0.0.1:${ports.whep}`)
       .replaceAll(`127.0.0.1:${DEFAULT_PORTS.asr}`, `127.0.0.1:${ports.asr}`)
       .replaceAll(`127.0.0.1:${DEFAULT_PORTS.rtsp}`, `127.0.0.1:${ports.rtsp}`)
-      .replace(/"port"\s*:\s*"?8554"?/g, `"port": "${ports.rtsp}"`);
+      .replace(/"port"\s*:\s*"?8554"?/g, `"port": "${ports.rtsp}"`)
+      // the demo serves RTSP on loopback only (the example binds every interface, for real players)
+      .replace(/"host"\s*:\s*"0\.0\.0\.0"/g, '"host": "127.0.0.1"');
     const nodes = JSON.parse(text) as FlowNode[];
     let tab = nodes.find((n) => n.type === 'tab');
     if (!tab) {

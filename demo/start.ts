@@ -5,7 +5,7 @@
  *  - a demo ASR receiver (WebSocket) that shows what arrives and answers like a recogniser,
  *  - Node-RED on 127.0.0.1 with this package loaded and the demo example flows deployed:
  *    whep-in → resample → base64-ws-out (replies into a debug node), and
- *    inject / HTTP → tts-rtsp-out serving rtsp://127.0.0.1:8554/announce.
+ *    inject / HTTP POST /call → tts-rtsp-out serving rtsp://127.0.0.1:8554/announce.
  *
  * Ports come from the environment (PORT, WHEP_PORT, ASR_PORT, RTSP_PORT). Ctrl-C stops all.
  */
@@ -75,7 +75,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
       asr: asr.url,
       asrPage: asr.pageUrl,
       rtsp: `rtsp://127.0.0.1:${ports.rtsp}/announce`,
-      announce: `http://127.0.0.1:${ports.nodeRed}/announce`,
+      call: `http://127.0.0.1:${ports.nodeRed}/call`,
     };
     return { ports, urls, nodeRed, stop };
   } catch (err) {
@@ -84,7 +84,8 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   }
 }
 
-if (require.main === module) {
+/** Runs the demo in the foreground: prints what runs where, stops everything on Ctrl-C. */
+export function main(): void {
   const env = (k: string) => (process.env[k] ? Number(process.env[k]) : undefined);
   const ports: Partial<DemoPorts> = {};
   if (env('PORT')) ports.nodeRed = env('PORT');
@@ -103,7 +104,8 @@ if (require.main === module) {
   demo ASR receiver    ${demo.urls.asr}   — what it receives: ${demo.urls.asrPage}
   announcements (RTSP) ${demo.urls.rtsp}
       listen:          ffplay ${demo.urls.rtsp}      (or VLC → Open Network Stream)
-      say something:   curl -X POST -H 'Content-Type: text/plain' --data '请 A012 号到 3 号窗口' ${demo.urls.announce}
+      call a number:   curl -X POST -H 'Content-Type: application/json' --data '{"number":"A012","window":"3"}' ${demo.urls.call}
+                       (or click the inject buttons of the "queue calling" tab)
   Ctrl-C stops everything.
 `);
       let stopping = false;
@@ -122,3 +124,5 @@ if (require.main === module) {
     },
   );
 }
+
+if (require.main === module) main();

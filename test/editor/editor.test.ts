@@ -75,6 +75,9 @@ test('the palette shows every node of ours in the "live audio" category', async 
   for (const type of palette) {
     const el = page.locator(`#${CATEGORY_ID} .red-ui-palette-node[data-palette-type="${type}"]`);
     await el.waitFor({ state: 'visible', timeout: 10_000 });
+    // its label comes from the catalog (a missing key would show as "<type>.label.palette")
+    const text = (await el.innerText()).trim();
+    assert.ok(text && !/^[\w-]+\.[\w.]+$/.test(text), `${type}: palette label "${text}"`);
   }
   if (palette.length) await page.locator(`#${CATEGORY_ID}`).screenshot({ path: path.join(shots, 'palette.png') });
   assert.deepEqual(pageErrors, []);

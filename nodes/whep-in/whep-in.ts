@@ -22,13 +22,13 @@ interface WhepInDef extends NodeDef {
   idleReconnectMs: string;
   retryMaxMs: string;
   maxStreams: string;
-  iceServers: string;
+  iceServers?: string; // flows from before ICE servers became a credential
   iceHostAddresses: string;
   insecureTls: boolean;
 }
 
 export = function (RED: NodeAPI) {
-  function WhepInNode(this: Node<{ token?: string }>, config: WhepInDef) {
+  function WhepInNode(this: Node<{ token?: string; iceServers?: string }>, config: WhepInDef) {
     RED.nodes.createNode(this, config);
     const node = this;
     const t = { _: (key: string, params?: Record<string, unknown>) => RED._(key, params as Record<string, string>) };
@@ -37,7 +37,8 @@ export = function (RED: NodeAPI) {
       {
         token: node.credentials?.token || undefined,
         insecureTls: !!config.insecureTls,
-        iceServers: parseIceServers(config.iceServers),
+        // a credential since TURN lines hold passwords; flows from before keep it in the config
+        iceServers: parseIceServers(node.credentials?.iceServers || config.iceServers),
         iceHostAddresses: splitList(config.iceHostAddresses),
         rate: num(config.rate, 48000) as 48000,
         channels: num(config.channels, 2) === 1 ? 1 : 2,
@@ -123,7 +124,7 @@ export = function (RED: NodeAPI) {
     });
   }
 
-  RED.nodes.registerType('whep-in', WhepInNode as never, { credentials: { token: { type: 'password' } } });
+  RED.nodes.registerType('whep-in', WhepInNode as never, { credentials: { token: { type: 'password' }, iceServers: { type: 'text' } } });
 };
 
 function splitList(s: string | undefined): string[] | undefined {

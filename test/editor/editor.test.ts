@@ -75,6 +75,9 @@ test('the palette shows every node of ours in the "live audio" category', async 
   for (const type of palette) {
     const el = page.locator(`#${CATEGORY_ID} .red-ui-palette-node[data-palette-type="${type}"]`);
     await el.waitFor({ state: 'visible', timeout: 10_000 });
+    // its label comes from the catalog (a missing key would show as "<type>.label.palette")
+    const text = (await el.innerText()).trim();
+    assert.ok(text && !/^[\w-]+\.[\w.]+$/.test(text), `${type}: palette label "${text}"`);
   }
   if (palette.length) await page.locator(`#${CATEGORY_ID}`).screenshot({ path: path.join(shots, 'palette.png') });
   assert.deepEqual(pageErrors, []);
@@ -137,6 +140,45 @@ for (const lang of ['en-US', 'zh-CN']) {
     }
   });
 }
+
+test('whep-in: the ICE servers field is a validated credential, kept out of the exported flow', async () => {
+  const p = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  try {
+    await openEditor(p);
+    const id = await p.evaluate(() => {
+      const RED = window.RED;
+      const def = RED.nodes.getType('whep-in');
+      const n: any = { id: RED.nodes.id(), type: 'whep-in', _def: def, changed: true, dirty: true, x: 300, y: 200, z: RED.workspaces.active() };
+      for (const [k, v] of Object.entries(def.defaults)) n[k] = (v as any).value;
+      n.url = 'http://127.0.0.1:9/whep';
+      RED.nodes.add(n);
+      RED.view.redraw(true);
+      RED.editor.edit(n);
+      return n.id as string;
+    });
+    await p.waitForSelector('#node-input-iceServers', { state: 'visible', timeout: 10_000 });
+    const field = '#node-input-iceServers';
+    const hasError = () => p.evaluate((sel) => document.querySelector(sel).classList.contains('input-error'), field);
+    await p.fill(field, 'http://not-an-ice-server');
+    await p.dispatchEvent(field, 'change');
+    await p.waitForFunction((sel) => document.querySelector(sel).classList.contains('input-error'), field, { timeout: 10_000 });
+    await p.fill(field, 'stun:stun.example.com:3478\nturn:turn.example.com:3478 alice s3cret');
+    await p.dispatchEvent(field, 'change');
+    await p.waitForFunction((sel) => !document.querySelector(sel).classList.contains('input-error'), field, { timeout: 10_000 });
+    assert.equal(await hasError(), false);
+    await p.locator('.red-ui-tray').last().locator('#node-dialog-ok').click();
+    await p.locator('.red-ui-tray').waitFor({ state: 'detached', timeout: 10_000 }).catch(() => undefined);
+    const saved = await p.evaluate((nid) => {
+      const RED = window.RED;
+      const n = RED.nodes.node(nid);
+      return { creds: n.credentials, exported: JSON.stringify(RED.nodes.convertNode(n, false)) };
+    }, id);
+    assert.match(saved.creds?.iceServers ?? '', /turn:turn\.example\.com:3478 alice s3cret/);
+    assert.doesNotMatch(saved.exported, /s3cret|iceServers/, 'the exported node carries no ICE servers');
+  } finally {
+    await p.close();
+  }
+});
 
 const examples = fs.existsSync(path.join(repoRoot, 'examples'))
   ? fs.readdirSync(path.join(repoRoot, 'examples')).filter((f) => f.endsWith('.json')).sort()

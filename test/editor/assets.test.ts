@@ -1,0 +1,194 @@
+/**
+ * The editor assets of every node type in package.json, read as Node-RED reads them (no browser):
+ * registerType definitions (category, colour, icon, palette label, port labels, validation, secrets
+ * as credentials), texts only from the catalogs (en-US and zh-CN with the same keys), help in the
+ * house style in both languages, icons white on transparent at 2:3, and examples that cover every
+ * node and explain themselves in a comment node. The browser test (editor.test.ts) shows the same
+ * assets working; this one says which rule a file breaks.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import vm from 'node:vm';
+
+const root = path.resolve(__dirname, '..', '..', '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const types = Object.keys(pkg['node-red'].nodes as Record<string, string>);
+const LANGS = ['en-US', 'zh-CN'] as const;
+
+type Json = Record<string, unknown>;
+const readJson = (f: string): Json => (fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : {});
+
+function keysOf(o: Json, prefix = ''): string[] {
+  return Object.entries(o).flatMap(([k, v]) => (v && typeof v === 'object' ? keysOf(v as Json, `${prefix}${k}.`) : [`${prefix}${k}`]));
+}
+
+function lookup(o: Json, key: string): unknown {
+  return key.split('.').reduce<unknown>((x, k) => (x && typeof x === 'object' ? (x as Json)[k] : undefined), o);
+}
+
+/** The catalog a node gets at runtime: common.json merged with its own (scripts/copy-assets.js). */
+function catalog(type: string, lang: string): Json {
+  const common = readJson(path.join(root, 'locales', lang, 'common.json'));
+  const own = readJson(path.join(root, 'locales', lang, `${type}.json`));
+  return { ...common, ...own, errors: { ...(common.errors as Json), ...(own.errors as Json) } };
+}
+
+interface NodeDef {
+  category: string;
+  color?: string;
+  icon?: string;
+  inputs?: number;
+  outputs?: number;
+  defaults: Record<string, { value: unknown; validate?: unknown; type?: string }>;
+  credentials?: Record<string, { type: string }>;
+  paletteLabel?: unknown;
+  label?: unknown;
+  inputLabels?: unknown;
+  outputLabels?: unknown;
+}
+
+/** Runs the editor script of <type>.html with a stand-in RED that records registerType. */
+function definition(type: string): { def: NodeDef; template: string } {
+  const html = fs.readFileSync(path.join(root, 'nodes', type, `${type}.html`), 'utf8');
+  const defs: Record<string, NodeDef> = {};
+  for (const m of html.matchAll(/<script type="text\/javascript">([\s\S]*?)<\/script>/g)) {
+    vm.runInNewContext(m[1], { RED: { nodes: { registerType: (t: string, d: NodeDef) => (defs[t] = d) } }, $: () => ({}) });
+  }
+  const template = /<script type="text\/html" data-template-name="([^"]+)">([\s\S]*?)<\/script>/.exec(html);
+  assert.ok(defs[type], `${type}.html registers ${type}`);
+  assert.equal(template?.[1], type, `${type}.html has the edit template of ${type}`);
+  return { def: defs[type], template: template![2] };
+}
+
+// A translation function that marks what came from the catalog: ⟦key⟧ (and checks the key exists).
+function marker(type: string) {
+  const cat = catalog(type, 'en-US');
+  return (key: string) => {
+    assert.equal(typeof lookup(cat, key), 'string', `${type}: catalog key ${key} exists`);
+    return `⟦${key}⟧`;
+  };
+}
+
+for (const type of types) {
+  test(`${type}: registerType follows the house style`, () => {
+    const { def } = definition(type);
+    const config = def.category === 'config';
+    if (!config) {
+      assert.equal(def.category, 'live audio');
+      assert.equal(def.color, '#87C4E0');
+      assert.equal(def.icon, `${type}.svg`);
+      assert.ok(fs.existsSync(path.join(root, 'icons', `${type}.svg`)), `icons/${type}.svg exists`);
+    }
+    const _ = marker(type);
+    const self = { _, ...Object.fromEntries(Object.entries(def.defaults).map(([k, v]) => [k, v.value])) };
+    // palette label and port labels come whole from the catalog
+    assert.equal(typeof def.paletteLabel, 'function', `${type}: paletteLabel from the catalog`);
+    assert.match((def.paletteLabel as () => string).call(self), /^⟦[\w.-]+⟧$/);
+    if (def.inputs) assert.match((def.inputLabels as (i: number) => string).call(self, 0), /^⟦[\w.-]+⟧$/, `${type}: inputLabels`);
+    for (let i = 0; i < (def.outputs ?? 0); i++) {
+      assert.match((def.outputLabels as (i: number) => string).call(self, i), /^⟦[\w.-]+⟧$/, `${type}: outputLabels(${i})`);
+    }
+    // the node's own label: catalog texts, property values and units only
+    const label = (def.label as () => string).call(self);
+    const values = (Object.values(self) as unknown[]).filter((v) => typeof v === 'string' || typeof v === 'number') as Array<string | number>;
+    let rest = label.replace(/⟦[\w.-]+⟧/g, '');
+    for (const v of values) if (String(v)) rest = rest.split(String(v)).join('');
+    assert.doesNotMatch(rest.replace(/\b(rtsp|kHz)\b/g, ''), /[A-Za-z]{2,}/, `${type}: label "${label}" has no hard-coded words`);
+    // every property the user types is validated; secrets are credentials, not defaults
+    for (const [k, v] of Object.entries(def.defaults)) {
+      if (k === 'name' || typeof v.value === 'boolean' || v.type || Array.isArray(v.value)) continue;
+      // free text: ids of the static stream, and a voice name the engine checks (unknownVoice)
+      if (['stmId', 'traceId', 'voice'].includes(k)) continue;
+      assert.equal(typeof v.validate, 'function', `${type}: ${k} is validated`);
+    }
+    for (const k of Object.keys(def.defaults)) {
+      assert.doesNotMatch(k, /password|token|secret|authori[sz]ation|apikey/i, `${type}: ${k} belongs in credentials`);
+    }
+    for (const [k, c] of Object.entries(def.credentials ?? {})) {
+      if (/password|token|secret|authori[sz]ation/i.test(k)) assert.equal(c.type, 'password', `${type}: credential ${k} is hidden`);
+    }
+  });
+
+  test(`${type}: edit dialog texts come from the catalogs (en-US, zh-CN same keys)`, () => {
+    const { template } = definition(type);
+    const en = catalog(type, 'en-US');
+    const zh = catalog(type, 'zh-CN');
+    assert.deepEqual(keysOf(zh).sort(), keysOf(en).sort(), `${type}: zh-CN and en-US catalogs have the same keys`);
+    for (const m of template.matchAll(/data-i18n="([^"]+)"/g)) {
+      for (const part of m[1].split(';')) {
+        const key = part.replace(/^\[\w+\]/, '');
+        if (key.startsWith('node-red:')) continue;
+        for (const [lang, cat] of [['en-US', en], ['zh-CN', zh]] as const) {
+          assert.equal(typeof lookup(cat, key), 'string', `${type}: ${key} in the ${lang} catalog`);
+        }
+      }
+    }
+    // text between tags: units and protocol names only (labels are data-i18n spans)
+    const text = template.replace(/<[^>]*>/g, ' ').replace(/&\w+;/g, ' ');
+    const words = (text.match(/[A-Za-z]{2,}/g) ?? []).filter((w) => !['Hz', 'ms', 'TCP', 'UDP', 'Basic', 'Digest'].includes(w));
+    assert.deepEqual(words, [], `${type}: hard-coded words in the edit template`);
+  });
+
+  test(`${type}: help in the house style (en-US, zh-CN)`, () => {
+    const config = definition(type).def.category === 'config';
+    const headings: Record<string, string[]> = config
+      ? { 'en-US': ['Properties', 'Details', 'References'], 'zh-CN': ['属性', '详细说明', '参考'] }
+      : { 'en-US': ['Inputs', 'Outputs', 'Details', 'References'], 'zh-CN': ['输入', '输出', '详细说明', '参考'] };
+    for (const lang of LANGS) {
+      const f = path.join(root, 'locales', lang, `${type}.html`);
+      assert.ok(fs.existsSync(f), `locales/${lang}/${type}.html exists`);
+      const html = fs.readFileSync(f, 'utf8');
+      const body = new RegExp(`^<script type="text/html" data-help-name="${type}">\\s*([\\s\\S]*)</script>\\s*$`).exec(html.trim());
+      assert.ok(body, `${lang}/${type}.html is one help script for ${type}`);
+      // the first paragraph is the palette tooltip
+      assert.match(body[1], /^<p>[^]+?<\/p>/, `${lang}/${type}.html starts with a paragraph`);
+      const found = [...body[1].matchAll(/<h3>([^<]+)<\/h3>/g)].map((m) => m[1].trim());
+      assert.deepEqual(found, headings[lang], `${lang}/${type}.html sections`);
+      assert.match(body[1], /<dl class="message-properties">/, `${lang}/${type}.html lists properties`);
+      if (lang === 'zh-CN') assert.match(body[1], /[\u4e00-\u9fff]/, `${type}: zh-CN help is in Chinese`);
+    }
+  });
+}
+
+test('icons: white artwork on transparent, 2:3', () => {
+  for (const type of types) {
+    const f = path.join(root, 'icons', `${type}.svg`);
+    if (!fs.existsSync(f)) continue; // config nodes have no palette icon
+    const svg = fs.readFileSync(f, 'utf8');
+    assert.match(svg, /viewBox="0 0 40 60"/, `${type}.svg is 40×60`);
+    for (const m of svg.matchAll(/(?:fill|stroke)(?:="|:\s*)([^";]+)/g)) {
+      assert.ok(['#fff', '#ffffff', 'white', 'none'].includes(m[1].trim().toLowerCase()), `${type}.svg uses colour ${m[1]}`);
+    }
+    assert.doesNotMatch(svg, /<image|<style/, `${type}.svg is plain vector art`);
+  }
+});
+
+test('examples: every node appears in one, every example explains itself in a comment node', () => {
+  const dir = path.join(root, 'examples');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+  const used = new Set<string>();
+  for (const f of files) {
+    const flow = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Array<{ type: string; info?: string; name?: string }>;
+    assert.ok(Array.isArray(flow), `${f} is a flow (an array of nodes)`);
+    flow.forEach((n) => used.add(n.type));
+    const comments = flow.filter((n) => n.type === 'comment' && (n.info ?? '').trim().length > 80);
+    assert.ok(comments.length > 0, `${f} has a comment node that explains it`);
+  }
+  for (const type of types) {
+    if (definition(type).def.category === 'config') continue;
+    assert.ok(used.has(type), `${type} appears in an example (scorecard N02)`);
+  }
+});
+
+test('package.json: what the flow library reads', () => {
+  assert.ok(pkg.keywords.includes('node-red'), "keyword 'node-red' (P05)");
+  assert.ok(pkg.license && pkg.repository && pkg.bugs, 'licence, repository, bugs (P01, P03)');
+  assert.ok(pkg['node-red'].version && pkg.engines?.node, 'node-red.version and engines.node (P06, P07)');
+  assert.ok(Object.keys(pkg.dependencies).length <= 6, 'six dependencies at most (D01)');
+  assert.ok(!('node-red' in pkg.dependencies) && !('node-red-dev' in pkg.dependencies), 'no Node-RED or node-red-dev at runtime');
+  for (const [type, file] of Object.entries(pkg['node-red'].nodes as Record<string, string>)) {
+    assert.equal(file, `dist/nodes/${type}/${type}.js`);
+  }
+});

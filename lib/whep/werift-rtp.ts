@@ -14,7 +14,8 @@
  * werift's prototype. Nothing else changes; werift's own code paths call these two through
  * the class, so both its SRTP and its RTP layers pick them up. `test/whep/werift-rtp.test.ts`
  * compares both parsers on packets with CSRCs, one- and two-byte header extensions, padding and
- * truncation, so a werift upgrade that changes the header shape fails there instead of silently.
+ * truncation, so a werift upgrade that changes the header shape fails there instead of silently;
+ * at run time, a werift whose `RtpHeader` has other fields keeps its own parser.
  */
 import { RtpHeader, RtpPacket } from 'werift';
 
@@ -159,10 +160,15 @@ const original = { deSerialize: RtpHeader.deSerialize, clone: RtpPacket.prototyp
 /** werift's own implementations (for the equivalence test and the benchmark's baseline). */
 export const weriftOriginal = original;
 
-/** Installs the fast parser into werift (idempotent). */
-export function installFastRtpParsing(): void {
+// the fields of werift 0.24's RtpHeader, in order: a werift whose header differs keeps its own parser
+const FIELDS = 'version,padding,paddingSize,extension,marker,payloadOffset,payloadType,sequenceNumber,timestamp,ssrc,csrcLength,csrc,extensionProfile,extensionLength,extensions';
+
+/** Installs the fast parser into werift (idempotent); false (nothing changed) if werift's header is not the one it mirrors. */
+export function installFastRtpParsing(): boolean {
+  if (Object.keys(new RtpHeader()).join(',') !== FIELDS || Object.keys(new FastRtpHeader()).join(',') !== FIELDS) return false;
   RtpHeader.deSerialize = fastDeserializeRtpHeader;
   RtpPacket.prototype.clone = fastClone;
+  return true;
 }
 
 /** Puts werift's own parser back (the benchmark's `--baseline`). */

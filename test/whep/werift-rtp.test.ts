@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { RtpHeader, RtpPacket } from 'werift';
 import '../../lib/whep'; // installs the fast parser, as whep-in does
-import { fastDeserializeRtpHeader, weriftOriginal } from '../../lib/whep/werift-rtp';
+import { fastDeserializeRtpHeader, installFastRtpParsing, weriftOriginal } from '../../lib/whep/werift-rtp';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -37,6 +37,7 @@ function outcome(parse: (b: Buffer) => RtpHeader, b: Buffer): { ok: RtpHeader } 
 
 describe('werift RTP header parsing (lib/whep/werift-rtp.ts)', () => {
   test('is installed into werift', () => {
+    assert.equal(installFastRtpParsing(), true, 'werift RtpHeader fields differ from the ones werift-rtp.ts mirrors');
     assert.equal(RtpHeader.deSerialize, fastDeserializeRtpHeader);
     assert.notEqual(RtpPacket.prototype.clone, weriftOriginal.clone);
   });

@@ -20,7 +20,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { Session } from 'node:inspector';
 import path from 'node:path';
-import { WhepIn, type OpusRate } from '../../lib/whep';
+import { uninstallFastRtpParsing, WhepIn, type OpusRate } from '../../lib/whep';
 
 const args = process.argv.slice(2);
 const opt = (name: string, d: number) => {
@@ -38,6 +38,9 @@ const chunkMs = opt('chunk', 20);
 const perSource = opt('per-source', 50);
 // --voip: the sources send browser-like Opus (SILK/hybrid 32 kbit/s) instead of CELT 64 kbit/s
 const voip = args.includes('--voip');
+// --baseline: werift's own RTP header parsing instead of lib/whep/werift-rtp.ts (for A/B runs)
+const baseline = args.includes('--baseline');
+if (baseline) uninstallFastRtpParsing();
 // --profile FILE: a CPU profile of the steady-state window only (open it in Chrome DevTools)
 const profileIdx = args.indexOf('--profile');
 const profileFile = profileIdx >= 0 ? args[profileIdx + 1] : undefined;
@@ -158,6 +161,7 @@ async function main() {
     cpuSysPct: +((cpu.system / 1000 / wallMs) * 100).toFixed(1),
     live: summary.live,
     output: `${rate} Hz ${channels === 1 ? 'mono' : 'stereo'}, ${chunkMs} ms chunks`,
+    rtpParsing: baseline ? 'werift' : 'fast',
     opus: voip ? 'voip 32 kbit/s (SILK/hybrid)' : 'audio 64 kbit/s (CELT)',
     windowS: seconds,
     totalS: +((Date.now() - t0) / 1000).toFixed(1),

@@ -4,3 +4,4 @@ export * from './reorder';
 export * from './opus';
 export * from './stream';
 export * from './whep-in';
+export { installFastRtpParsing, uninstallFastRtpParsing } from './werift-rtp';

@@ -13,6 +13,10 @@ import { OpusDecoder, opusPacketSamples, type OpusRate } from './opus';
 import { ReorderBuffer, type Ordered } from './reorder';
 import { sanitizeAnswer } from './sdp';
 import { deleteSession, postOffer, WhepError, type IceServer } from './signalling';
+import { installFastRtpParsing } from './werift-rtp';
+
+// werift's RTP header parsing was the largest single cost of receiving (see werift-rtp.ts)
+installFastRtpParsing();
 
 export type WhepState = 'connecting' | 'live' | 'idle' | 'reconnecting' | 'stopped' | 'error';
 export type WhepEventName = 'connecting' | 'connected' | 'idle' | 'resumed' | 'reconnecting' | 'stopped' | 'error';

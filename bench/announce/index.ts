@@ -8,7 +8,11 @@
  *   driftPpm        RTP time against the wall clock at the players over the run: the change of
  *                   (arrival - RTP time) between the first and the last 3 s (5th percentiles), over the
  *                   run's length; --drift-seconds N adds N seconds of silence for a finer figure
- *   idleCpuPct      CPU of this process (pacer + encoder + 50 sockets), % of one core, silence
+ *   idleCpuPct      CPU of this process (pacer + encoder + 50 sockets), % of one core, silence, with
+ *                   the default silent packets (60 ms); 20 ms (a packet per frame, as before) and
+ *                   120 ms are measured side by side in rotating 1.5 s slices (idleCpuPctBy), and the
+ *                   12 first-packet rounds alternate 60 ms and 20 ms (firstPacketMsPerFrame,
+ *                   readyToAirMs: rendered -> on air)
  *   speakingCpuPct  the same while speaking continuously (speech engine included)
  * Figures come from a shared, noisy 2-core machine; compare ratios within one run.
  */

@@ -188,12 +188,16 @@ async function main(): Promise<void> {
     // speaking continuously: the sentence queued back to back
     for (let i = 0; i < 4; i++) station.announce({ text: SENTENCE, id: `s${i}`, repeat: 1 });
     await sleep(500);
+    const speakLate: number[] = [];
+    sampling = speakLate;
     const speakingCpuPct = await cpuDuring(6000);
+    sampling = undefined;
+    const speakingJitterP99Ms = pct(speakLate.map(Math.abs), 99);
     station.announcer.interrupt();
     // end on silence, as the run began: the drift figure compares like with like (an encoded
     // speech frame leaves ~0.1 ms later than the reused silent packet)
     await sleep(3500);
-    console.log(`speaking CPU ${speakingCpuPct.toFixed(2)} % of a core`);
+    console.log(`speaking CPU ${speakingCpuPct.toFixed(2)} % of a core, |send - schedule| p99 ${speakingJitterP99Ms.toFixed(2)} ms`);
     if (driftSeconds > 0) {
       console.log(`drift run: ${driftSeconds} s more`);
       await sleep(driftSeconds * 1000);
@@ -249,6 +253,7 @@ async function main(): Promise<void> {
         firstPacketMsPerFrame: Math.round(firstPerFrameMs * 10) / 10,
         readyToAirMs,
         readyToAirPerFrameMs,
+        speakingJitterP99Ms: Math.round(speakingJitterP99Ms * 100) / 100,
       }),
     );
   } finally {

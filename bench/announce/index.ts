@@ -8,7 +8,11 @@
  *   driftPpm        RTP time against the wall clock at the players over the run: the change of
  *                   (arrival - RTP time) between the first and the last 3 s (5th percentiles), over the
  *                   run's length; --drift-seconds N adds N seconds of silence for a finer figure
- *   idleCpuPct      CPU of this process (pacer + encoder + 50 sockets), % of one core, silence
+ *   idleCpuPct      CPU of this process (pacer + encoder + 50 sockets), % of one core, silence, with
+ *                   the default silent packets (60 ms); 20 ms (a packet per frame, as before) and
+ *                   120 ms are measured side by side in rotating 1.5 s slices (idleCpuPctBy), and the
+ *                   12 first-packet rounds alternate 60 ms and 20 ms (firstPacketMsPerFrame,
+ *                   readyToAirMs: rendered -> on air)
  *   speakingCpuPct  the same while speaking continuously (speech engine included)
  * Figures come from a shared, noisy 2-core machine; compare ratios within one run.
  */
@@ -16,9 +20,13 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Pacer, createStation } from '../../lib/announce';
+import { IDLE_FRAMES } from '../../lib/announce/stream';
 import type { AnnouncementEvent } from '../../lib/announce';
 
 const LISTENERS = 50;
+/** frames per silent packet between announcements, compared side by side (1 = a packet per frame, as before) */
+const IDLE_VARIANTS = [1, 3, 6];
+const DEFAULT_IDLE = IDLE_FRAMES;
 const SENTENCE = 'Ticket number A twelve, please proceed to counter three now.'; // 10 words
 const SPEECH_RMS = 200; // decoded RMS above which a frame is speech (silence decodes to ~0)
 const args = process.argv.slice(2);
@@ -84,12 +92,25 @@ async function main(): Promise<void> {
   await station.start();
   await station.warmUp();
   // sender side: when each frame is handed to the output, against the pacer's schedule
+  // (a packet of several silent frames is due at its first frame's time: its RTP timestamp)
   const late: number[] = [];
-  const out = station.output as unknown as { writeFrame(f: Buffer): void };
+  const lateBy = new Map<number, number[]>(IDLE_VARIANTS.map((v) => [v, []]));
+  let sampling: number[] | undefined;
+  const out = station.output as unknown as { writeFrame(f: Buffer): void; writeSilence(k: number): number };
+  const note = () => {
+    const v = performance.now() - station.pacer.dueTime(station.pacer.frames - 1);
+    late.push(v);
+    sampling?.push(v);
+  };
   const write = out.writeFrame.bind(out);
   out.writeFrame = (f: Buffer) => {
-    late.push(performance.now() - station.pacer.dueTime(station.pacer.frames - 1));
+    note();
     write(f);
+  };
+  const writeSilence = out.writeSilence.bind(out);
+  out.writeSilence = (k: number) => {
+    note();
+    return writeSilence(k);
   };
   await sleep(1000);
   const idleAlonePct = await cpuDuring(3000);
@@ -117,36 +138,66 @@ async function main(): Promise<void> {
     console.log(`${players} TCP players on ${url}`);
     await sleep(1000);
 
-    // idle: silence to 50 players
-    const idleCpuPct = await cpuDuring(6000);
-    console.log(`idle CPU ${idleCpuPct.toFixed(2)} % of a core`);
+    // idle: silence to 50 players, each packet size in turn (order rotating), same machine load
+    const idleBy = new Map<number, number[]>(IDLE_VARIANTS.map((v) => [v, []]));
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < IDLE_VARIANTS.length; i++) {
+        const v = IDLE_VARIANTS[(i + round) % IDLE_VARIANTS.length];
+        station.idleFrames = v;
+        await sleep(200);
+        sampling = lateBy.get(v);
+        idleBy.get(v)!.push(await cpuDuring(1500));
+        sampling = undefined;
+      }
+    }
+    station.idleFrames = DEFAULT_IDLE;
+    const idle = IDLE_VARIANTS.map((v) => ({ v, cpu: median(idleBy.get(v)!), jitter: pct(lateBy.get(v)!.map(Math.abs), 99) }));
+    for (const r of idle) console.log(`idle, ${r.v * 20} ms silent packets: CPU ${r.cpu.toFixed(2)} % of a core (median of ${idleBy.get(r.v)!.length} slices: ${idleBy.get(r.v)!.map((c) => c.toFixed(2)).join(' ')}), |send - schedule| p99 ${r.jitter.toFixed(2)} ms`);
+    const idleCpuPct = idle.find((r) => r.v === DEFAULT_IDLE)!.cpu;
 
     // message in -> first speech packet at a player, then cut (interrupt) and wait for silence
     const first: number[] = [];
-    for (let round = 0; round < 11; round++) {
+    const firstBy = new Map<number, number[]>([[1, []], [DEFAULT_IDLE, []]]);
+    for (let round = 0; round < 12; round++) {
+      // alternately a packet per frame and the default silent packets: what the latter cost
+      const v = round % 2 === 0 ? DEFAULT_IDLE : 1;
+      station.idleFrames = v;
+      await sleep(100);
       const t = wall();
       child.send({ type: 'watch', from: t, threshold: SPEECH_RMS });
       station.announce({ text: SENTENCE, id: `r${round}` });
       const m = await wait('speech', 5000);
       first.push((m.at as number) - t);
+      firstBy.get(v)!.push((m.at as number) - t);
       await sleep(300);
       station.announcer.interrupt();
       await sleep(300);
     }
-    const firstPacketMs = median(first);
+    station.idleFrames = DEFAULT_IDLE;
+    const firstPacketMs = median(firstBy.get(DEFAULT_IDLE)!);
+    const firstPerFrameMs = median(firstBy.get(1)!);
     const rounds = events.filter((e) => e.event === 'started' && e.id.startsWith('r'));
+    // what the silent packets cost an announcement: ready (rendered) -> on air, ms (Date.now)
+    const onAirBy = (even: boolean) => median(rounds.filter((e) => (Number(e.id.slice(1)) % 2 === 0) === even).map((e) => (e.waitedMs ?? 0) - (e.renderMs ?? 0)));
+    const readyToAirMs = onAirBy(true);
+    const readyToAirPerFrameMs = onAirBy(false);
+    console.log(`rendered -> on air (median): ${readyToAirMs} ms with ${DEFAULT_IDLE * 20} ms silent packets, ${readyToAirPerFrameMs} ms with 20 ms packets`);
     console.log(`engine render ms: ${rounds.map((e) => e.renderMs).join(', ')}; queue wait ms: ${rounds.map((e) => e.waitedMs).join(', ')}`);
-    console.log(`first speech packet after ${first.map((v) => v.toFixed(0)).join(', ')} ms (median ${firstPacketMs.toFixed(1)})`);
+    console.log(`first speech packet after ${first.map((v) => v.toFixed(0)).join(', ')} ms (median with ${DEFAULT_IDLE * 20} ms silent packets ${firstPacketMs.toFixed(1)}, with 20 ms packets ${firstPerFrameMs.toFixed(1)})`);
 
     // speaking continuously: the sentence queued back to back
     for (let i = 0; i < 4; i++) station.announce({ text: SENTENCE, id: `s${i}`, repeat: 1 });
     await sleep(500);
+    const speakLate: number[] = [];
+    sampling = speakLate;
     const speakingCpuPct = await cpuDuring(6000);
+    sampling = undefined;
+    const speakingJitterP99Ms = pct(speakLate.map(Math.abs), 99);
     station.announcer.interrupt();
     // end on silence, as the run began: the drift figure compares like with like (an encoded
     // speech frame leaves ~0.1 ms later than the reused silent packet)
     await sleep(3500);
-    console.log(`speaking CPU ${speakingCpuPct.toFixed(2)} % of a core`);
+    console.log(`speaking CPU ${speakingCpuPct.toFixed(2)} % of a core, |send - schedule| p99 ${speakingJitterP99Ms.toFixed(2)} ms`);
     if (driftSeconds > 0) {
       console.log(`drift run: ${driftSeconds} s more`);
       await sleep(driftSeconds * 1000);
@@ -196,6 +247,13 @@ async function main(): Promise<void> {
         idleNoPlayersCpuPct: Math.round(idleAlonePct * 100) / 100,
         wireJitterP99Ms: Math.round(wireJitterP99Ms * 100) / 100,
         barePacerJitterP99Ms: Math.round(bareP99 * 100) / 100,
+        idleFrames: DEFAULT_IDLE,
+        idleCpuPctBy: Object.fromEntries(idle.map((r) => [`${r.v * 20}ms`, Math.round(r.cpu * 100) / 100])),
+        idleJitterP99MsBy: Object.fromEntries(idle.map((r) => [`${r.v * 20}ms`, Math.round(r.jitter * 100) / 100])),
+        firstPacketMsPerFrame: Math.round(firstPerFrameMs * 10) / 10,
+        readyToAirMs,
+        readyToAirPerFrameMs,
+        speakingJitterP99Ms: Math.round(speakingJitterP99Ms * 100) / 100,
       }),
     );
   } finally {

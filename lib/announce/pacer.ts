@@ -23,7 +23,10 @@ export const systemClock: Clock = {
 
 export interface PacerOptions {
   frameMs: number;
-  /** called for frame n (0-based) at its due time; `due` is its scheduled clock time */
+  /**
+   * called for frame n (0-based) at its due time; `due` is its scheduled clock time. If it
+   * produced several frames at once, it says so with `pacer.produced(count)`.
+   */
   onFrame: (n: number, due: number) => void;
   clock?: Clock;
   /** a late frame up to this much behind is still sent (catch-up); beyond, re-anchor (default 1000 ms) */
@@ -44,6 +47,8 @@ export class Pacer extends EventEmitter {
   private n = 0;
   private timer: unknown;
   private running = false;
+  /** frames beyond the current one that the running onFrame call produced */
+  private extra = 0;
   /** frames skipped by re-anchoring after stalls */
   skipped = 0;
 
@@ -68,6 +73,14 @@ export class Pacer extends EventEmitter {
   /** Clock time at which frame `n` is due. */
   dueTime(n: number): number {
     return this.start + n * this.frameMs;
+  }
+
+  /**
+   * Called from onFrame: this call produced `count` frames at once (e.g. one packet of 6 silent
+   * frames). The clock then skips to the frame after them, so it wakes once per packet.
+   */
+  produced(count: number): void {
+    this.extra = Math.max(0, Math.floor(count) - 1);
   }
 
   begin(): void {
@@ -97,8 +110,10 @@ export class Pacer extends EventEmitter {
     }
     while (this.running && this.dueTime(this.n) <= now + this.earlyMs) {
       const n = this.n++;
+      this.extra = 0;
       try {
         this.opts.onFrame(n, this.dueTime(n));
+        this.n += this.extra;
       } catch (err) {
         // a failing consumer must not stop the clock (nor crash the process from a timer)
         if (this.listenerCount('error') > 0) this.emit('error', err);

@@ -42,6 +42,8 @@ export interface StationConfig {
   maxChars?: number;
   /** push back-off (ms), default 1000..30000 */
   backoff?: { initialMs: number; maxMs: number };
+  /** frames of silence per packet between announcements (Opus only; default 3 = 60 ms; 1 = a packet per frame) */
+  idleFrames?: number;
 }
 
 /** The PCM rate the stream runs at for a codec. */
@@ -94,5 +96,6 @@ export function createStation(cfg: StationConfig, engine: SpeechEngine = createE
     defaults: { voice: cfg.voice, speed: cfg.speed, pitch: cfg.pitch, volume: cfg.volume, repeat: cfg.repeat, gapMs: cfg.gapMs },
     // a push target that is (re)connecting hears nothing: announcements wait for it
     liveStates: cfg.mode === 'push' ? ['publishing'] : undefined,
+    idleFrames: cfg.idleFrames,
   });
 }

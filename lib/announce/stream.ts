@@ -15,6 +15,8 @@ export interface FrameOutput extends EventEmitter {
   readonly state: string;
   start(): Promise<void>;
   writeFrame(pcm: Buffer): void;
+  /** up to `maxFrames` frames of silence in one packet; returns the frames written (RtspOutput) */
+  writeSilence?(maxFrames: number): number;
   close(): Promise<void>;
 }
 
@@ -28,7 +30,19 @@ export interface AnnouncementStreamOptions extends Omit<AnnouncerOptions, 'frame
    */
   liveStates?: string[];
   clock?: Clock;
+  /**
+   * frames of silence sent as one packet while nothing is queued, where the output can (Opus):
+   * default 3 (60 ms): a third of the packets and timer wake-ups when idle (bench/announce). An
+   * announcement that arrives meanwhile starts at most (idleFrames - 1) frames later, which its
+   * rendering (~100 ms) hides for speech; PCM or WAV input waits up to 40 ms. 60 ms, not the
+   * 120 ms an Opus packet may hold: some decoders (opusscript's, players sizing their buffer
+   * for the longest single Opus frame) take at most 60 ms per packet. 1 = a packet per frame.
+   */
+  idleFrames?: number;
 }
+
+/** Default frames per silent packet between announcements (see idleFrames). */
+export const IDLE_FRAMES = 3;
 
 export class AnnouncementStream extends EventEmitter {
   readonly announcer: Announcer;
@@ -37,6 +51,8 @@ export class AnnouncementStream extends EventEmitter {
   readonly engine: AnnouncerOptions['engine'];
   private readonly defaultVoice: string | undefined;
   private readonly silenceFrame: Buffer;
+  /** frames of silence per packet between announcements (see the option); may be changed live */
+  idleFrames: number;
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly onState: (s: string) => void;
@@ -48,6 +64,7 @@ export class AnnouncementStream extends EventEmitter {
     this.engine = opts.engine;
     this.defaultVoice = opts.defaults?.voice;
     this.announcer = new Announcer({ ...opts, frameMs });
+    this.idleFrames = Math.max(1, Math.floor(opts.idleFrames ?? IDLE_FRAMES));
     this.silenceFrame = Buffer.alloc(Math.round((opts.rate * frameMs) / 1000) * 2);
     // RtspOutput's RTP time counts the frames written: after a stall (a busy event loop) the pacer
     // sends the missed frames back to back, so RTP time stays on the wall clock; only after more
@@ -107,7 +124,19 @@ export class AnnouncementStream extends EventEmitter {
   }
 
   private frame(): void {
-    const f = this.announcer.nextFrame() ?? this.silenceFrame;
-    this.output.writeFrame(f);
+    const f = this.announcer.nextFrame();
+    if (f) {
+      this.output.writeFrame(f);
+      return;
+    }
+    // nothing to say and nothing waiting: silence, several frames per packet where the output
+    // can (the pacer then sleeps until after them). Once anything is queued (it is being
+    // rendered, ~100 ms), back to a packet per frame, so by the time it is ready the last
+    // multi-frame packet has run out and it starts at the next frame, as without them.
+    if (this.idleFrames > 1 && this.output.writeSilence && this.announcer.queued === 0) {
+      this.pacer.produced(this.output.writeSilence(this.idleFrames));
+      return;
+    }
+    this.output.writeFrame(this.silenceFrame);
   }
 }

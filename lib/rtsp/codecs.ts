@@ -29,6 +29,12 @@ export interface PayloadEncoder {
    * `emit` before returning; the AAC encoder (an ffmpeg child) calls it when ffmpeg answers.
    */
   encode(pcm: Buffer, timestamp: number): void;
+  /**
+   * Up to `frames` frames of digital silence as ONE packet whose first sample has clock time
+   * `timestamp`; returns how many frames it covered, 0 when the codec cannot (then the caller
+   * encodes a silent frame the ordinary way). Only Opus has it (see OpusPayloadEncoder).
+   */
+  encodeSilence?(frames: number, timestamp: number): number;
   /** frees the encoder (the AAC one resolves once its ffmpeg child has exited) */
   close(): void | Promise<void>;
 }
@@ -40,6 +46,8 @@ export const MAX_PAYLOAD = 1400;
 
 /** silent frames the Opus encoder gets before its silent packet is reused */
 const SILENT_SETTLE = 10;
+/** An Opus packet holds at most 120 ms (RFC 6716 §3.2.5). */
+const OPUS_MAX_PACKET_MS = 120;
 const OPUS_RATES = [8000, 12000, 16000, 24000, 48000];
 const OPUS_FRAME_MS = [2.5, 5, 10, 20, 40, 60];
 /** MPEG-4 sampling frequency index (ISO 14496-3 §1.6.3.4). */
@@ -80,6 +88,7 @@ export class OpusPayloadEncoder implements PayloadEncoder {
   readonly fmtp = 'minptime=10;useinbandfec=0;sprop-stereo=0;stereo=0';
   private readonly enc: OpusScript;
   private readonly frameSamples: number;
+  private readonly maxFramesPerPacket: number;
 
   constructor(
     rate: number,
@@ -91,6 +100,7 @@ export class OpusPayloadEncoder implements PayloadEncoder {
     this.enc = new OpusScript(rate as 48000, 1, OpusScript.Application.AUDIO);
     this.enc.setBitrate(bitrate);
     this.frameSamples = (rate * frameMs) / 1000;
+    this.maxFramesPerPacket = Math.floor(OPUS_MAX_PACKET_MS / frameMs);
     this.zero = Buffer.alloc(this.frameSamples * 2);
   }
 
@@ -116,6 +126,34 @@ export class OpusPayloadEncoder implements PayloadEncoder {
     const out = Buffer.from(this.enc.encode(pcm, this.frameSamples));
     if (this.silentRun > 0) this.silentPacket = out;
     this.emit({ payload: out, timestamp });
+  }
+
+  /** multi-frame silent packets already built, by frame count */
+  private readonly silentPackets = new Map<number, Buffer>();
+
+  /**
+   * Between announcements the idle stream sends one packet per 2–6 frames instead of one per
+   * frame (bench/announce: a write per player per packet is most of the idle CPU). The packet is
+   * the settled silent frame repeated, as an Opus code-3 packet (RFC 6716 §3.2.5: TOC with c=3,
+   * a frame-count byte, then equal-sized frames; at most 120 ms), so the timeline stays continuous
+   * (no DTX gap for players to conceal) and decodes to the very samples the single frames would.
+   * Until the encoder has settled on silence it answers 0 and the caller sends single frames.
+   */
+  encodeSilence(frames: number, timestamp: number): number {
+    const one = this.silentRun >= SILENT_SETTLE ? this.silentPacket : undefined;
+    const k = Math.min(Math.floor(frames), this.maxFramesPerPacket, 48);
+    // a code-0 (single frame) packet with at least one byte of frame data is what repeats cleanly
+    if (!one || k < 2 || (one[0] & 0x03) !== 0 || one.length < 2) return 0;
+    let packet = this.silentPackets.get(k);
+    if (!packet || packet.length !== 2 + k * (one.length - 1) || packet[0] !== ((one[0] & 0xfc) | 3)) {
+      packet = Buffer.allocUnsafe(2 + k * (one.length - 1));
+      packet[0] = (one[0] & 0xfc) | 3; // same configuration and stereo flag, code 3: M frames
+      packet[1] = k; // v=0 (constant bit rate: all frames one size), p=0 (no padding), M=k
+      for (let i = 0; i < k; i++) one.copy(packet, 2 + i * (one.length - 1), 1);
+      this.silentPackets.set(k, packet);
+    }
+    this.emit({ payload: packet, timestamp });
+    return k;
   }
 
   close(): void {

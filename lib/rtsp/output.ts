@@ -256,6 +256,30 @@ export class RtspOutput extends EventEmitter {
     this.encoder.encode(pcm, ts);
   }
 
+  /**
+   * Up to `maxFrames` frames of silence as one packet where the codec can (Opus, once its encoder
+   * has settled on silence); otherwise one silent frame as writeFrame would send it. Returns the
+   * frames written: the caller's clock must then skip that many frame times. RTP time still
+   * counts every frame, so the timeline is the one single frames would give.
+   */
+  writeSilence(maxFrames: number): number {
+    if (!this.encoder || this.closing) return 1;
+    const dropping = this.opts.mode === 'push' && this._state !== 'publishing' && this.opts.codec !== 'aac';
+    if (maxFrames >= 2 && !dropping && this.encoder.encodeSilence) {
+      const ts = Math.round((this.samples * this.encoder.clockRate) / this.opts.rate);
+      const k = this.encoder.encodeSilence(maxFrames, ts);
+      if (k > 0) {
+        this.samples += k * this.frameSamples;
+        return k;
+      }
+    }
+    this.silentFrame ??= Buffer.alloc(this.frameSamples * 2);
+    this.writeFrame(this.silentFrame);
+    return 1;
+  }
+
+  private silentFrame: Buffer | undefined;
+
   /** RTP time of the next frame to be written (what RTP-Info announces to a new player). */
   private nextTimestamp(): number {
     return Math.round((this.samples * (this.encoder?.clockRate ?? this.opts.rate)) / this.opts.rate) >>> 0;

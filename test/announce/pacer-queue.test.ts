@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pacer, PriorityQueue } from '../../lib/announce';
-import type { Clock } from '../../lib/announce';
+import { EventEmitter } from 'node:events';
+import { AnnouncementStream, Pacer, PriorityQueue } from '../../lib/announce';
+import type { Clock, FrameOutput, SpeechEngine } from '../../lib/announce';
 
 /** A clock the test drives: timers fire when time is advanced, each `late` ms after their due time. */
 class FakeClock implements Clock {
@@ -138,4 +139,94 @@ test('queue: higher priority first, arrival order among equals, restore keeps th
   assert.equal(q.remove(q.find((x) => x.name === 'a')!), true);
   assert.deepEqual(q.clear().map((x) => x.name), ['b', 'd', 'f', 'c', 'e']);
   assert.equal(q.length, 0);
+});
+
+test('pacer: a call that produced several frames (produced(k)) moves the clock past them: one wake-up per packet', () => {
+  const clock = new FakeClock();
+  const sent: Array<{ n: number; at: number; due: number }> = [];
+  let wakeUps = 0;
+  const setT = clock.setTimeout.bind(clock);
+  clock.setTimeout = (fn, ms) => setT(() => (wakeUps++, fn()), ms);
+  const pacer: Pacer = new Pacer({
+    frameMs: 20,
+    clock,
+    onFrame: (n, due) => {
+      sent.push({ n, at: clock.now(), due });
+      pacer.produced(n < 60 ? 6 : 1); // 120 ms packets, then single frames
+    },
+  });
+  const t0 = clock.now();
+  pacer.begin();
+  clock.runUntil(t0 + 2390); // frames 0..119
+  pacer.stop();
+  assert.deepEqual(
+    sent.map((f) => f.n),
+    [...Array.from({ length: 10 }, (_, i) => i * 6), ...Array.from({ length: 60 }, (_, i) => 60 + i)],
+  );
+  sent.forEach((f) => assert.equal(f.due, t0 + f.n * 20));
+  assert.ok(wakeUps <= 10 + 60, `${wakeUps} wake-ups`);
+});
+
+/** What the stream wrote to its output, as the output would put it on the wire. */
+class RecordingOutput extends EventEmitter implements FrameOutput {
+  readonly state = 'listening';
+  packets: Array<{ frames: number; silent: boolean; at: number }> = [];
+  constructor(private readonly clock: FakeClock) {
+    super();
+  }
+  async start() {}
+  writeFrame(pcm: Buffer): void {
+    this.packets.push({ frames: 1, silent: !pcm.some((b) => b !== 0), at: this.clock.now() });
+  }
+  writeSilence(maxFrames: number): number {
+    this.packets.push({ frames: maxFrames, silent: true, at: this.clock.now() });
+    return maxFrames;
+  }
+  async close() {}
+}
+
+test('stream: between announcements silence goes out 3 frames per packet (60 ms); once something is queued, a packet per frame', async () => {
+  const clock = new FakeClock();
+  const out = new RecordingOutput(clock);
+  const engine: SpeechEngine = {
+    name: 'none',
+    voices: async () => [],
+    hasVoice: async () => false,
+    synthesize: async () => {
+      throw new Error('not used');
+    },
+    close: async () => {},
+  };
+  const stream = new AnnouncementStream({ output: out, engine, rate: 48000, clock, now: () => clock.now() });
+  await stream.start();
+  const t0 = clock.now();
+  clock.runUntil(t0 + 1000);
+  // 1 s of silence in 60 ms packets, each covering the frames up to the next one (no gap)
+  assert.ok(out.packets.length >= 16 && out.packets.length <= 17, `${out.packets.length} packets`);
+  out.packets.forEach((p, i) => {
+    assert.equal(p.frames, 3);
+    assert.equal(p.at, t0 + i * 60);
+  });
+  // PCM in (no rendering): it starts at the end of the packet on air, then every frame is sent
+  const tone = Buffer.alloc(48000 * 2 * 0.2);
+  for (let i = 0; i < tone.length / 2; i++) tone.writeInt16LE(8000, i * 2);
+  const asked = clock.now();
+  const { ready } = stream.announce({ audio: { pcm: tone, rate: 48000, channels: 1 } });
+  await ready;
+  const n = out.packets.length;
+  clock.runUntil(clock.now() + 600);
+  const after = out.packets.slice(n);
+  const firstLoud = after.findIndex((p) => !p.silent);
+  assert.ok(firstLoud >= 0, 'the announcement went out');
+  assert.ok(after[firstLoud].at - asked <= 40, `on air ${after[firstLoud].at - asked} ms after it was asked for`);
+  assert.equal(after.slice(firstLoud, firstLoud + 10).filter((p) => !p.silent).length, 10, '200 ms of it, frame by frame');
+  // the frame clock never skipped or doubled a frame: packets tile the timeline
+  let frame = 0;
+  for (const p of out.packets) {
+    assert.equal(p.at, t0 + frame * 20);
+    frame += p.frames;
+  }
+  // and back to 60 ms packets once the queue is empty again
+  assert.equal(out.packets[out.packets.length - 1].frames, 3);
+  await stream.close();
 });

@@ -33,12 +33,15 @@ test('serve: ffmpeg (TCP) and GStreamer (UDP) play at once; the announcement is 
   await station.start();
   await station.warmUp();
   const url = `rtsp://127.0.0.1:${port}/announce`;
-  const ff = ffmpegPlayer(url, join(dir, 'ffmpeg.wav'), 8, ['-rtsp_transport', 'tcp']);
+  const ff = ffmpegPlayer(url, join(dir, 'ffmpeg.wav'), 10, ['-rtsp_transport', 'tcp']);
   const gst = gstPlayer(url, join(dir, 'gst.wav'), 40000, 'udp');
   peers.push(ff, gst);
   const out = station.output as unknown as { players: number };
   await until(() => out.players >= 2, 15000, `two players (ffmpeg: ${ff.stderr()} gst: ${gst.stderr()})`);
-  await sleep(1500);
+  // 3 s of idle silence first: it goes out as 60 ms packets (3 Opus frames each), so where the
+  // players decode the announcement shows they took each of them for 60 ms (as 20 ms, the
+  // announcement would come ~2 s early)
+  await sleep(3000);
   station.announce({ text: TEXT, id: 'A012' });
   await until(() => events.some((e) => e.event === 'finished'), 20000, 'the announcement to finish');
   const code = await ff.exited;
@@ -61,6 +64,7 @@ test('serve: ffmpeg (TCP) and GStreamer (UDP) play at once; the announcement is 
     const env = envelope(pcm, rate);
     const m = bestMatch(env, refEnv);
     assert.ok(m.corr > 0.8, `${name}: the announcement's envelope matches the engine's output (correlation ${m.corr.toFixed(2)})`);
+    assert.ok(m.offset * 10 >= 2500, `${name}: the announcement starts ${m.offset * 10} ms into the decoded audio, after 3 s of silence`);
     // silence before and after it (Opus leaves a little noise near the edges)
     const outside = env.filter((_, i) => i < m.offset - 5 || i > m.offset + refEnv.length + 5);
     assert.ok(outside.length > 100, `${name}: ${outside.length} windows of silence`);

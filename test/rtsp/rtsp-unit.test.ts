@@ -140,6 +140,55 @@ test('Opus: reusing the settled silent packet gives the very bitstream the encod
   ours.close();
 });
 
+test('Opus: k silent frames in one code-3 packet decode to the very samples of k single silent packets; none before the encoder settles', () => {
+  const got: Array<{ payload: Buffer; timestamp: number }> = [];
+  const enc = new OpusPayloadEncoder(48000, 20, (u) => got.push(u));
+  const zero = Buffer.alloc(1920);
+  assert.equal(enc.encodeSilence(6, 0), 0, 'nothing to repeat yet');
+  for (let i = 0; i < 30; i++) enc.encode(zero, i * 960);
+  const single = got[got.length - 1].payload;
+  assert.equal(single[0] & 3, 0, 'a single-frame packet');
+  assert.equal(enc.encodeSilence(100, 30 * 960), 6, 'at most 120 ms in one packet (RFC 6716)');
+  assert.equal(enc.encodeSilence(3, 36 * 960), 3);
+  const multi = got[got.length - 1];
+  assert.equal(multi.timestamp, 36 * 960);
+  assert.equal(multi.payload[0], (single[0] & 0xfc) | 3, 'same configuration, code 3');
+  assert.equal(multi.payload[1], 3, 'CBR, no padding, 3 frames');
+  assert.equal(multi.payload.length, 2 + 3 * (single.length - 1));
+  // (opusscript's decoder takes at most 60 ms per packet, as some players' do: the default is 3)
+  const a = new OpusScript(48000, 1);
+  const b = new OpusScript(48000, 1);
+  const one = Buffer.concat(Array.from({ length: 3 }, () => Buffer.from(a.decode(single))));
+  const three = Buffer.from(b.decode(multi.payload));
+  assert.equal(three.length, 3 * 960 * 2);
+  assert.ok(three.equals(one), 'same samples');
+  a.delete();
+  b.delete();
+  enc.close();
+});
+
+test('RtspOutput.writeSilence: G.711 sends single frames; Opus several frames per packet once settled, RTP time counting every frame', async () => {
+  for (const codec of ['pcmu', 'opus'] as const) {
+    const rate = codec === 'opus' ? 48000 : 8000;
+    const port = await freePort();
+    const out = new RtspOutput({ mode: 'serve', codec, rate, channels: 1, frameMs: 20, serve: { host: '127.0.0.1', port, path: 'x' } });
+    await out.start();
+    try {
+      const counts: number[] = [];
+      for (let i = 0; i < 20; i++) counts.push(out.writeSilence(3));
+      if (codec === 'pcmu') assert.deepEqual(counts, Array(20).fill(1));
+      else {
+        assert.ok(counts.slice(0, 10).every((c) => c === 1), `single frames until the encoder settles: ${counts}`);
+        assert.ok(counts.slice(-5).every((c) => c === 3), `then 3 per packet: ${counts}`);
+      }
+      const frames = counts.reduce((x, y) => x + y, 0);
+      assert.equal((out as unknown as { nextTimestamp(): number }).nextTimestamp(), (frames * (codec === 'opus' ? 960 : 160)) >>> 0);
+    } finally {
+      await out.close();
+    }
+  }
+});
+
 test('RTSP framing: messages and interleaved frames split anywhere across reads', () => {
   const got: (RtspMessage | number)[] = [];
   const r = new RtspReader((m) => got.push(m), (f) => got.push(f.channel * 1000 + f.data.length));

@@ -2,61 +2,11 @@
  * Helpers of the announcement tests: bounded peers (ffmpeg, GStreamer), free ports, and analysis
  * of decoded audio (energy envelope, dominant tone per window).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { spawnPeer, type Peer } from '../support/processes';
 import { decodeWav } from '../../lib/pcm';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-export interface Peer {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-  kill: (sig?: NodeJS.Signals) => void;
-}
-
-/** Spawns a peer that is killed after `maxMs` whatever happens. */
-export function spawnPeer(cmd: string, args: string[], maxMs: number): Peer {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (s: string) => (out = (out + s).slice(-20000)));
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (s: string) => (err = (err + s).slice(-20000)));
-  const guard = setTimeout(() => child.kill('SIGKILL'), maxMs);
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => {
-      clearTimeout(guard);
-      resolve(code);
-    });
-    child.on('error', (e) => {
-      err += String(e);
-      clearTimeout(guard);
-      resolve(-1);
-    });
-  });
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    kill: (sig = 'SIGKILL') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
-    },
-  };
-}
+export { freePort, spawnPeer, type Peer } from '../support/processes';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

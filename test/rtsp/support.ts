@@ -3,8 +3,6 @@
  * (the way the announcer's pacer calls writeFrame), a tone/silence pattern, spawned peers
  * (ffmpeg, GStreamer) with bounded lifetimes, and analysis of the audio they decode.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 
 /** Tone bursts: TONE_MS of a 1 kHz sine at the start of every PERIOD_MS, silence in between. */
@@ -52,63 +50,7 @@ export function startFeeder(write: (frame: Buffer, index: number) => void, rate:
   };
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-export interface Peer {
-  child: ChildProcess;
-  stderr: () => string;
-  stdout: () => string;
-  /** resolves with the exit code (or null when killed) */
-  exited: Promise<number | null>;
-  kill: (sig?: NodeJS.Signals) => void;
-}
-
-/** Spawns a peer that is killed after `maxMs` whatever happens. */
-export function spawnPeer(cmd: string, args: string[], maxMs: number): Peer {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (s: string) => {
-    if (out.length < 20000) out += s;
-  });
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (s: string) => {
-    err += s;
-    if (err.length > 20000) err = err.slice(-20000);
-  });
-  const guard = setTimeout(() => child.kill('SIGKILL'), maxMs);
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => {
-      clearTimeout(guard);
-      resolve(code);
-    });
-    child.on('error', (e) => {
-      err += String(e);
-      clearTimeout(guard);
-      resolve(-1);
-    });
-  });
-  return {
-    child,
-    stderr: () => err,
-    stdout: () => out,
-    exited,
-    kill: (sig = 'SIGKILL') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
-    },
-  };
-}
+export { freePort, spawnPeer, type Peer } from '../support/processes';
 
 export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;

@@ -137,11 +137,13 @@ test('Chunker by bytes rounds to whole frames and flushes on a format change', (
 test('StreamTable creates state per key and releases idle streams', () => {
   const expired: string[] = [];
   const t = new StreamTable<{ n: number }>({ idleMs: 1000, onIdle: (k) => expired.push(k) });
+  // every stream below was last used at or after `before`, so before + 999 is inside the timeout
+  const before = Date.now();
   const a = t.get('a', () => ({ n: 1 }));
   assert.equal(t.get('a', () => ({ n: 2 })), a);
   t.get('b', () => ({ n: 3 }));
   assert.equal(t.size, 2);
-  t.sweep(Date.now() + 999);
+  t.sweep(before + 999);
   assert.equal(t.size, 2);
   t.sweep(Date.now() + 1000);
   assert.deepEqual(expired.sort(), ['a', 'b']);

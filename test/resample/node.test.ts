@@ -5,6 +5,7 @@ import fs from 'fs';
 import { formatFields } from '../../lib/pcm';
 import { Resampler } from '../../lib/resample';
 import { type NodeModule, collect, collectErrors, getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
+import { noise } from './signals';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const resampleNode: NodeModule = require('../../nodes/resample/resample');
@@ -27,16 +28,6 @@ function flow(extra: Record<string, unknown> = {}): unknown[] {
     { id: 'rs', type: 'resample', name: '', outRate: 16000, outChannels: '1', mix: 'average', quality: 'standard', idleTimeout: 60, wires: [['out']], ...extra },
     { id: 'out', type: 'helper' },
   ];
-}
-
-function noise(frames: number, channels: number, seed: number): Buffer {
-  let s = seed;
-  const out = new Int16Array(frames * channels);
-  for (let i = 0; i < out.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >> 18) - 8192;
-  }
-  return Buffer.from(out.buffer);
 }
 
 const stereo48 = formatFields({ rate: 48000, channels: 2 });

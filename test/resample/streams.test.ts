@@ -2,18 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatFields } from '../../lib/pcm';
 import { ResampleStreams, Resampler } from '../../lib/resample';
+import { noise } from './signals';
 
 const opts = { outRate: 16000, outChannels: 1 as const, mix: 'average' as const, quality: 'standard' as const, idleMs: 0 };
-
-function noise(frames: number, channels: number, seed: number): Buffer {
-  let s = seed;
-  const out = new Int16Array(frames * channels);
-  for (let i = 0; i < out.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s >> 18) - 8192;
-  }
-  return Buffer.from(out.buffer);
-}
 
 test('timestamps: each output chunk carries the capture time of its own first sample', () => {
   const st = new ResampleStreams(opts);

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { decodeWav } from '../lib/pcm/wav';
-import { resampleOnce } from './resample-once';
+import { resampleAll } from '../lib/resample';
 import { startAsrReceiver } from './asr-receiver';
 import { DEFAULT_PORTS, demoFlows, type DemoPorts } from './flows';
 import { startWhepSource } from '../test/peers/whep-source';
@@ -59,7 +59,7 @@ export async function startDemo(opts: DemoOptions = {}): Promise<Demo> {
   try {
     // the sample speech ships at 16 kHz; WebRTC Opus wants 48 kHz: our own resampler does it
     const sample = decodeWav(fs.readFileSync(path.join(repoRoot, 'demo', 'media', 'sample-speech-16k.wav')));
-    const pcm48k = resampleOnce(sample.pcm, sample.format, { rate: 48000, channels: 1 });
+    const pcm48k = resampleAll(sample.pcm, sample.format, { rate: 48000, channels: 1 });
     const whep = await startWhepSource({ port: ports.whep, pcm: pcm48k, loop: true });
     stops.push(() => whep.stop());
     const asr = await startAsrReceiver({ port: ports.asr, saveDir: path.join(userDir, 'received'), log });

@@ -5,11 +5,10 @@
  * converts 50 ms of audio per step and lets the event loop (the pacer's timer) run in between.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { Resampler } from '../resample';
+import { Resampler, resampleAll } from '../resample';
 
 export function resampleMono(pcm: Buffer, fromRate: number, toRate: number): Buffer {
-  const r = new Resampler({ inRate: fromRate, inChannels: 1, outRate: toRate, outChannels: 1 });
-  return Buffer.concat([r.process(pcm), r.flush()]);
+  return resampleAll(pcm, { rate: fromRate, channels: 1 }, { rate: toRate, channels: 1 });
 }
 
 export async function resampleMonoAsync(pcm: Buffer, fromRate: number, toRate: number): Promise<Buffer> {

@@ -2,3 +2,4 @@ export * from './design';
 export * from './resampler';
 export * from './measure';
 export * from './streams';
+export * from './once';

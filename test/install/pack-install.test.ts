@@ -76,11 +76,18 @@ test('npm pack → palette-style install (no compiler) → Node-RED registers ev
   }
   // each node's icon is served from the installed package
   const html = await (await fetch(`${red.url}/nodes`, { headers: { Accept: 'text/html' } })).text();
+  let icons = 0;
   for (const type of declared) {
-    const m = new RegExp(`registerType\\(\\s*['"]${type}['"][\\s\\S]*?icon:\\s*['"]([^'"]+)['"]`).exec(html);
-    if (!m) continue; // a config node has no icon
+    // the node's own registerType call, up to the next one (a config node has no icon)
+    const def = new RegExp(`registerType\\(\\s*['"]${type}['"]([\\s\\S]*?)(registerType\\(|$)`).exec(html);
+    assert.ok(def, `${type}'s editor definition is served`);
+    if (/category:\s*['"]config['"]/.test(def[1])) continue;
+    const m = /icon:\s*['"]([^'"]+)['"]/.exec(def[1]);
+    assert.ok(m, `${type} names its icon`);
+    icons++;
     const icon: Response = await fetch(`${red.url}/icons/node-red-contrib-live-audio/${m[1]}`);
     assert.equal(icon.status, 200, `icon ${m[1]} of ${type}`);
     assert.match(icon.headers.get('content-type') ?? '', /svg|png/);
   }
+  assert.ok(icons >= 4, `icons checked for the four palette nodes (got ${icons})`);
 });

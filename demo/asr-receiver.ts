@@ -75,7 +75,8 @@ export async function startAsrReceiver(opts: AsrReceiverOptions): Promise<AsrRec
     s.bytes += pcm.length;
     s.lastAt = Date.now();
     s.ended = false;
-    if (s.pcm.reduce((n, b) => n + b.length, 0) < MAX_BYTES_PER_STREAM) s.pcm.push(pcm);
+    // s.bytes counts every byte; until the cap is first reached that is what s.pcm holds
+    if (s.bytes - pcm.length < MAX_BYTES_PER_STREAM) s.pcm.push(pcm);
     // like a recogniser's partial result, once per second of audio
     const secs = Math.floor(seconds(s));
     if (secs > s.repliedSeconds) {

@@ -3,7 +3,9 @@
  * every frame per stream (`stmId` of JSON frames, else the connection's `sid`/`stmId` query
  * parameter), can restart (closing every client with 1012 "service restart", as a redeploying
  * service does), can answer each frame, and remembers the upgrade headers it saw.
- * Used by the tests, the benchmark (as a separate process, see the CLI at the bottom) and the demo.
+ * Used by the tests, the benchmark (as a separate process, see the CLI at the bottom) and the
+ * examples' "try it locally" notes. The demo has its own receiver (demo/asr-receiver.ts: web page,
+ * WAV files, bounded memory); this one keeps every frame, which only a bounded test can afford.
  */
 import { createServer as createHttpServer, type IncomingHttpHeaders, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -183,7 +185,7 @@ export class WsReceiver {
   }
 }
 
-// CLI for the benchmark and the demo: `node ws-receiver.js [port] [--reply]` prints {"port":N} and
+// CLI for the benchmark and the examples: `node ws-receiver.js [port] [--reply]` prints {"port":N} and
 // then every frame; --reply answers each audio frame like a recogniser would
 // ({"stmId","traceId","seq","text"}). With an IPC channel (the benchmark) it prints nothing,
 // answers {cmd:"report"} with per-stream receive times, {cmd:"clock"} with its clock, and

@@ -34,9 +34,6 @@ interface StreamInfo {
   repliedSeconds: number;
 }
 
-/** keep at most this much audio per stream in memory (10 min at 16 kHz mono) */
-const MAX_BYTES_PER_STREAM = 16000 * 2 * 600;
-
 export interface AsrReceiver {
   url: string;
   pageUrl: string;
@@ -49,6 +46,8 @@ export async function startAsrReceiver(opts: AsrReceiverOptions): Promise<AsrRec
   const rate = opts.rate ?? 16000;
   const channels = opts.channels ?? 1;
   const bytesPerSec = rate * channels * 2;
+  /** keep at most 10 min of audio per stream in memory */
+  const maxBytesPerStream = bytesPerSec * 600;
   const log = opts.log ?? ((l: string) => console.log(l));
   const streams = new Map<string, StreamInfo>();
 
@@ -76,7 +75,7 @@ export async function startAsrReceiver(opts: AsrReceiverOptions): Promise<AsrRec
     s.lastAt = Date.now();
     s.ended = false;
     // s.bytes counts every byte; until the cap is first reached that is what s.pcm holds
-    if (s.bytes - pcm.length < MAX_BYTES_PER_STREAM) s.pcm.push(pcm);
+    if (s.bytes - pcm.length < maxBytesPerStream) s.pcm.push(pcm);
     // like a recogniser's partial result, once per second of audio
     const secs = Math.floor(seconds(s));
     if (secs > s.repliedSeconds) {

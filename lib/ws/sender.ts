@@ -267,7 +267,7 @@ export class WsSender extends EventEmitter {
       this.noteDrop(l, n, cause, only, false, keys.size > 1);
     });
     conn.on('state', () => this.emit('status'));
-    conn.on('drained', () => this.emit('status'));
+    // no status on 'drained': it fires after nearly every chunk; the node samples queue depth on a timer
     conn.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
       let payload: unknown = buf;

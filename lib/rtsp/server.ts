@@ -315,13 +315,13 @@ export class RtspServer extends EventEmitter {
 
   /** Sends one RTP packet to every playing session. */
   broadcast(rtp: Buffer): void {
-    let framed: Buffer | undefined;
+    // interleaved frames built once per channel, shared by every TCP player on that channel
+    const framed: Buffer[] = [];
     for (const s of this.sessions.values()) {
       if (!s.playing) continue;
       if (s.tcp) {
         if (s.conn.destroyed || s.conn.writableLength > MAX_QUEUED) continue; // a stalled reader loses packets, not our memory
-        if (s.rtpChannel === 0) framed ??= interleave(0, rtp);
-        s.conn.write(s.rtpChannel === 0 ? framed! : interleave(s.rtpChannel, rtp));
+        s.conn.write((framed[s.rtpChannel] ??= interleave(s.rtpChannel, rtp)));
       } else {
         this.rtpSock?.send(rtp, s.rtpPort, s.address);
       }

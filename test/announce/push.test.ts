@@ -4,24 +4,15 @@
  * the stream's timeline shows in the WAV). Announcements here are tones (PCM played as is), so
  * the decoded audio tells exactly which one played when.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EspeakWasmEngine, createStation, toRate } from '../../lib/announce';
 import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
-import { bestMatch, envelope, freePort, readWav, runs, sleep, spawnPeer, tone, toneTrack, until } from './support';
+import { bestMatch, envelope, freePort, readWav, runs, scratch, sleep, spawnPeer, tone, toneTrack, until } from './support';
 import type { Peer } from './support';
 
-const dir = mkdtempSync(join(tmpdir(), 'announce-push-'));
-const peers: Peer[] = [];
-const cleanup: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const p of peers) p.kill();
-  for (const c of cleanup) await c();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { dir, peers, cleanup } = scratch('announce-push-');
 
 const RATE = 48000;
 const FREQS = [400, 600, 800, 1000, 1200, 1400, 1600];

@@ -3,24 +3,14 @@
  * UDP) play the same stream at once; the announcement must be in what they decode, with the
  * energy envelope of the engine's own output, and silence around it.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createStation, EspeakWasmEngine, toRate } from '../../lib/announce';
 import type { AnnouncementEvent } from '../../lib/announce';
-import { bestMatch, envelope, ffmpegPlayer, freePort, gstPlayer, readWav, runs, sleep, tone, toneTrack, until } from './support';
-import type { Peer } from './support';
+import { bestMatch, envelope, ffmpegPlayer, freePort, gstPlayer, readWav, runs, scratch, sleep, tone, toneTrack, until } from './support';
 
-const dir = mkdtempSync(join(tmpdir(), 'announce-serve-'));
-const peers: Peer[] = [];
-const cleanup: Array<() => Promise<void>> = [];
-after(async () => {
-  for (const p of peers) p.kill();
-  for (const c of cleanup) await c();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { dir, peers, cleanup } = scratch('announce-serve-');
 
 const TEXT = '请 A012 号到 3 号窗口';
 

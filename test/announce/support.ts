@@ -2,11 +2,30 @@
  * Helpers of the announcement tests: bounded peers (ffmpeg, GStreamer), free ports, and analysis
  * of decoded audio (energy envelope, dominant tone per window).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
 import { spawnPeer, type Peer } from '../support/processes';
 import { decodeWav } from '../../lib/pcm';
 
 export { freePort, spawnPeer, type Peer } from '../support/processes';
+
+/**
+ * A test file's scratch space: a temp dir for decoded WAVs, plus peers to kill and closers to run
+ * in `after()` (peers first, so no player is left reading a closed stream), then the dir removed.
+ */
+export function scratch(prefix: string): { dir: string; peers: Peer[]; cleanup: Array<() => Promise<void>> } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const peers: Peer[] = [];
+  const cleanup: Array<() => Promise<void>> = [];
+  after(async () => {
+    for (const p of peers) p.kill();
+    for (const c of cleanup) await c();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, peers, cleanup };
+}
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

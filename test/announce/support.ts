@@ -9,7 +9,7 @@ import { after } from 'node:test';
 import { spawnPeer, type Peer } from '../support/processes';
 import { decodeWav } from '../../lib/pcm';
 
-export { freePort, spawnPeer, type Peer } from '../support/processes';
+export { freePort, sleep, spawnPeer, until, type Peer } from '../support/processes';
 
 /**
  * A test file's scratch space: a temp dir for decoded WAVs, plus peers to kill and closers to run
@@ -25,16 +25,6 @@ export function scratch(prefix: string): { dir: string; peers: Peer[]; cleanup: 
     rmSync(dir, { recursive: true, force: true });
   });
   return { dir, peers, cleanup };
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 /** ffmpeg decoding an RTSP URL to a mono 48 kHz WAV for `seconds` of media time (gaps in RTP time filled as silence). */

@@ -50,17 +50,7 @@ export function startFeeder(write: (frame: Buffer, index: number) => void, rate:
   };
 }
 
-export { freePort, spawnPeer, type Peer } from '../support/processes';
-
-export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { freePort, sleep, spawnPeer, until, type Peer } from '../support/processes';
 
 /** RMS per 10 ms window of s16le mono PCM. */
 export function envelope(pcm: Buffer, rate: number, windowMs = 10): number[] {

@@ -55,16 +55,7 @@ export function collect(id: string): Array<Record<string, any>> {
   return got;
 }
 
-/**
- * Waits until `cond` holds (polling), or fails after `ms`. Every wait in the tests is bounded.
- */
-export async function until(cond: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { until } from './processes';
 
 /**
  * Collects the messages of the errors a node reports through done(err) or node.error(err, msg),

@@ -31,7 +31,6 @@ export = function (RED: NodeAPI) {
   function WhepInNode(this: Node<{ token?: string; iceServers?: string }>, config: WhepInDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const t = { _: (key: string, params?: Record<string, unknown>) => RED._(key, params as Record<string, string>) };
     const num = (v: string, d: number) => (v === '' || v === undefined || !Number.isFinite(Number(v)) ? d : Number(v));
     const engine = new WhepIn(
       {
@@ -59,7 +58,7 @@ export = function (RED: NodeAPI) {
       const out: Record<string, unknown> = { topic: `whep/${ev.event}`, stmId: ev.stmId, payload: { ...ev, error: undefined } };
       if (ev.traceId !== undefined) out.traceId = ev.traceId;
       if (ev.error) {
-        const e = localError(t, ev.error);
+        const e = localError(RED, ev.error);
         (out.payload as Record<string, unknown>).error = { message: e.message, code: ev.error.code };
         if (ev.event === 'error') node.error(e, out);
       }
@@ -77,7 +76,7 @@ export = function (RED: NodeAPI) {
       const parts = (['live', 'idle', 'connecting', 'reconnecting'] as const).filter((k) => s[k] > 0).map((k) => RED._(`whep-in.status.${k}`, { n: s[k] }));
       // one stream waiting to retry: say why, the user's first question
       if (s.total === 1 && last?.event === 'reconnecting' && last.error) {
-        parts.push(`${Math.round((last.retryInMs ?? 0) / 1000)} s: ${localError(t, last.error).message.slice(0, 60)}`);
+        parts.push(`${Math.round((last.retryInMs ?? 0) / 1000)} s: ${localError(RED, last.error).message.slice(0, 60)}`);
       }
       node.status({ fill: s.live > 0 ? 'green' : 'yellow', shape: s.live === s.total ? 'dot' : 'ring', text: parts.join(', ') });
     }
@@ -88,7 +87,7 @@ export = function (RED: NodeAPI) {
       try {
         engine.start({ url: config.url, stmId: config.stmId || node.id, traceId: config.traceId || undefined });
       } catch (err) {
-        node.error(localError(t, err));
+        node.error(localError(RED, err));
       }
     });
     showStatus();
@@ -109,12 +108,12 @@ export = function (RED: NodeAPI) {
           done();
         } else if (action === 'stop') {
           const stopping = stmId ? [engine.stop(stmId)] : [engine.stopAll().then(() => true)];
-          Promise.all(stopping).then(([found]) => done(found ? undefined : localError(t, new CodedError('whep.notRunning', `no stream "${stmId}" is running`, { stmId }))), done);
+          Promise.all(stopping).then(([found]) => done(found ? undefined : localError(RED, new CodedError('whep.notRunning', `no stream "${stmId}" is running`, { stmId }))), done);
         } else {
           throw new CodedError('whep.badAction', `unknown action "${action}": use "start" or "stop"`, { action });
         }
       } catch (err) {
-        done(localError(t, err));
+        done(localError(RED, err));
       }
     });
 

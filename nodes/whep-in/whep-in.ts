@@ -46,7 +46,8 @@ export = function (RED: NodeAPI) {
         idleSilence: !!config.idleSilence,
         idleReconnectMs: num(config.idleReconnectMs, 30) * 1000,
         retryMaxMs: Math.max(1000, num(config.retryMaxMs, 30) * 1000),
-        maxStreams: num(config.maxStreams, 100),
+        // 0 or less would refuse every start with a confusing "0 streams are already running"
+        maxStreams: Math.max(1, num(config.maxStreams, 100)),
       },
       {
         chunk: (msg) => node.send([msg as NodeMessage, null]),

@@ -8,15 +8,24 @@ Prints "READY <port>" when listening, "SESSION <id>" per answered offer and "DEL
 DELETE. Loopback only: aioice leaves 127.0.0.1 out of its host candidates, so the address list
 is replaced with just 127.0.0.1 (and no STUN server is configured).
 """
-import argparse
-import asyncio
-import fractions
+import faulthandler
 import sys
-import time
 
+# If starting takes long (a CI machine once sat 45 s without a word before "READY"), write every
+# thread's Python stack to stderr so the test's error says where it stalled.
+faulthandler.dump_traceback_later(20, exit=False, file=sys.stderr)
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import fractions  # noqa: E402
+import time  # noqa: E402
+
+print("importing aiortc", file=sys.stderr, flush=True)
 import aioice.ice
 import av
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+print("imported aiortc", file=sys.stderr, flush=True)
 
 aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=True: ["127.0.0.1"]
 
@@ -116,6 +125,7 @@ async def main():
         pcm = f.read()
     srv = Server(pcm, args.loop)
     server = await asyncio.start_server(srv.handle, "127.0.0.1", args.port)
+    faulthandler.cancel_dump_traceback_later()
     print("READY", server.sockets[0].getsockname()[1], flush=True)
     async with server:
         await server.serve_forever()

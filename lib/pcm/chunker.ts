@@ -17,6 +17,12 @@ export interface Chunk {
   seq: number;
 }
 
+/** Throws a RangeError unless the chunk size is a positive finite number of bytes or ms. */
+export function assertChunkSize(size: ChunkSize): void {
+  const n = 'bytes' in size ? size.bytes : size.ms;
+  if (!(n > 0) || !Number.isFinite(n)) throw new RangeError(`chunk size must be a positive number, got ${n}`);
+}
+
 export class Chunker {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -26,8 +32,7 @@ export class Chunker {
   private nextSeq = 0;
 
   constructor(private readonly size: ChunkSize) {
-    const n = 'bytes' in size ? size.bytes : size.ms;
-    if (!(n > 0) || !Number.isFinite(n)) throw new RangeError(`chunk size must be a positive number, got ${n}`);
+    assertChunkSize(size);
   }
 
   /** Bytes per chunk in the given format (whole frames). */

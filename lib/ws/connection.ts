@@ -75,9 +75,7 @@ export class WsConnection extends EventEmitter {
 
   constructor(readonly opts: ConnectionOptions) {
     super();
-    if (!/^wss?:\/\//i.test(opts.url)) {
-      throw new CodedError('ws.badUrl', `WebSocket URL must start with ws:// or wss://, got "${redactUrl(opts.url)}"`, { url: redactUrl(opts.url) });
-    }
+    assertWsUrl(opts.url);
     this.queue = new BoundedQueue(opts.queueMs ?? 30_000, opts.policy ?? 'drop-oldest');
     this.backoff = new Backoff({ initialMs: opts.backoffInitialMs ?? 500, maxMs: opts.backoffMaxMs ?? 30_000 });
   }
@@ -302,6 +300,13 @@ export class WsConnection extends EventEmitter {
 }
 
 /** The URL with user:password and secret-looking query values masked, for status, events and logs. */
+/** Throws ws.badUrl unless `url` is a ws:// or wss:// URL (checked before anything connects). */
+export function assertWsUrl(url: string): void {
+  if (!/^wss?:\/\//i.test(url)) {
+    throw new CodedError('ws.badUrl', `WebSocket URL must start with ws:// or wss://, got "${redactUrl(url)}"`, { url: redactUrl(url) });
+  }
+}
+
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);

@@ -5,9 +5,9 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ChunkSize, PcmFormat } from '../pcm';
-import { Chunker, StreamTable, msForBytes, readPcm, streamKey } from '../pcm';
+import { Chunker, StreamTable, assertChunkSize, msForBytes, readPcm, streamKey } from '../pcm';
 import type { ConnectionCounters, ConnectionOptions } from './connection';
-import { WsConnection, redactUrl } from './connection';
+import { WsConnection, assertWsUrl, redactUrl } from './connection';
 import type { FrameOptions } from './frame';
 import { FrameBuilder, fillTemplate } from './frame';
 import type { QueueItem } from './queue';
@@ -114,7 +114,7 @@ export class WsSender extends EventEmitter {
     super();
     this.mode = opts.target.mode ?? 'shared';
     this.chunkSize = opts.chunk ?? { ms: 200 };
-    new Chunker(this.chunkSize); // validates the size now rather than on the first message
+    assertChunkSize(this.chunkSize); // now rather than on the first message
     this.frames = new FrameBuilder(opts.frame);
     this.streams = new StreamTable<Stream>({ idleMs: opts.idleMs ?? 60_000, onIdle: (_k, s) => this.finish(s) });
     if (this.mode === 'shared') {
@@ -122,7 +122,7 @@ export class WsSender extends EventEmitter {
       this.shared.conn.start();
     } else {
       // fail on a bad URL now (config error) rather than on the first stream
-      new WsConnection({ ...opts.target, url: fillTemplate(opts.target.url, {}) });
+      assertWsUrl(fillTemplate(opts.target.url, {}));
     }
   }
 

@@ -29,14 +29,26 @@ export interface Peer {
   kill: (sig?: NodeJS.Signals) => void;
 }
 
+export interface PeerOptions {
+  /** 'pipe' keeps the peer's stdin open (peers that exit when it closes); default 'ignore' */
+  stdin?: 'pipe' | 'ignore';
+  /** called with every whole line the peer prints on stdout, however long the output grows */
+  onLine?: (line: string) => void;
+}
+
 /** Spawns a peer that is killed after `maxMs` whatever happens. */
-export function spawnPeer(cmd: string, args: string[], maxMs: number): Peer {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnPeer(cmd: string, args: string[], maxMs: number, opts: PeerOptions = {}): Peer {
+  const child = spawn(cmd, args, { stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'] });
   let err = '';
   let out = '';
+  let partial = '';
   child.stdout!.setEncoding('utf8');
   child.stdout!.on('data', (s: string) => {
     if (out.length < 20000) out += s;
+    if (!opts.onLine) return;
+    const lines = (partial + s).split('\n');
+    partial = lines.pop()!;
+    for (const l of lines) opts.onLine(l);
   });
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (s: string) => {

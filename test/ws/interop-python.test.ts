@@ -5,11 +5,9 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { WsSender, type Reply } from '../../lib/ws';
-import { until } from '../support/node-red';
+import { spawnPeer, until, type Peer } from '../support/processes';
 import { FMT16K, messagesFor, pcmFor } from './helpers';
 
 interface PyEvent {
@@ -24,25 +22,31 @@ interface PyEvent {
   code?: number;
 }
 
-const children: ChildProcess[] = [];
+const peers: Peer[] = [];
 const senders: WsSender[] = [];
 after(async () => {
   for (const s of senders) await s.close();
-  for (const c of children) c.kill('SIGKILL');
+  for (const p of peers) p.kill();
 });
 
 async function pythonReceiver(): Promise<{ url: string; events: PyEvent[] }> {
   const script = join(__dirname, '..', '..', '..', 'test', 'peers', 'ws_receiver.py');
-  const child = spawn('/usr/bin/python3', [script, '--max-seconds', '120'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  children.push(child);
   const events: PyEvent[] = [];
   let port = 0;
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    const e = JSON.parse(line) as PyEvent;
-    if (e.port) port = e.port;
-    else events.push(e);
+  // stdin stays open: the receiver exits when it closes (or after --max-seconds)
+  const peer = spawnPeer('/usr/bin/python3', [script, '--max-seconds', '120'], 130_000, {
+    stdin: 'pipe',
+    onLine: (line) => {
+      if (!line) return;
+      const e = JSON.parse(line) as PyEvent;
+      if (e.port) port = e.port;
+      else events.push(e);
+    },
   });
-  await until(() => port > 0, 15_000, 'python receiver listening');
+  peers.push(peer);
+  await until(() => port > 0, 15_000, 'python receiver listening').catch((e: Error) => {
+    throw new Error(`${e.message}; its stderr: ${peer.stderr() || '(nothing)'}`);
+  });
   return { url: `ws://127.0.0.1:${port}`, events };
 }
 

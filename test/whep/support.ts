@@ -1,5 +1,5 @@
 /** Helpers of the whep tests: real peers (werift source, aiortc server), audio comparison. */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -130,30 +130,23 @@ export async function startAiortc(pcm48k: Buffer, loop = false): Promise<{ url: 
   throw new Error(`aiortc WHEP server failed to start:\n${failures.join('\n')}`);
 }
 
-/** The werift source in a child process (a server the test can kill). */
+/** The werift source in a child process (a server the test can kill); it lives 3 minutes at most. */
 export async function startSourceProcess(args: string[] = []): Promise<{ url: string; port: number; proc: ChildProcess; kill: () => Promise<void> }> {
-  const proc = spawn(process.execPath, [path.join(root, 'dist', 'test', 'peers', 'whep-source-cli.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const info = await new Promise<{ url: string; port: number }>((resolve, reject) => {
-    const t = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error('whep source did not start within 30 s'));
-    }, 30_000);
-    proc.on('exit', (code) => reject(new Error(`whep source exited (${code})`)));
-    let buf = '';
-    proc.stdout!.on('data', (d) => {
-      buf += String(d);
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(t);
-        resolve(JSON.parse(buf.slice(0, nl)));
-      }
-    });
-  });
+  const peer = spawnPeer(process.execPath, [path.join(root, 'dist', 'test', 'peers', 'whep-source-cli.js'), ...args], 180_000);
+  let exited = false;
+  void peer.exited.then(() => (exited = true));
+  // its first stdout line is {"url", "port"}
+  const first = () => (peer.stdout().includes('\n') ? peer.stdout().slice(0, peer.stdout().indexOf('\n')) : undefined);
+  await until(() => first() !== undefined || exited, 30_000, 'the whep source to start').catch(() => undefined);
+  const line = first();
+  if (!line) {
+    peer.kill();
+    throw new Error(`whep source ${exited ? 'exited' : 'did not start within 30 s'}: ${peer.stderr() || '(no stderr)'}`);
+  }
+  const info = JSON.parse(line) as { url: string; port: number };
   const kill = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGKILL');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    peer.kill();
+    await Promise.race([peer.exited, sleep(3000)]);
   };
-  return { ...info, proc, kill };
+  return { ...info, proc: peer.child, kill };
 }

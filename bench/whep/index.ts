@@ -4,7 +4,7 @@
  *
  *   npm run bench -- whep --streams 50 [--seconds 10] [--rate 16000 --channels 1] [--chunk 20] [--warmup 5] [--voip]
  *   A/B of the receive-path optimisations (see OPTIMISATIONS): --without srtp,… / --baseline;
- *   --alternate ";srtp;opus-copy" [--phase 2] [--alternate-seconds 60] switches between variants
+ *   --alternate ";srtp;rtp,srtp" [--phase 2] [--alternate-seconds 60] switches between variants
  *   inside one process; --ab "…;--baseline" --rounds 3 alternates whole runs.
  *
  * Prints progress on stderr and one JSON line on stdout:
@@ -23,7 +23,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { Session } from 'node:inspector';
 import path from 'node:path';
-import { installFastRtpParsing, installFastSrtp, setOpusFastCopy, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
+import { installFastRtpParsing, installFastSrtp, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
 
 const args = process.argv.slice(2);
 const opt = (name: string, d: number) => {
@@ -41,12 +41,13 @@ const chunkMs = opt('chunk', 20);
 const perSource = opt('per-source', 50);
 // --voip: the sources send browser-like Opus (SILK/hybrid 32 kbit/s) instead of CELT 64 kbit/s
 const voip = args.includes('--voip');
+// --srtp aes-cm: the sources allow only AES_CM_128_HMAC_SHA1_80, as SRS does (werift↔werift picks AES-GCM)
+const srtpAesCm = args[args.indexOf('--srtp') + 1] === 'aes-cm' && args.includes('--srtp');
 // A/B switches for the optimisations of the receive path (each can be turned off alone):
 //   rtp: lib/whep/werift-rtp.ts (werift's own RTP header parsing without it)
 //   srtp: lib/whep/werift-srtp.ts (werift's own SRTP decryption without it)
-//   opus-copy: the decoded samples leave the wasm heap through a loop (Buffer.from(Uint16Array) without it)
 // --without rtp,srtp,…  turns the named ones off; --baseline turns all off
-const OPTIMISATIONS = ['rtp', 'srtp', 'opus-copy'] as const;
+const OPTIMISATIONS = ['rtp', 'srtp'] as const;
 const baseline = args.includes('--baseline');
 const withoutIdx = args.indexOf('--without');
 const without = new Set(baseline ? OPTIMISATIONS : withoutIdx >= 0 ? args[withoutIdx + 1].split(',') : []);
@@ -58,7 +59,6 @@ function configure(off: Iterable<string>): void {
   else installFastRtpParsing();
   if (o.has('srtp')) uninstallFastSrtp();
   else installFastSrtp();
-  setOpusFastCopy(!o.has('opus-copy'));
 }
 configure(without);
 // --alternate "V1;V2;…" [--phase S]: in ONE process with the same streams, switch between
@@ -79,7 +79,7 @@ const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
 async function startSource(): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [path.resolve(__dirname, '..', '..', 'test', 'peers', 'whep-source-cli.js'), '--loop', ...(voip ? ['--voip'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [path.resolve(__dirname, '..', '..', 'test', 'peers', 'whep-source-cli.js'), '--loop', ...(voip ? ['--voip'] : []), ...(srtpAesCm ? ['--srtp', 'aes-cm'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(proc);
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('source did not start')), 30_000);
@@ -168,6 +168,9 @@ async function main() {
     );
     inspector.disconnect();
   }
+  // the SRTP profile DTLS agreed on (werift keeps it on the transport; read, not assumed)
+  const profileId = (engine.get('s0') as unknown as { pc?: { dtlsTransports: Array<{ dtls?: { srtp: { srtpProfile?: number } } }> } } | undefined)?.pc?.dtlsTransports[0]?.dtls?.srtp.srtpProfile;
+  const negotiated = profileId === 1 ? 'AES_CM_128_HMAC_SHA1_80' : profileId === 7 ? 'AEAD_AES_128_GCM' : String(profileId);
   const summary = engine.summary();
   const t1 = Date.now();
   await engine.close();
@@ -194,6 +197,7 @@ async function main() {
     output: `${rate} Hz ${channels === 1 ? 'mono' : 'stereo'}, ${chunkMs} ms chunks`,
     optimisationsOff: [...without].join(',') || 'none',
     opus: voip ? 'voip 32 kbit/s (SILK/hybrid)' : 'audio 64 kbit/s (CELT)',
+    srtp: negotiated,
     windowS: seconds,
     totalS: +((Date.now() - t0) / 1000).toFixed(1),
   };

@@ -33,12 +33,6 @@ function opusWasm(): OpusWasm {
 }
 
 const MAX_PACKET = 4000;
-
-let fastNarrow = true;
-/** Selects how decoded samples leave the wasm heap: the loop (default) or Buffer.from of a typed array (the benchmark's A/B baseline). */
-export function setOpusFastCopy(on: boolean): void {
-  fastNarrow = on;
-}
 const MAX_FRAMES = 5760; // 120 ms at 48 kHz, the most one call produces
 
 export type OpusRate = 8000 | 12000 | 16000 | 24000 | 48000;
@@ -121,14 +115,8 @@ export class OpusDecoder {
     if (!this.handler) throw new Error('Opus decoder closed');
     const frames = this.handler._decode(this.inPtr, len, this.outPtr);
     if (frames < 0) throw new Error(`Opus decode error ${frames}`);
-    // one output byte per 16-bit slot (opusscript's native convention): narrow them into a Buffer.
-    // A plain loop over the (little-endian) heap bytes: Buffer.from(new Uint16Array(…)) converted
-    // element by element through a generic path and was ~5 % of the whep-in benchmark
-    const n = frames * this.frameBytes;
-    if (!fastNarrow) return Buffer.from(new Uint16Array(this.mod.HEAPU8.buffer, this.outPtr, n));
-    const out = Buffer.allocUnsafe(n);
-    const heap = this.mod.HEAPU8;
-    for (let i = 0, p = this.outPtr; i < n; i++, p += 2) out[i] = heap[p];
-    return out;
+    // one output byte per 16-bit slot (opusscript's native convention): narrow them into a Buffer
+    // (a hand-written loop over the heap bytes instead measured no faster: kept the library path)
+    return Buffer.from(new Uint16Array(this.mod.HEAPU8.buffer, this.outPtr, frames * this.frameBytes));
   }
 }

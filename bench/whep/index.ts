@@ -21,6 +21,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { Session } from 'node:inspector';
 import path from 'node:path';
 import { installFastRtpParsing, installFastSrtp, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
@@ -199,6 +200,8 @@ async function main() {
     opus: voip ? 'voip 32 kbit/s (SILK/hybrid)' : 'audio 64 kbit/s (CELT)',
     srtp: negotiated,
     windowS: seconds,
+    // the machine's 1-minute load average at the end: other work on a shared machine inflates CPU figures
+    loadAvg1: +os.loadavg()[0].toFixed(2),
     totalS: +((Date.now() - t0) / 1000).toFixed(1),
   };
   if (alternate) {

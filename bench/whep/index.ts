@@ -3,6 +3,9 @@
  * counted) into the whep-in engine in this process.
  *
  *   npm run bench -- whep --streams 50 [--seconds 10] [--rate 16000 --channels 1] [--chunk 20] [--warmup 5] [--voip]
+ *   A/B of the receive-path optimisations (see OPTIMISATIONS): --without srtp,… / --baseline;
+ *   --alternate ";srtp;rtp,srtp" [--phase 2] [--alternate-seconds 60] switches between variants
+ *   inside one process; --ab "…;--baseline" --rounds 3 alternates whole runs.
  *
  * Prints progress on stderr and one JSON line on stdout:
  *   {"streams","cpuPctPerStream","rssMb","realtimeRatio","latencyP50Ms","latencyP99Ms", …}
@@ -18,9 +21,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { Session } from 'node:inspector';
 import path from 'node:path';
-import { uninstallFastRtpParsing, WhepIn, type OpusRate } from '../../lib/whep';
+import { installFastRtpParsing, installFastSrtp, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
 
 const args = process.argv.slice(2);
 const opt = (name: string, d: number) => {
@@ -38,9 +42,35 @@ const chunkMs = opt('chunk', 20);
 const perSource = opt('per-source', 50);
 // --voip: the sources send browser-like Opus (SILK/hybrid 32 kbit/s) instead of CELT 64 kbit/s
 const voip = args.includes('--voip');
-// --baseline: werift's own RTP header parsing instead of lib/whep/werift-rtp.ts (for A/B runs)
+// --srtp aes-cm: the sources allow only AES_CM_128_HMAC_SHA1_80, as SRS does (werift↔werift picks AES-GCM)
+const srtpAesCm = args[args.indexOf('--srtp') + 1] === 'aes-cm' && args.includes('--srtp');
+// A/B switches for the optimisations of the receive path (each can be turned off alone):
+//   rtp: lib/whep/werift-rtp.ts (werift's own RTP header parsing without it)
+//   srtp: lib/whep/werift-srtp.ts (werift's own SRTP decryption without it)
+// --without rtp,srtp,…  turns the named ones off; --baseline turns all off
+const OPTIMISATIONS = ['rtp', 'srtp'] as const;
 const baseline = args.includes('--baseline');
-if (baseline) uninstallFastRtpParsing();
+const withoutIdx = args.indexOf('--without');
+const without = new Set(baseline ? OPTIMISATIONS : withoutIdx >= 0 ? args[withoutIdx + 1].split(',') : []);
+for (const w of without) if (!(OPTIMISATIONS as readonly string[]).includes(w)) throw new Error(`--without ${w}: one of ${OPTIMISATIONS.join(', ')}`);
+/** turns every optimisation on except the ones named */
+function configure(off: Iterable<string>): void {
+  const o = new Set(off);
+  if (o.has('rtp')) uninstallFastRtpParsing();
+  else installFastRtpParsing();
+  if (o.has('srtp')) uninstallFastSrtp();
+  else installFastSrtp();
+}
+configure(without);
+// --alternate "V1;V2;…" [--phase S]: in ONE process with the same streams, switch between
+// variants (each a comma list of optimisations to turn off; empty = all on) phase by phase for
+// the measurement window, and report each variant's median CPU over its phases: the machine's
+// load drifts alike for all of them, which separate runs on a shared machine do not give
+const altIdx = args.indexOf('--alternate');
+const alternate = altIdx >= 0 ? args[altIdx + 1].split(';').map((v) => v.split(',').map((x) => x.trim()).filter(Boolean)) : undefined;
+for (const v of alternate ?? []) for (const w of v) if (!(OPTIMISATIONS as readonly string[]).includes(w)) throw new Error(`--alternate: ${w} is not one of ${OPTIMISATIONS.join(', ')}`);
+const phaseS = opt('phase', 2);
+const alternateS = opt('alternate-seconds', 60);
 // --profile FILE: a CPU profile of the steady-state window only (open it in Chrome DevTools)
 const profileIdx = args.indexOf('--profile');
 const profileFile = profileIdx >= 0 ? args[profileIdx + 1] : undefined;
@@ -50,7 +80,7 @@ const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
 async function startSource(): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [path.resolve(__dirname, '..', '..', 'test', 'peers', 'whep-source-cli.js'), '--loop', ...(voip ? ['--voip'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [path.resolve(__dirname, '..', '..', 'test', 'peers', 'whep-source-cli.js'), '--loop', ...(voip ? ['--voip'] : []), ...(srtpAesCm ? ['--srtp', 'aes-cm'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(proc);
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('source did not start')), 30_000);
@@ -120,6 +150,8 @@ async function main() {
     inspector.connect();
     await new Promise((r) => inspector.post('Profiler.enable', () => inspector.post('Profiler.start', r)));
   }
+  let phases: Array<{ variant: number; cpuPctPerStream: number }> = [];
+  if (alternate) phases = await alternatePhases(alternate, engine.summary.bind(engine));
   const cpu0 = process.cpuUsage();
   const w0 = performance.now();
   measuring = true;
@@ -137,6 +169,9 @@ async function main() {
     );
     inspector.disconnect();
   }
+  // the SRTP profile DTLS agreed on (werift keeps it on the transport; read, not assumed)
+  const profileId = (engine.get('s0') as unknown as { pc?: { dtlsTransports: Array<{ dtls?: { srtp: { srtpProfile?: number } } }> } } | undefined)?.pc?.dtlsTransports[0]?.dtls?.srtp.srtpProfile;
+  const negotiated = profileId === 1 ? 'AES_CM_128_HMAC_SHA1_80' : profileId === 7 ? 'AEAD_AES_128_GCM' : String(profileId);
   const summary = engine.summary();
   const t1 = Date.now();
   await engine.close();
@@ -161,16 +196,93 @@ async function main() {
     cpuSysPct: +((cpu.system / 1000 / wallMs) * 100).toFixed(1),
     live: summary.live,
     output: `${rate} Hz ${channels === 1 ? 'mono' : 'stereo'}, ${chunkMs} ms chunks`,
-    rtpParsing: baseline ? 'werift' : 'fast',
+    optimisationsOff: [...without].join(',') || 'none',
     opus: voip ? 'voip 32 kbit/s (SILK/hybrid)' : 'audio 64 kbit/s (CELT)',
+    srtp: negotiated,
     windowS: seconds,
+    // the machine's 1-minute load average at the end: other work on a shared machine inflates CPU figures
+    loadAvg1: +os.loadavg()[0].toFixed(2),
     totalS: +((Date.now() - t0) / 1000).toFixed(1),
   };
+  if (alternate) {
+    for (let v = 0; v < alternate.length; v++) {
+      const mine = phases.filter((p) => p.variant === v).map((p) => p.cpuPctPerStream);
+      const med = median(mine);
+      const first = median(phases.filter((p) => p.variant === 0).map((p) => p.cpuPctPerStream));
+      console.log(JSON.stringify({ variant: alternate[v].length ? `without ${alternate[v].join(',')}` : 'all on', phases: mine.length, phaseS, medianCpuPctPerStream: +med.toFixed(3), ratioToFirst: +(med / first).toFixed(3), perPhase: mine.map((x) => +x.toFixed(3)) }));
+    }
+  }
   console.log(JSON.stringify(result));
   process.exit(0);
 }
 
-main().catch((err) => {
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/**
+ * Before the main window: about --alternate-seconds (default 60) of phases of --phase seconds each, the variants in turn
+ * (order rotated every cycle), the first 0.5 s of each phase left out (code paths re-optimise
+ * after the switch). The main window afterwards runs with every optimisation back on… unless
+ * --without/--baseline said otherwise.
+ */
+async function alternatePhases(variants: string[][], summary: () => { live: number }): Promise<Array<{ variant: number; cpuPctPerStream: number }>> {
+  const out: Array<{ variant: number; cpuPctPerStream: number }> = [];
+  const cycles = Math.max(1, Math.round(alternateS / ((phaseS + 0.5) * variants.length)));
+  for (let c = 0; c < cycles; c++) {
+    for (let k = 0; k < variants.length; k++) {
+      const v = (k + c) % variants.length;
+      configure(variants[v]);
+      await new Promise((r) => setTimeout(r, 500));
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, phaseS * 1000));
+      const cpu = process.cpuUsage(c0);
+      const pct = ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100;
+      out.push({ variant: v, cpuPctPerStream: pct / Math.max(1, summary().live) });
+    }
+  }
+  log(`alternated ${variants.length} variants over ${cycles} cycles of ${phaseS} s phases`);
+  configure(without);
+  return out;
+}
+
+/**
+ * --ab "V1;V2;…" --rounds R: runs this benchmark R times per variant, alternating the variants
+ * round by round (so machine load hits them alike), each in its own process with the other
+ * arguments plus the variant's (e.g. --ab ";--without srtp;--baseline"; empty = everything on),
+ * and prints every run's JSON line and then one JSON line of medians per variant with its
+ * ratio to the first variant.
+ */
+async function abDriver(): Promise<void> {
+  const i = args.indexOf('--ab');
+  const variants = args[i + 1].split(';').map((v) => v.trim());
+  const rounds = opt('rounds', 3);
+  const rest = args.filter((_, k) => k !== i && k !== i + 1 && !(args[k] === '--rounds' || args[k - 1] === '--rounds'));
+  const runs: Record<string, number>[][] = variants.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let v = 0; v < variants.length; v++) {
+      const extra = variants[v] ? variants[v].split(/\s+/) : [];
+      const out = await new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, [...process.execArgv, __filename, ...rest, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let buf = '';
+        child.stdout!.on('data', (d) => (buf += String(d)));
+        child.on('exit', (code) => (code === 0 ? resolve(buf) : reject(new Error(`variant "${variants[v]}" exited with ${code}`))));
+      });
+      const line = out.trim().split('\n').pop()!;
+      console.log(JSON.stringify({ round: r + 1, variant: variants[v] || 'all on', ...JSON.parse(line) }));
+      runs[v].push(JSON.parse(line));
+    }
+  }
+  const keys = ['cpuPctPerStream', 'realtimeRatio', 'latencyP50Ms', 'latencyP99Ms', 'rssMb'];
+  const med = runs.map((rs) => Object.fromEntries(keys.map((k) => [k, +median(rs.map((x) => x[k])).toFixed(3)])));
+  for (let v = 0; v < variants.length; v++) {
+    console.log(JSON.stringify({ variant: variants[v] || 'all on', runs: runs[v].length, median: med[v], cpuRatioToFirst: +(med[v].cpuPctPerStream / med[0].cpuPctPerStream).toFixed(3), cpuPerRun: runs[v].map((x) => x.cpuPctPerStream) }));
+  }
+}
+
+(args.includes('--ab') ? abDriver().then(() => process.exit(0)) : main()).catch((err) => {
   console.error(err);
   process.exit(1);
 });

@@ -5,3 +5,4 @@ export * from './opus';
 export * from './stream';
 export * from './whep-in';
 export { installFastRtpParsing, uninstallFastRtpParsing } from './werift-rtp';
+export { installFastSrtp, uninstallFastSrtp } from './werift-srtp';

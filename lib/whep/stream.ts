@@ -14,9 +14,12 @@ import { ReorderBuffer, type Ordered } from './reorder';
 import { sanitizeAnswer } from './sdp';
 import { deleteSession, postOffer, WhepError, type IceServer } from './signalling';
 import { installFastRtpParsing } from './werift-rtp';
+import { installFastSrtp } from './werift-srtp';
 
-// werift's RTP header parsing was the largest single cost of receiving (see werift-rtp.ts)
+// werift's RTP header parsing and SRTP decryption were the largest costs of receiving besides
+// Opus decoding (see werift-rtp.ts, werift-srtp.ts)
 installFastRtpParsing();
+installFastSrtp();
 
 export type WhepState = 'connecting' | 'live' | 'idle' | 'reconnecting' | 'stopped' | 'error';
 export type WhepEventName = 'connecting' | 'connected' | 'idle' | 'resumed' | 'reconnecting' | 'stopped' | 'error';
@@ -115,7 +118,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
   });
 
 export class WhepStream {
-  state: WhepState = 'connecting';
+  // changed only by enter(), together with its event
+  private current: WhepState = 'connecting';
   readonly format: PcmFormat;
   private readonly o: Required<Omit<WhepStreamOptions, 'traceId' | 'token' | 'iceHostAddresses'>> & WhepStreamOptions;
   private readonly abort = new AbortController();
@@ -142,7 +146,9 @@ export class WhepStream {
   private jitter48k = 0;
   private statsBytesMark = 0;
   private statsAtMark = 0;
-  readonly stats: WhepStats = {
+  // the counters of the stream; packet counts and jitter are taken from the reorder buffer and
+  // the jitter estimate when read (stats), not copied on every packet
+  private readonly counters: WhepStats = {
     packetsReceived: 0,
     packetsLost: 0,
     duplicates: 0,
@@ -182,6 +188,22 @@ export class WhepStream {
     this.reorder = new ReorderBuffer({ window: this.o.reorderWindow, packetSamples: opusPacketSamples });
   }
 
+  get state(): WhepState {
+    return this.current;
+  }
+
+  /** The stream's statistics (a live object, brought up to date on each read). */
+  get stats(): WhepStats {
+    const c = this.counters;
+    const r = this.reorder.stats;
+    c.packetsReceived = r.received;
+    c.packetsLost = r.lost;
+    c.duplicates = r.duplicates;
+    c.late = r.late;
+    c.jitterMs = Math.round((this.jitter48k / 48) * 10) / 10;
+    return c;
+  }
+
   get stmId(): string {
     return this.o.stmId;
   }
@@ -211,8 +233,8 @@ export class WhepStream {
   tick(now = Date.now()): void {
     if (this.statsAtMark === 0) this.statsAtMark = now;
     if (now - this.statsAtMark >= 1000) {
-      this.stats.bitrateKbps = Math.round(((this.stats.bytesReceived - this.statsBytesMark) * 8) / (now - this.statsAtMark));
-      this.statsBytesMark = this.stats.bytesReceived;
+      this.counters.bitrateKbps = Math.round(((this.counters.bytesReceived - this.statsBytesMark) * 8) / (now - this.statsAtMark));
+      this.statsBytesMark = this.counters.bytesReceived;
       this.statsAtMark = now;
     }
     if (this.state !== 'live' && this.state !== 'idle') return;
@@ -220,10 +242,9 @@ export class WhepStream {
     if (this.reorder.held > 0 && now - this.lastRtpAt > 200) this.emitOrdered(this.reorder.flush(this.out), now);
     const quietFor = now - (this.lastRtpAt || this.connectedAt);
     if (this.state === 'live' && quietFor >= this.o.idleMs) {
-      this.state = 'idle';
       this.reorder.reset(); // a returning publisher starts a new timeline
       this.lastTransit = NaN;
-      this.emit('idle', { reason: `no RTP for ${Math.round(quietFor / 1000)} s` });
+      this.enter('idle', 'idle', { reason: `no RTP for ${Math.round(quietFor / 1000)} s` });
     }
     if (this.state === 'idle') {
       if (this.o.idleSilence) this.fillSilence(now);
@@ -237,8 +258,7 @@ export class WhepStream {
     const signal = this.abort.signal;
     let fatal: CodedError | undefined;
     while (!signal.aborted) {
-      this.setState('connecting');
-      this.emit('connecting');
+      this.enter('connecting', 'connecting');
       let end: SessionEnd;
       try {
         end = await this.session();
@@ -254,19 +274,14 @@ export class WhepStream {
       }
       const after = e instanceof WhepError ? e.retryAfterMs : undefined;
       const delay = Math.max(this.backoff.next(), Math.min(after ?? 0, Math.max(this.o.retryMaxMs, 1000)));
-      this.setState('reconnecting');
-      this.emit('reconnecting', { reason: end.reason, error: e, retryInMs: delay });
+      this.enter('reconnecting', 'reconnecting', { reason: end.reason, error: e, retryInMs: delay });
       await sleep(delay, signal);
-      if (!signal.aborted) this.stats.reconnects++;
+      if (!signal.aborted) this.counters.reconnects++;
     }
     this.finish();
-    if (fatal) {
-      this.setState('error');
-      this.emit('error', { reason: fatal.message, error: fatal });
-    } else {
-      this.setState('stopped');
-    }
-    this.emit('stopped', { reason: fatal ? fatal.message : 'stopped' });
+    // a fatal error: "error" (with the error), then "stopped" still in state error
+    if (fatal) this.enter('error', 'error', { reason: fatal.message, error: fatal });
+    this.enter(fatal ? 'error' : 'stopped', 'stopped', { reason: fatal ? fatal.message : 'stopped' });
   }
 
   /** One session: offer → answer → connected → media, until something ends it. */
@@ -327,8 +342,7 @@ export class WhepStream {
     clearTimeout(timeout);
     if (first) return first;
     this.connectedAt = Date.now();
-    this.setState('live');
-    this.emit('connected');
+    this.enter('live', 'connected');
     return ended;
   }
 
@@ -353,7 +367,7 @@ export class WhepStream {
     const arrivedAt = this.onPacket ? performance.now() : 0;
     const now = Date.now();
     const h = rtp.header;
-    const st = this.stats;
+    const st = this.counters;
     st.bytesReceived += rtp.payload.length;
     // RFC 3550 A.8 interarrival jitter, in RTP clock units
     const transit = now * 48 - h.timestamp;
@@ -365,8 +379,7 @@ export class WhepStream {
     this.lastTransit = transit;
     this.lastRtpAt = now;
     if (this.state === 'idle') {
-      this.setState('live');
-      this.emit('resumed');
+      this.enter('live', 'resumed');
     }
     if (this.backoff.attempts > 0) this.backoff.reset();
     this.reorder.push(h.sequenceNumber, h.timestamp, rtp.payload, this.out);
@@ -399,19 +412,13 @@ export class WhepStream {
         try {
           pcm = dec.decode(o.payload);
         } catch {
-          this.stats.decodeErrors++;
+          this.counters.decodeErrors++;
           pcm = dec.conceal(o.samples);
         }
       }
       this.push(pcm, wall);
     }
     out.length = 0;
-    const r = this.reorder.stats;
-    this.stats.packetsReceived = r.received;
-    this.stats.packetsLost = r.lost;
-    this.stats.duplicates = r.duplicates;
-    this.stats.late = r.late;
-    this.stats.jitterMs = Math.round((this.jitter48k / 48) * 10) / 10;
   }
 
   private push(pcm: Buffer, wall: number): void {
@@ -429,7 +436,7 @@ export class WhepStream {
   }
 
   private send(pcm: Buffer, seq: number, timestamp: number | undefined, complete = false): void {
-    this.stats.chunks++;
+    this.counters.chunks++;
     const msg: PcmMessage = { payload: pcm, ...formatFields(this.format), stmId: this.o.stmId, seq, timestamp: timestamp ?? Date.now() };
     if (this.o.traceId !== undefined) msg.traceId = this.o.traceId;
     if (complete) msg.complete = true;
@@ -440,12 +447,17 @@ export class WhepStream {
   private finish(): void {
     const tail = this.chunker.flush();
     if (tail) this.send(tail.pcm, tail.seq, tail.timestamp);
-    const seq = this.stats.chunks;
+    const seq = this.counters.chunks;
     this.send(Buffer.alloc(0), seq, this.emittedUntil || Date.now(), true);
   }
 
-  private setState(s: WhepState): void {
-    this.state = s;
+  /**
+   * The one place the state changes: always together with its event, so the owner's summary
+   * (the node status, recomputed on each event) never shows a state the events did not announce.
+   */
+  private enter(state: WhepState, event: WhepEventName, extra: Partial<WhepEvent> = {}): void {
+    this.current = state;
+    this.emit(event, extra);
   }
 
   private emit(event: WhepEventName, extra: Partial<WhepEvent> = {}): void {

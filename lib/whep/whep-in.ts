@@ -5,6 +5,7 @@
  */
 import { StreamTable } from '../pcm';
 import { CodedError } from '../util/errors';
+import { OPUS_RATES } from './opus';
 import { WhepStream, type WhepEvent, type WhepState, type WhepStreamOptions, type WhepStreamSink } from './stream';
 
 export type WhepInOptions = Omit<WhepStreamOptions, 'url' | 'stmId' | 'traceId'> & {
@@ -28,12 +29,19 @@ export class WhepIn {
   private timer: NodeJS.Timeout | undefined;
   private closing = false;
   readonly maxStreams: number;
+  /**
+   * What is wrong with the options (an output rate Opus cannot decode to), if anything: every
+   * start() then throws it, so the owner can report it once at deploy instead of each stream
+   * failing when its first session begins.
+   */
+  readonly configError: CodedError | undefined;
 
   constructor(
     private readonly opts: WhepInOptions,
     private readonly sink: WhepStreamSink,
   ) {
     this.maxStreams = opts.maxStreams ?? 100;
+    this.configError = checkOptions(opts);
   }
 
   get size(): number {
@@ -46,6 +54,7 @@ export class WhepIn {
 
   /** Starts a stream; throws a CodedError when the stmId is taken or the cap is reached. */
   start(req: StartRequest): WhepStream {
+    if (this.configError) throw this.configError;
     if (this.closing) throw new CodedError('whep.closing', 'the node is closing', {});
     if (!req.url || typeof req.url !== 'string') throw new CodedError('whep.noUrl', 'no WHEP URL: set msg.url (or the node\'s URL)', {});
     const stmId = String(req.stmId ?? '');
@@ -116,4 +125,11 @@ export class WhepIn {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+function checkOptions(o: WhepInOptions): CodedError | undefined {
+  if (o.rate !== undefined && !OPUS_RATES.includes(o.rate)) {
+    return new CodedError('whep.opusRate', `output rate ${o.rate} Hz is not possible: Opus decodes to 8000, 12000, 16000, 24000 or 48000 Hz; choose one in the node's Output setting`, { rate: String(o.rate) });
+  }
+  return undefined;
 }

@@ -39,7 +39,8 @@ export = function (RED: NodeAPI) {
         // a credential since TURN lines hold passwords; flows from before keep it in the config
         iceServers: parseIceServers(node.credentials?.iceServers || config.iceServers),
         iceHostAddresses: splitList(config.iceHostAddresses),
-        rate: num(config.rate, 48000) as 48000,
+        // not num(): a rate that is no number must be reported (engine.configError), not replaced
+        rate: (config.rate === '' || config.rate === undefined ? 48000 : Number(config.rate)) as 48000,
         channels: num(config.channels, 2) === 1 ? 1 : 2,
         chunkMs: Math.min(1000, Math.max(10, num(config.chunkMs, 20))),
         idleMs: num(config.idleMs, 5) * 1000,
@@ -68,6 +69,7 @@ export = function (RED: NodeAPI) {
     }
 
     function showStatus(last?: WhepEvent) {
+      if (engine.configError) return node.status({ fill: 'red', shape: 'ring', text: RED._('whep-in.status.configError') });
       const s: WhepSummary = engine.summary();
       if (s.total === 0) {
         const err = last?.event === 'stopped' && last.state === 'error';
@@ -84,13 +86,15 @@ export = function (RED: NodeAPI) {
 
     // started once the flow is wired up, so the first events reach the nodes downstream
     const autostart = setImmediate(() => {
-      if (config.mode === 'dynamic' || !config.url) return;
+      if (config.mode === 'dynamic' || !config.url || engine.configError) return;
       try {
         engine.start({ url: config.url, stmId: config.stmId || node.id, traceId: config.traceId || undefined });
       } catch (err) {
         node.error(localError(RED, err));
       }
     });
+    // a setting no stream can run with (e.g. an output rate typed into an old flow): say so at deploy
+    if (engine.configError) node.error(localError(RED, engine.configError));
     showStatus();
 
     node.on('input', (msg: NodeMessage & Record<string, unknown>, send, done) => {

@@ -3,6 +3,7 @@
  * source whose CPU is not counted against whep-in, and the demo's speaker):
  *   node dist/test/peers/whep-source-cli.js [--port N] [--text "…"] [--loop]
  *   --voip: browser-like Opus (SILK/hybrid, 32 kbit/s) instead of CELT at 64 kbit/s
+ *   --srtp aes-cm: DTLS-SRTP with AES_CM_128_HMAC_SHA1_80 only, as SRS (werift prefers AES-GCM)
  * Prints one JSON line {"url","port","durationMs"} when ready; SIGTERM/SIGINT stop it.
  */
 import { startWhepSource } from './whep-source';
@@ -13,7 +14,7 @@ const arg = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 
-startWhepSource({ port: Number(arg('port') ?? 0), text: arg('text'), voice: arg('voice'), loop: args.includes('--loop'), application: args.includes('--voip') ? 'voip' : 'audio' }).then(
+startWhepSource({ port: Number(arg('port') ?? 0), text: arg('text'), voice: arg('voice'), loop: args.includes('--loop'), application: args.includes('--voip') ? 'voip' : 'audio', srtp: arg('srtp') === 'aes-cm' ? 'aes-cm' : undefined }).then(
   (src) => {
     process.stdout.write(JSON.stringify({ url: src.url, port: src.port, durationMs: src.durationMs }) + '\n');
     const stop = () => void src.stop().finally(() => process.exit(0));

@@ -34,6 +34,13 @@ export interface WhepSourceOptions {
    * RTMP→WebRTC path) or "voip" (SILK/hybrid, like a browser publishing speech)
    */
   application?: 'audio' | 'voip';
+  /**
+   * "aes-cm": offer only AES_CM_128_HMAC_SHA1_80 in DTLS-SRTP, as SRS does (werift prefers
+   * AEAD_AES_128_GCM otherwise). werift 0.24 has no option for it: this narrows the profile list
+   * that werift shares between all its transports, so it holds for the whole process (the
+   * source CLI, not a test process that also runs whep-in).
+   */
+  srtp?: 'aes-cm';
   /** serve HTTPS with this key and certificate (PEM) instead of HTTP */
   tls?: { key: string | Buffer; cert: string | Buffer };
 }
@@ -310,6 +317,12 @@ export class WhepSource {
       iceInterfaceAddresses: { udp4: '127.0.0.1' },
     });
     await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+    if (this.opts.srtp === 'aes-cm') {
+      for (const t of pc.dtlsTransports) {
+        const list = (t as unknown as { srtpProfiles: number[] }).srtpProfiles;
+        for (let i = list.length - 1; i >= 0; i--) if (list[i] !== 0x0001) list.splice(i, 1);
+      }
+    }
     const transceiver = pc.getTransceivers().find((t) => t.kind === 'audio');
     if (!transceiver) {
       await pc.close();

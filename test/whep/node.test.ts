@@ -93,6 +93,23 @@ describe('whep-in node', () => {
     assert.ok(texts.some((t) => /404/.test(t)), `a status naming the 404: ${texts.join(' | ')}`);
   });
 
+  test('an output rate Opus cannot decode to is a config error on deploy (status, error), and every start is refused with it', async () => {
+    const posts = src.posts;
+    await load(whepIn, [{ id: 'w', ...base, rate: '44100', mode: 'static', url: src.url, stmId: 'r', wires: [[], []] }]);
+    const w = getNode('w') as unknown as { status: { args: Array<[{ fill?: string; text?: string }]> }; error: { args: unknown[][] } };
+    // set while the node was created, before a listener could be attached: read the spies
+    const status = w.status.args.at(-1)![0];
+    assert.equal(status.fill, 'red');
+    assert.match(String(status.text), /configError/);
+    assert.ok(w.error.args.some(([e]) => /44100 Hz is not possible/.test(e instanceof Error ? e.message : String(e))), 'an error on deploy naming the rate');
+    const errors = collectErrors('w');
+    getNode('w').receive({ action: 'start', url: src.url, stmId: 'r2' });
+    await until(() => errors.length >= 1, 5000, 'the start refused');
+    assert.match(errors[0], /44100 Hz is not possible/);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(src.posts, posts, 'no offer was sent');
+  });
+
   for (const file of ['whep-in-static.json', 'whep-in-dynamic.json']) {
     test(`example ${file} deploys without errors and uses only core nodes and ours`, async () => {
       const flow = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', '..', 'examples', file), 'utf8')) as Array<Record<string, unknown>>;

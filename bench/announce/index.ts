@@ -8,11 +8,9 @@
  *   driftPpm        RTP time against the wall clock at the players over the run: the change of
  *                   (arrival - RTP time) between the first and the last 3 s (5th percentiles), over the
  *                   run's length; --drift-seconds N adds N seconds of silence for a finer figure
- *   idleCpuPct      CPU of this process (pacer + encoder + 50 sockets), % of one core, silence, with
- *                   the default silent packets (60 ms); 20 ms (a packet per frame, as before) and
- *                   120 ms are measured side by side in rotating 1.5 s slices (idleCpuPctBy), and the
- *                   12 first-packet rounds alternate 60 ms and 20 ms (firstPacketMsPerFrame,
- *                   readyToAirMs: rendered -> on air)
+ *   idleCpuPct      CPU of this process (pacer + encoder + 50 sockets), % of one core, silence
+ *                   (60 ms silent packets); the code as it was before each change (bench/announce/
+ *                   before.ts) is measured side by side in rotating slices (idleCpuPctBy, medians)
  *   speakingCpuPct  the same while speaking continuously (speech engine included)
  * Figures come from a shared, noisy 2-core machine; compare ratios within one run.
  */
@@ -21,12 +19,24 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Pacer, createStation } from '../../lib/announce';
 import { IDLE_FRAMES } from '../../lib/announce/stream';
-import type { AnnouncementEvent } from '../../lib/announce';
+import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
+import { useCopyingPackets } from './before';
 
 const LISTENERS = 50;
-/** frames per silent packet between announcements, compared side by side (1 = a packet per frame, as before) */
-const IDLE_VARIANTS = [1, 3, 6];
 const DEFAULT_IDLE = IDLE_FRAMES;
+/** idle slices: rounds of one slice per variant, order rotating; slice length (ms) */
+const IDLE_ROUNDS = 5;
+const IDLE_SLICE_MS = 1200;
+
+/** A way to run the stream, switched on for some idle slices (the code before a change, or an alternative). */
+interface Variant {
+  name: string;
+  set(station: AnnouncementStream, on: boolean): void;
+}
+const VARIANTS: Variant[] = [
+  { name: 'now', set: () => undefined },
+  { name: 'before #1 (copying packets)', set: useCopyingPackets },
+];
 const SENTENCE = 'Ticket number A twelve, please proceed to counter three now.'; // 10 words
 const SPEECH_RMS = 200; // decoded RMS above which a frame is speech (silence decodes to ~0)
 const args = process.argv.slice(2);
@@ -81,7 +91,7 @@ async function barePacerJitter(ms: number): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
-  const bare = await barePacerJitter(4000);
+  const bare = await barePacerJitter(3000);
   const bareP99 = pct(bare, 99);
   console.log(`bare pacer (no work, this machine's timer noise): |wake-up - schedule| p50 ${pct(bare, 50).toFixed(2)} ms, p99 ${bareP99.toFixed(2)} ms`);
   const port = await freePort();
@@ -94,7 +104,7 @@ async function main(): Promise<void> {
   // sender side: when each frame is handed to the output, against the pacer's schedule
   // (a packet of several silent frames is due at its first frame's time: its RTP timestamp)
   const late: number[] = [];
-  const lateBy = new Map<number, number[]>(IDLE_VARIANTS.map((v) => [v, []]));
+  const lateBy = new Map<string, number[]>(VARIANTS.map((v) => [v.name, []]));
   let sampling: number[] | undefined;
   const out = station.output as unknown as { writeFrame(f: Buffer): void; writeSilence(k: number): number };
   const note = () => {
@@ -138,52 +148,42 @@ async function main(): Promise<void> {
     console.log(`${players} TCP players on ${url}`);
     await sleep(1000);
 
-    // idle: silence to 50 players, each packet size in turn (order rotating), same machine load
-    const idleBy = new Map<number, number[]>(IDLE_VARIANTS.map((v) => [v, []]));
-    for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < IDLE_VARIANTS.length; i++) {
-        const v = IDLE_VARIANTS[(i + round) % IDLE_VARIANTS.length];
-        station.idleFrames = v;
+    // idle: silence to 50 players, each variant in turn (order rotating), same machine load
+    const idleBy = new Map<string, number[]>(VARIANTS.map((v) => [v.name, []]));
+    for (let round = 0; round < IDLE_ROUNDS; round++) {
+      for (let i = 0; i < VARIANTS.length; i++) {
+        const v = VARIANTS[(i + round) % VARIANTS.length];
+        v.set(station, true);
         await sleep(200);
-        sampling = lateBy.get(v);
-        idleBy.get(v)!.push(await cpuDuring(1500));
+        sampling = lateBy.get(v.name);
+        idleBy.get(v.name)!.push(await cpuDuring(IDLE_SLICE_MS));
         sampling = undefined;
+        v.set(station, false);
       }
     }
-    station.idleFrames = DEFAULT_IDLE;
-    const idle = IDLE_VARIANTS.map((v) => ({ v, cpu: median(idleBy.get(v)!), jitter: pct(lateBy.get(v)!.map(Math.abs), 99) }));
-    for (const r of idle) console.log(`idle, ${r.v * 20} ms silent packets: CPU ${r.cpu.toFixed(2)} % of a core (median of ${idleBy.get(r.v)!.length} slices: ${idleBy.get(r.v)!.map((c) => c.toFixed(2)).join(' ')}), |send - schedule| p99 ${r.jitter.toFixed(2)} ms`);
-    const idleCpuPct = idle.find((r) => r.v === DEFAULT_IDLE)!.cpu;
+    const idle = VARIANTS.map((v) => ({ v: v.name, cpu: median(idleBy.get(v.name)!), jitter: pct(lateBy.get(v.name)!.map(Math.abs), 99) }));
+    for (const r of idle) console.log(`idle, ${r.v}: CPU ${r.cpu.toFixed(2)} % of a core (median of ${idleBy.get(r.v)!.length} slices: ${idleBy.get(r.v)!.map((c) => c.toFixed(2)).join(' ')}), |send - schedule| p99 ${r.jitter.toFixed(2)} ms`);
+    const idleCpuPct = idle[0].cpu;
 
     // message in -> first speech packet at a player, then cut (interrupt) and wait for silence
     const first: number[] = [];
-    const firstBy = new Map<number, number[]>([[1, []], [DEFAULT_IDLE, []]]);
-    for (let round = 0; round < 12; round++) {
-      // alternately a packet per frame and the default silent packets: what the latter cost
-      const v = round % 2 === 0 ? DEFAULT_IDLE : 1;
-      station.idleFrames = v;
-      await sleep(100);
+    for (let round = 0; round < 10; round++) {
       const t = wall();
       child.send({ type: 'watch', from: t, threshold: SPEECH_RMS });
       station.announce({ text: SENTENCE, id: `r${round}` });
       const m = await wait('speech', 5000);
       first.push((m.at as number) - t);
-      firstBy.get(v)!.push((m.at as number) - t);
       await sleep(300);
       station.announcer.interrupt();
       await sleep(300);
     }
-    station.idleFrames = DEFAULT_IDLE;
-    const firstPacketMs = median(firstBy.get(DEFAULT_IDLE)!);
-    const firstPerFrameMs = median(firstBy.get(1)!);
+    const firstPacketMs = median(first);
     const rounds = events.filter((e) => e.event === 'started' && e.id.startsWith('r'));
-    // what the silent packets cost an announcement: ready (rendered) -> on air, ms (Date.now)
-    const onAirBy = (even: boolean) => median(rounds.filter((e) => (Number(e.id.slice(1)) % 2 === 0) === even).map((e) => (e.waitedMs ?? 0) - (e.renderMs ?? 0)));
-    const readyToAirMs = onAirBy(true);
-    const readyToAirPerFrameMs = onAirBy(false);
-    console.log(`rendered -> on air (median): ${readyToAirMs} ms with ${DEFAULT_IDLE * 20} ms silent packets, ${readyToAirPerFrameMs} ms with 20 ms packets`);
+    // ready (rendered) -> on air, ms (Date.now): what the 60 ms silent packets cost an announcement
+    const readyToAirMs = median(rounds.map((e) => (e.waitedMs ?? 0) - (e.renderMs ?? 0)));
+    console.log(`rendered -> on air (median): ${readyToAirMs} ms with ${DEFAULT_IDLE * 20} ms silent packets`);
     console.log(`engine render ms: ${rounds.map((e) => e.renderMs).join(', ')}; queue wait ms: ${rounds.map((e) => e.waitedMs).join(', ')}`);
-    console.log(`first speech packet after ${first.map((v) => v.toFixed(0)).join(', ')} ms (median with ${DEFAULT_IDLE * 20} ms silent packets ${firstPacketMs.toFixed(1)}, with 20 ms packets ${firstPerFrameMs.toFixed(1)})`);
+    console.log(`first speech packet after ${first.map((v) => v.toFixed(0)).join(', ')} ms (median ${firstPacketMs.toFixed(1)})`);
 
     // speaking continuously: the sentence queued back to back
     for (let i = 0; i < 4; i++) station.announce({ text: SENTENCE, id: `s${i}`, repeat: 1 });
@@ -248,11 +248,9 @@ async function main(): Promise<void> {
         wireJitterP99Ms: Math.round(wireJitterP99Ms * 100) / 100,
         barePacerJitterP99Ms: Math.round(bareP99 * 100) / 100,
         idleFrames: DEFAULT_IDLE,
-        idleCpuPctBy: Object.fromEntries(idle.map((r) => [`${r.v * 20}ms`, Math.round(r.cpu * 100) / 100])),
-        idleJitterP99MsBy: Object.fromEntries(idle.map((r) => [`${r.v * 20}ms`, Math.round(r.jitter * 100) / 100])),
-        firstPacketMsPerFrame: Math.round(firstPerFrameMs * 10) / 10,
+        idleCpuPctBy: Object.fromEntries(idle.map((r) => [r.v, Math.round(r.cpu * 100) / 100])),
+        idleJitterP99MsBy: Object.fromEntries(idle.map((r) => [r.v, Math.round(r.jitter * 100) / 100])),
         readyToAirMs,
-        readyToAirPerFrameMs,
         speakingJitterP99Ms: Math.round(speakingJitterP99Ms * 100) / 100,
       }),
     );

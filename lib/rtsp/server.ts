@@ -11,8 +11,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { CodedError } from '../util/errors';
 import { AuthChecker, type RtspAuth } from './auth';
-import { RtspReader, formatMessage, interleave, parsePortPair, parseTransport, type RtspMessage } from './message';
+import { RtspReader, formatMessage, interleave, interleavedFor, parsePortPair, parseTransport, type RtspMessage } from './message';
 import { TRACK_CONTROL } from './sdp';
+import { TCP_HEADROOM } from './rtp';
 
 export interface RtspServerOptions {
   host: string;
@@ -24,8 +25,8 @@ export interface RtspServerOptions {
   sdp: (address: string) => string;
   /** sequence number and RTP time the next packet will carry, for RTP-Info */
   nextPacket: () => { seq: number; rtptime: number };
-  /** a fresh RTCP sender report, if any packet went out yet */
-  senderReport: () => Buffer | undefined;
+  /** a sender report should follow the next packet (a player just started) */
+  requestSenderReport: () => void;
 }
 
 interface Session {
@@ -245,8 +246,8 @@ export class RtspServer extends EventEmitter {
         this.reply(conn, req, 200, 'OK', { Session: session.id, Range: 'npt=now-', 'RTP-Info': `url=${trackUrl};seq=${next.seq};rtptime=${next.rtptime}` });
         if (!wasPlaying) {
           this.emit('listener', { count: this.players, remote: session.remote });
-          const sr = this.opts.senderReport();
-          if (sr) this.sendRtcp(session, sr);
+          // with the next packet, mapping its RTP time to NTP (to every player: harmless)
+          this.opts.requestSenderReport();
         }
         return;
       }
@@ -313,20 +314,26 @@ export class RtspServer extends EventEmitter {
     }
   }
 
-  /** Sends one RTP packet to every playing session. */
-  broadcast(rtp: Buffer): void {
-    // interleaved frames built once per channel, shared by every TCP player on that channel
-    const framed: Buffer[] = [];
+  /**
+   * Sends one RTP packet to every playing session. `framed` is what RtpStream.packet() built:
+   * the interleaved header for channel 0, then the RTP packet. TCP players on channel 0 all get
+   * that one buffer; UDP players the RTP bytes after the header (no copy either).
+   */
+  broadcast(framed: Buffer): void {
+    const rtpLen = framed.length - TCP_HEADROOM;
+    // players on another interleaved channel: one framed copy per channel, shared
+    let other: Buffer[] | undefined;
     for (const s of this.sessions.values()) {
       if (!s.playing) continue;
       if (s.tcp) {
         if (s.conn.destroyed || s.conn.writableLength > MAX_QUEUED) continue; // a stalled reader loses packets, not our memory
-        s.conn.write((framed[s.rtpChannel] ??= interleave(s.rtpChannel, rtp)));
+        const ch = s.rtpChannel;
+        s.conn.write(ch === 0 ? framed : ((other ??= [])[ch] ??= interleavedFor(ch, framed)));
       } else {
-        this.rtpSock?.send(rtp, s.rtpPort, s.address);
+        this.rtpSock?.send(framed, TCP_HEADROOM, rtpLen, s.rtpPort, s.address);
       }
       this.packetsSent++;
-      this.bytesSent += rtp.length;
+      this.bytesSent += rtpLen;
     }
   }
 

@@ -1,0 +1,57 @@
+/**
+ * The code paths as they were before the per-packet and idle-path work (issue #5), put back on a
+ * running stream for some of the benchmark's slices, so before and after are measured side by side
+ * in one run on the same (noisy, shared) machine. Each `use…(station, on)` swaps an instance's
+ * methods for the old ones (on) or removes the swap (off). Bench code only: nothing in lib/ knows.
+ */
+import { interleave } from '../../lib/rtsp/message';
+import { wallMs } from '../../lib/rtsp/rtp';
+import type { AnnouncementStream } from '../../lib/announce';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Any = any;
+
+/**
+ * #1 before: the RTP packet built without room for the interleaved header, the wall clock read
+ * for every packet, and `interleave()` copying it once more (Buffer.concat) for the TCP players.
+ */
+export function useCopyingPackets(station: AnnouncementStream, on: boolean): void {
+  const out = station.output as Any;
+  const rtp = out.rtp as Any;
+  const server = out.server as Any;
+  if (!on) {
+    delete rtp.packet;
+    delete server.broadcast;
+    return;
+  }
+  rtp.packet = function (this: Any, payload: Buffer, timestamp: number, marker = false): Buffer {
+    const p = Buffer.allocUnsafe(12 + payload.length);
+    p[0] = 0x80;
+    p[1] = (marker ? 0x80 : 0) | this.payloadType;
+    p.writeUInt16BE(this.seq, 2);
+    p.writeUInt32BE(timestamp >>> 0, 4);
+    p.writeUInt32BE(this.ssrc, 8);
+    payload.copy(p, 12);
+    this.seq = (this.seq + 1) & 0xffff;
+    this.packets++;
+    this.octets += payload.length;
+    this.lastTs = timestamp >>> 0;
+    this.lastWallBefore = wallMs();
+    this.senderReportDue = false; // the 5 s timer sent them (one per 5 s: nothing to measure)
+    return p;
+  };
+  server.broadcast = function (this: Any, rtpPacket: Buffer): void {
+    const framed: Buffer[] = [];
+    for (const s of this.sessions.values()) {
+      if (!s.playing) continue;
+      if (s.tcp) {
+        if (s.conn.destroyed || s.conn.writableLength > 512 * 1024) continue;
+        s.conn.write((framed[s.rtpChannel] ??= interleave(s.rtpChannel, rtpPacket)));
+      } else {
+        this.rtpSock?.send(rtpPacket, s.rtpPort, s.address);
+      }
+      this.packetsSent++;
+      this.bytesSent += rtpPacket.length;
+    }
+  };
+}

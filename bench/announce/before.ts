@@ -4,7 +4,7 @@
  * in one run on the same (noisy, shared) machine. Each `use…(station, on)` swaps an instance's
  * methods for the old ones (on) or removes the swap (off). Bench code only: nothing in lib/ knows.
  */
-import { interleave } from '../../lib/rtsp/message';
+import { interleave, interleavedFor } from '../../lib/rtsp/message';
 import { wallMs } from '../../lib/rtsp/rtp';
 import type { AnnouncementStream } from '../../lib/announce';
 
@@ -24,6 +24,7 @@ export function useCopyingPackets(station: AnnouncementStream, on: boolean): voi
     delete server.broadcast;
     return;
   }
+  server.broadcast = copyingBroadcast;
   rtp.packet = function (this: Any, payload: Buffer, timestamp: number, marker = false): Buffer {
     const p = Buffer.allocUnsafe(12 + payload.length);
     p[0] = 0x80;
@@ -40,18 +41,57 @@ export function useCopyingPackets(station: AnnouncementStream, on: boolean): voi
     this.senderReportDue = false; // the 5 s timer sent them (one per 5 s: nothing to measure)
     return p;
   };
-  server.broadcast = function (this: Any, rtpPacket: Buffer): void {
-    const framed: Buffer[] = [];
+}
+
+function copyingBroadcast(this: Any, rtpPacket: Buffer): void {
+  const framed: Buffer[] = [];
+  for (const s of this.sessions.values()) {
+    if (!s.playing) continue;
+    if (s.tcp) {
+      if (s.conn.destroyed || s.conn.writableLength > 512 * 1024) continue;
+      s.conn.write((framed[s.rtpChannel] ??= interleave(s.rtpChannel, rtpPacket)));
+    } else {
+      this.rtpSock?.send(rtpPacket, s.rtpPort, s.address);
+    }
+    this.packetsSent++;
+    this.bytesSent += rtpPacket.length;
+  }
+}
+
+/**
+ * #2 before: the fan-out walking the session map (an iterator and a `playing` check per session,
+ * counters bumped per player) and the pacer making a new timer closure at every wake-up.
+ */
+export function useMapWalk(station: AnnouncementStream, on: boolean): void {
+  const out = station.output as Any;
+  const server = out.server as Any;
+  const pacer = station.pacer as Any;
+  if (!on) {
+    delete server.broadcast;
+    Object.defineProperty(pacer, 'onTimer', { value: pacer.onTimerNow, configurable: true, writable: true });
+    return;
+  }
+  server.broadcast = function (this: Any, framed: Buffer): void {
+    const rtpLen = framed.length - 4;
+    const other: Buffer[] = [];
     for (const s of this.sessions.values()) {
       if (!s.playing) continue;
       if (s.tcp) {
         if (s.conn.destroyed || s.conn.writableLength > 512 * 1024) continue;
-        s.conn.write((framed[s.rtpChannel] ??= interleave(s.rtpChannel, rtpPacket)));
+        s.conn.write(s.rtpChannel === 0 ? framed : (other[s.rtpChannel] ??= interleavedFor(s.rtpChannel, framed)));
       } else {
-        this.rtpSock?.send(rtpPacket, s.rtpPort, s.address);
+        this.rtpSock?.send(framed, 4, rtpLen, s.rtpPort, s.address);
       }
       this.packetsSent++;
-      this.bytesSent += rtpPacket.length;
+      this.bytesSent += rtpLen;
     }
   };
+  pacer.onTimerNow ??= pacer.onTimer;
+  Object.defineProperty(pacer, 'onTimer', { get: () => () => pacer.tick(), configurable: true });
+}
+
+/** #1 and #2 before: the stream as it was. */
+export function useOriginal(station: AnnouncementStream, on: boolean): void {
+  useMapWalk(station, on);
+  useCopyingPackets(station, on);
 }

@@ -20,12 +20,12 @@ import { join } from 'node:path';
 import { Pacer, createStation } from '../../lib/announce';
 import { IDLE_FRAMES } from '../../lib/announce/stream';
 import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
-import { useCopyingPackets } from './before';
+import { useCopyingPackets, useOriginal } from './before';
 
 const LISTENERS = 50;
 const DEFAULT_IDLE = IDLE_FRAMES;
 /** idle slices: rounds of one slice per variant, order rotating; slice length (ms) */
-const IDLE_ROUNDS = 5;
+const IDLE_ROUNDS = 4;
 const IDLE_SLICE_MS = 1200;
 
 /** A way to run the stream, switched on for some idle slices (the code before a change, or an alternative). */
@@ -36,6 +36,7 @@ interface Variant {
 const VARIANTS: Variant[] = [
   { name: 'now', set: () => undefined },
   { name: 'before #1 (copying packets)', set: useCopyingPackets },
+  { name: 'before #1+#2', set: useOriginal },
 ];
 const SENTENCE = 'Ticket number A twelve, please proceed to counter three now.'; // 10 words
 const SPEECH_RMS = 200; // decoded RMS above which a frame is speech (silence decodes to ~0)

@@ -59,6 +59,11 @@ export class RtspServer extends EventEmitter {
   private rtpSock: UdpSocket | undefined;
   private rtcpSock: UdpSocket | undefined;
   private readonly sessions = new Map<string, Session>();
+  /**
+   * The playing sessions, kept as a plain array (rebuilt on PLAY/PAUSE/TEARDOWN/close, which are
+   * rare) so the per-packet fan-out walks an array instead of the session map and its checks.
+   */
+  private playing: Session[] = [];
   private readonly conns = new Set<Socket>();
   private readonly auth: AuthChecker | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -82,9 +87,12 @@ export class RtspServer extends EventEmitter {
 
   /** Playing sessions. */
   get players(): number {
-    let n = 0;
-    for (const s of this.sessions.values()) if (s.playing) n++;
-    return n;
+    return this.playing.length;
+  }
+
+  private setPlaying(s: Session, on: boolean): void {
+    s.playing = on;
+    this.playing = [...this.sessions.values()].filter((x) => x.playing);
   }
 
   async start(): Promise<void> {
@@ -162,7 +170,7 @@ export class RtspServer extends EventEmitter {
   private removeSession(s: Session): void {
     if (!this.sessions.delete(s.id)) return;
     if (s.playing) {
-      s.playing = false;
+      this.setPlaying(s, false);
       this.emit('listener', { count: this.players, remote: s.remote });
     }
   }
@@ -242,7 +250,7 @@ export class RtspServer extends EventEmitter {
         const next = this.opts.nextPacket();
         const trackUrl = `${(req.url ?? '').replace(/\/$/, '')}/${TRACK_CONTROL}`;
         const wasPlaying = session.playing;
-        session.playing = true;
+        this.setPlaying(session, true);
         this.reply(conn, req, 200, 'OK', { Session: session.id, Range: 'npt=now-', 'RTP-Info': `url=${trackUrl};seq=${next.seq};rtptime=${next.rtptime}` });
         if (!wasPlaying) {
           this.emit('listener', { count: this.players, remote: session.remote });
@@ -254,7 +262,7 @@ export class RtspServer extends EventEmitter {
       case 'PAUSE': {
         if (!session) return this.reply(conn, req, 454, 'Session Not Found');
         if (session.playing) {
-          session.playing = false;
+          this.setPlaying(session, false);
           this.emit('listener', { count: this.players, remote: session.remote });
         }
         return this.reply(conn, req, 200, 'OK', { Session: session.id });
@@ -306,9 +314,10 @@ export class RtspServer extends EventEmitter {
     this.reply(conn, req, 461, 'Unsupported Transport');
   }
 
-  private sendRtcp(s: Session, rtcp: Buffer): void {
+  /** `framed`: the report already framed for this session's channel (shared by a broadcast). */
+  private sendRtcp(s: Session, rtcp: Buffer, framed?: Buffer): void {
     if (s.tcp) {
-      if (!s.conn.destroyed && s.conn.writableLength < MAX_QUEUED) s.conn.write(interleave(s.rtpChannel + 1, rtcp));
+      if (!s.conn.destroyed && s.conn.writableLength < MAX_QUEUED) s.conn.write(framed ?? interleave(s.rtpChannel + 1, rtcp));
     } else {
       this.rtcpSock?.send(rtcp, s.rtcpPort, s.address);
     }
@@ -323,8 +332,10 @@ export class RtspServer extends EventEmitter {
     const rtpLen = framed.length - TCP_HEADROOM;
     // players on another interleaved channel: one framed copy per channel, shared
     let other: Buffer[] | undefined;
-    for (const s of this.sessions.values()) {
-      if (!s.playing) continue;
+    const list = this.playing;
+    let sent = 0;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i];
       if (s.tcp) {
         if (s.conn.destroyed || s.conn.writableLength > MAX_QUEUED) continue; // a stalled reader loses packets, not our memory
         const ch = s.rtpChannel;
@@ -332,20 +343,23 @@ export class RtspServer extends EventEmitter {
       } else {
         this.rtpSock?.send(framed, TCP_HEADROOM, rtpLen, s.rtpPort, s.address);
       }
-      this.packetsSent++;
-      this.bytesSent += rtpLen;
+      sent++;
     }
+    this.packetsSent += sent;
+    this.bytesSent += sent * rtpLen;
   }
 
   /** Sends an RTCP packet (sender report) to every playing session. */
   broadcastRtcp(rtcp: Buffer): void {
-    for (const s of this.sessions.values()) if (s.playing) this.sendRtcp(s, rtcp);
+    const framed: Buffer[] = [];
+    for (const s of this.playing) this.sendRtcp(s, rtcp, s.tcp ? (framed[s.rtpChannel + 1] ??= interleave(s.rtpChannel + 1, rtcp)) : undefined);
   }
 
   async close(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     this.sessions.clear();
+    this.playing = [];
     for (const c of this.conns) c.destroy();
     this.conns.clear();
     for (const s of [this.rtpSock, this.rtcpSock]) {

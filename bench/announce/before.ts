@@ -16,31 +16,48 @@ type Any = any;
  * for every packet, and `interleave()` copying it once more (Buffer.concat) for the TCP players.
  */
 export function useCopyingPackets(station: AnnouncementStream, on: boolean): void {
+  const { rtp, server } = parts(station);
+  rtp.packet = on ? copyingPacket : rtp.packetNow;
+  server.broadcast = on ? copyingBroadcast : server.broadcastNow;
+}
+
+/**
+ * The objects the variants change, with today's methods put on them as own properties once, so
+ * switching a variant on and off only reassigns them (adding and deleting properties would change
+ * the objects' shapes and slow down every later slice, "now" included).
+ */
+function parts(station: AnnouncementStream): { rtp: Any; server: Any; pacer: Any } {
   const out = station.output as Any;
   const rtp = out.rtp as Any;
   const server = out.server as Any;
-  if (!on) {
-    delete rtp.packet;
-    delete server.broadcast;
-    return;
+  const pacer = station.pacer as Any;
+  if (!rtp.packetNow) {
+    rtp.packetNow = rtp.packet;
+    rtp.wallBefore = 0;
+    rtp.packet = rtp.packetNow;
+    server.broadcastNow = server.broadcast;
+    server.broadcast = server.broadcastNow;
+    pacer.clockNow = pacer.clock;
+    pacer.clock = pacer.clockNow;
   }
-  server.broadcast = copyingBroadcast;
-  rtp.packet = function (this: Any, payload: Buffer, timestamp: number, marker = false): Buffer {
-    const p = Buffer.allocUnsafe(12 + payload.length);
-    p[0] = 0x80;
-    p[1] = (marker ? 0x80 : 0) | this.payloadType;
-    p.writeUInt16BE(this.seq, 2);
-    p.writeUInt32BE(timestamp >>> 0, 4);
-    p.writeUInt32BE(this.ssrc, 8);
-    payload.copy(p, 12);
-    this.seq = (this.seq + 1) & 0xffff;
-    this.packets++;
-    this.octets += payload.length;
-    this.lastTs = timestamp >>> 0;
-    this.lastWallBefore = wallMs();
-    this.senderReportDue = false; // the 5 s timer sent them (one per 5 s: nothing to measure)
-    return p;
-  };
+  return { rtp, server, pacer };
+}
+
+function copyingPacket(this: Any, payload: Buffer, timestamp: number, marker = false): Buffer {
+  const p = Buffer.allocUnsafe(12 + payload.length);
+  p[0] = 0x80;
+  p[1] = (marker ? 0x80 : 0) | this.payloadType;
+  p.writeUInt16BE(this.seq, 2);
+  p.writeUInt32BE(timestamp >>> 0, 4);
+  p.writeUInt32BE(this.ssrc, 8);
+  payload.copy(p, 12);
+  this.seq = (this.seq + 1) & 0xffff;
+  this.packets++;
+  this.octets += payload.length;
+  this.lastTs = timestamp >>> 0;
+  this.wallBefore = wallMs(); // the clock read per packet
+  this.senderReportDue = false; // the 5 s timer sent them (one per 5 s: nothing to measure)
+  return p;
 }
 
 function copyingBroadcast(this: Any, rtpPacket: Buffer): void {
@@ -63,35 +80,31 @@ function copyingBroadcast(this: Any, rtpPacket: Buffer): void {
  * counters bumped per player) and the pacer making a new timer closure at every wake-up.
  */
 export function useMapWalk(station: AnnouncementStream, on: boolean): void {
-  const out = station.output as Any;
-  const server = out.server as Any;
-  const pacer = station.pacer as Any;
-  if (!on) {
-    delete server.broadcast;
-    Object.defineProperty(pacer, 'onTimer', { value: pacer.onTimerNow, configurable: true, writable: true });
-    return;
-  }
-  server.broadcast = function (this: Any, framed: Buffer): void {
-    const rtpLen = framed.length - 4;
-    const other: Buffer[] = [];
-    for (const s of this.sessions.values()) {
-      if (!s.playing) continue;
-      if (s.tcp) {
-        if (s.conn.destroyed || s.conn.writableLength > 512 * 1024) continue;
-        s.conn.write(s.rtpChannel === 0 ? framed : (other[s.rtpChannel] ??= interleavedFor(s.rtpChannel, framed)));
-      } else {
-        this.rtpSock?.send(framed, 4, rtpLen, s.rtpPort, s.address);
-      }
-      this.packetsSent++;
-      this.bytesSent += rtpLen;
+  const { server, pacer } = parts(station);
+  server.broadcast = on ? mapWalkBroadcast : server.broadcastNow;
+  const clock = pacer.clockNow;
+  // a new closure per wake-up, as `setTimeout(() => this.tick(), wait)` made
+  pacer.clock = on ? { now: clock.now, clearTimeout: clock.clearTimeout, setTimeout: (fn: () => void, ms: number) => clock.setTimeout(() => fn(), ms) } : clock;
+}
+
+function mapWalkBroadcast(this: Any, framed: Buffer): void {
+  const rtpLen = framed.length - 4;
+  const other: Buffer[] = [];
+  for (const s of this.sessions.values()) {
+    if (!s.playing) continue;
+    if (s.tcp) {
+      if (s.conn.destroyed || s.conn.writableLength > 512 * 1024) continue;
+      s.conn.write(s.rtpChannel === 0 ? framed : (other[s.rtpChannel] ??= interleavedFor(s.rtpChannel, framed)));
+    } else {
+      this.rtpSock?.send(framed, 4, rtpLen, s.rtpPort, s.address);
     }
-  };
-  pacer.onTimerNow ??= pacer.onTimer;
-  Object.defineProperty(pacer, 'onTimer', { get: () => () => pacer.tick(), configurable: true });
+    this.packetsSent++;
+    this.bytesSent += rtpLen;
+  }
 }
 
 /** #1 and #2 before: the stream as it was. */
 export function useOriginal(station: AnnouncementStream, on: boolean): void {
   useMapWalk(station, on);
-  useCopyingPackets(station, on);
+  useCopyingPackets(station, on); // its broadcast walks the map too
 }

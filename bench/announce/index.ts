@@ -15,10 +15,12 @@
  * Figures come from a shared, noisy 2-core machine; compare ratios within one run.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Pacer, createStation } from '../../lib/announce';
 import { IDLE_FRAMES } from '../../lib/announce/stream';
+import { dropKeptResamplers } from '../../lib/announce/resample';
 import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
 import { useCopyingPackets, useOriginal } from './before';
 
@@ -57,12 +59,15 @@ function freePort(): Promise<number> {
   });
 }
 
-function cpuDuring(ms: number): Promise<number> {
+/** CPU of this process during `ms`, % of one core; the kernel's part (system time) goes to `sys`. */
+function cpuDuring(ms: number, sys?: number[]): Promise<number> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   return sleep(ms).then(() => {
     const c = process.cpuUsage(c0);
-    return ((c.user + c.system) / 1000 / (performance.now() - t0)) * 100;
+    const el = performance.now() - t0;
+    sys?.push((c.system / 1000 / el) * 100);
+    return ((c.user + c.system) / 1000 / el) * 100;
   });
 }
 
@@ -147,17 +152,25 @@ async function main(): Promise<void> {
     await wait('ready', 20000);
     const players = (station.output as unknown as { players: number }).players;
     console.log(`${players} TCP players on ${url}`);
-    await sleep(1000);
+    await sleep(400);
 
-    // idle: silence to 50 players, each variant in turn (order rotating), same machine load
+    // idle: silence to 50 players, each variant in turn (order rotating), same machine load; one
+    // unmeasured pass of every variant first (the first slices after the players joined ran the
+    // code still being compiled and measured high for whichever variant came first)
+    for (const v of VARIANTS) {
+      v.set(station, true);
+      await sleep(400);
+      v.set(station, false);
+    }
     const idleBy = new Map<string, number[]>(VARIANTS.map((v) => [v.name, []]));
+    const idleSys: number[] = [];
     for (let round = 0; round < IDLE_ROUNDS; round++) {
       for (let i = 0; i < VARIANTS.length; i++) {
         const v = VARIANTS[(i + round) % VARIANTS.length];
         v.set(station, true);
         await sleep(200);
         sampling = lateBy.get(v.name);
-        idleBy.get(v.name)!.push(await cpuDuring(IDLE_SLICE_MS));
+        idleBy.get(v.name)!.push(await cpuDuring(IDLE_SLICE_MS, v === VARIANTS[0] ? idleSys : undefined));
         sampling = undefined;
         v.set(station, false);
       }
@@ -165,10 +178,21 @@ async function main(): Promise<void> {
     const idle = VARIANTS.map((v) => ({ v: v.name, cpu: median(idleBy.get(v.name)!), jitter: pct(lateBy.get(v.name)!.map(Math.abs), 99) }));
     for (const r of idle) console.log(`idle, ${r.v}: CPU ${r.cpu.toFixed(2)} % of a core (median of ${idleBy.get(r.v)!.length} slices: ${idleBy.get(r.v)!.map((c) => c.toFixed(2)).join(' ')}), |send - schedule| p99 ${r.jitter.toFixed(2)} ms`);
     const idleCpuPct = idle[0].cpu;
+    const idleSysPct = median(idleSys);
+    console.log(`idle, now: of which system (kernel: the socket writes, loopback TCP charged to the sender) ${idleSysPct.toFixed(2)} % of a core (median)`);
 
     // message in -> first speech packet at a player, then cut (interrupt) and wait for silence
+    // rounds alternate: as now, and with the resampler made afresh for the announcement (before #3)
     const first: number[] = [];
+    const lateRound = { now: [] as number[], before: [] as number[] };
+    // the longest the event loop (the pacer's thread) was held up in each round, ms
+    const blockRound = { now: [] as number[], before: [] as number[] };
     for (let round = 0; round < 10; round++) {
+      const before = round % 2 === 1;
+      if (before) dropKeptResamplers();
+      sampling = before ? lateRound.before : lateRound.now;
+      const loop = monitorEventLoopDelay({ resolution: 1 });
+      loop.enable();
       const t = wall();
       child.send({ type: 'watch', from: t, threshold: SPEECH_RMS });
       station.announce({ text: SENTENCE, id: `r${round}` });
@@ -177,6 +201,14 @@ async function main(): Promise<void> {
       await sleep(300);
       station.announcer.interrupt();
       await sleep(300);
+      sampling = undefined;
+      loop.disable();
+      (before ? blockRound.before : blockRound.now).push(Math.max(0, loop.max / 1e6 - 1));
+    }
+    const roundJitter = (a: number[], b: number[]) => ({ p99: pct(a.map(Math.abs), 99), max: Math.max(...a.map(Math.abs)), n: a.length, block: median(b) });
+    const announceJitter = { now: roundJitter(lateRound.now, blockRound.now), before: roundJitter(lateRound.before, blockRound.before) };
+    for (const [k, r] of [['resampler kept', announceJitter.now], ['resampler made per announcement (before #3)', announceJitter.before]] as const) {
+      console.log(`announcement rounds, ${k}: |send - schedule| p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(1)} ms (${r.n} frames); longest event-loop hold-up per round (median) ${r.block.toFixed(1)} ms (${(k === 'resampler kept' ? blockRound.now : blockRound.before).map((v) => v.toFixed(1)).join(' ')})`);
     }
     const firstPacketMs = median(first);
     const rounds = events.filter((e) => e.event === 'started' && e.id.startsWith('r'));
@@ -245,6 +277,7 @@ async function main(): Promise<void> {
         idleCpuPct: Math.round(idleCpuPct * 100) / 100,
         speakingCpuPct: Math.round(speakingCpuPct * 100) / 100,
         listeners: players,
+        idleSysCpuPct: Math.round(idleSysPct * 100) / 100,
         idleNoPlayersCpuPct: Math.round(idleAlonePct * 100) / 100,
         wireJitterP99Ms: Math.round(wireJitterP99Ms * 100) / 100,
         barePacerJitterP99Ms: Math.round(bareP99 * 100) / 100,
@@ -252,6 +285,8 @@ async function main(): Promise<void> {
         idleCpuPctBy: Object.fromEntries(idle.map((r) => [r.v, Math.round(r.cpu * 100) / 100])),
         idleJitterP99MsBy: Object.fromEntries(idle.map((r) => [r.v, Math.round(r.jitter * 100) / 100])),
         readyToAirMs,
+        announceJitterP99MsBy: { now: Math.round(announceJitter.now.p99 * 100) / 100, 'before #3': Math.round(announceJitter.before.p99 * 100) / 100 },
+        announceLoopBlockMsBy: { now: Math.round(announceJitter.now.block * 10) / 10, 'before #3': Math.round(announceJitter.before.block * 10) / 10 },
         speakingJitterP99Ms: Math.round(speakingJitterP99Ms * 100) / 100,
       }),
     );

@@ -3,8 +3,9 @@
  * one served Opus stream with 50 TCP players (in a child process), measuring
  *   firstPacketMs   message in -> first speech packet at a player (median of rounds; 10-word sentence)
  *   jitterP99Ms     p99 of |send time - scheduled time| of the frames the pacer hands to the RTSP
- *                   output (which sends them at once); the same measured at the players, where the
- *                   players' own scheduling adds to it, is printed too (wireJitterP99Ms)
+ *                   output (which sends them at once), the whole run but the "before" slices and
+ *                   rounds; the same measured at the players, where the players' own scheduling
+ *                   adds to it, is printed too (wireJitterP99Ms)
  *   driftPpm        RTP time against the wall clock at the players over the run: the change of
  *                   (arrival - RTP time) between the first and the last 3 s (5th percentiles), over the
  *                   run's length; --drift-seconds N adds N seconds of silence for a finer figure
@@ -12,6 +13,9 @@
  *                   (60 ms silent packets); the code as it was before each change (bench/announce/
  *                   before.ts) is measured side by side in rotating slices (idleCpuPctBy, medians)
  *   speakingCpuPct  the same while speaking continuously (speech engine included)
+ * and, before/after: the 8 first-packet rounds alternate the resampler kept from the last
+ * announcement (now) and one made per announcement (before #3): |send - schedule| per round type
+ * (announceJitterP99MsBy) and the longest event-loop hold-up per round (announceLoopBlockMsBy).
  * Figures come from a shared, noisy 2-core machine; compare ratios within one run.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -27,8 +31,8 @@ import { useCopyingPackets, useOriginal } from './before';
 const LISTENERS = 50;
 const DEFAULT_IDLE = IDLE_FRAMES;
 /** idle slices: rounds of one slice per variant, order rotating; slice length (ms) */
-const IDLE_ROUNDS = 4;
-const IDLE_SLICE_MS = 1200;
+const IDLE_ROUNDS = 6;
+const IDLE_SLICE_MS = 900;
 
 /** A way to run the stream, switched on for some idle slices (the code before a change, or an alternative). */
 interface Variant {
@@ -36,9 +40,9 @@ interface Variant {
   set(station: AnnouncementStream, on: boolean): void;
 }
 const VARIANTS: Variant[] = [
-  { name: 'now', set: () => undefined },
   { name: 'before #1 (copying packets)', set: useCopyingPackets },
   { name: 'before #1+#2', set: useOriginal },
+  { name: 'now', set: () => undefined },
 ];
 const SENTENCE = 'Ticket number A twelve, please proceed to counter three now.'; // 10 words
 const SPEECH_RMS = 200; // decoded RMS above which a frame is speech (silence decodes to ~0)
@@ -59,15 +63,13 @@ function freePort(): Promise<number> {
   });
 }
 
-/** CPU of this process during `ms`, % of one core; the kernel's part (system time) goes to `sys`. */
-function cpuDuring(ms: number, sys?: number[]): Promise<number> {
+/** CPU of this process during `ms`, % of one core. */
+function cpuDuring(ms: number): Promise<number> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   return sleep(ms).then(() => {
     const c = process.cpuUsage(c0);
-    const el = performance.now() - t0;
-    sys?.push((c.system / 1000 / el) * 100);
-    return ((c.user + c.system) / 1000 / el) * 100;
+    return ((c.user + c.system) / 1000 / (performance.now() - t0)) * 100;
   });
 }
 
@@ -97,7 +99,7 @@ async function barePacerJitter(ms: number): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
-  const bare = await barePacerJitter(3000);
+  const bare = await barePacerJitter(2500);
   const bareP99 = pct(bare, 99);
   console.log(`bare pacer (no work, this machine's timer noise): |wake-up - schedule| p50 ${pct(bare, 50).toFixed(2)} ms, p99 ${bareP99.toFixed(2)} ms`);
   const port = await freePort();
@@ -112,10 +114,12 @@ async function main(): Promise<void> {
   const late: number[] = [];
   const lateBy = new Map<string, number[]>(VARIANTS.map((v) => [v.name, []]));
   let sampling: number[] | undefined;
+  /** a "before" variant is on: its frames are left out of the headline jitter */
+  let inBefore = false;
   const out = station.output as unknown as { writeFrame(f: Buffer): void; writeSilence(k: number): number };
   const note = () => {
     const v = performance.now() - station.pacer.dueTime(station.pacer.frames - 1);
-    late.push(v);
+    if (!inBefore) late.push(v);
     sampling?.push(v);
   };
   const write = out.writeFrame.bind(out);
@@ -128,8 +132,8 @@ async function main(): Promise<void> {
     note();
     return writeSilence(k);
   };
-  await sleep(1000);
-  const idleAlonePct = await cpuDuring(3000);
+  await sleep(600);
+  const idleAlonePct = await cpuDuring(2500);
   console.log(`idle CPU without players ${idleAlonePct.toFixed(2)} % of a core (pacer + Opus encoder)`);
 
   const child: ChildProcess = fork(join(__dirname, 'listeners.js'), [url, String(LISTENERS)], { stdio: 'inherit' });
@@ -154,32 +158,33 @@ async function main(): Promise<void> {
     console.log(`${players} TCP players on ${url}`);
     await sleep(400);
 
-    // idle: silence to 50 players, each variant in turn (order rotating), same machine load; one
-    // unmeasured pass of every variant first (the first slices after the players joined ran the
-    // code still being compiled and measured high for whichever variant came first)
-    for (const v of VARIANTS) {
-      v.set(station, true);
-      await sleep(400);
-      v.set(station, false);
+    // idle: silence to 50 players, each variant in turn (order rotating), same machine load; two
+    // unmeasured rounds first: the first slices after the players joined measured up to twice the
+    // later ones, for whichever variants they went to (code still being compiled, sockets settling)
+    for (let round = 0; round < 2; round++) {
+      for (const v of VARIANTS) {
+        v.set(station, true);
+        await sleep(500);
+        v.set(station, false);
+      }
     }
     const idleBy = new Map<string, number[]>(VARIANTS.map((v) => [v.name, []]));
-    const idleSys: number[] = [];
     for (let round = 0; round < IDLE_ROUNDS; round++) {
       for (let i = 0; i < VARIANTS.length; i++) {
         const v = VARIANTS[(i + round) % VARIANTS.length];
         v.set(station, true);
-        await sleep(200);
+        await sleep(150);
         sampling = lateBy.get(v.name);
-        idleBy.get(v.name)!.push(await cpuDuring(IDLE_SLICE_MS, v === VARIANTS[0] ? idleSys : undefined));
+        inBefore = v.name !== 'now';
+        idleBy.get(v.name)!.push(await cpuDuring(IDLE_SLICE_MS));
         sampling = undefined;
+        inBefore = false;
         v.set(station, false);
       }
     }
     const idle = VARIANTS.map((v) => ({ v: v.name, cpu: median(idleBy.get(v.name)!), jitter: pct(lateBy.get(v.name)!.map(Math.abs), 99) }));
     for (const r of idle) console.log(`idle, ${r.v}: CPU ${r.cpu.toFixed(2)} % of a core (median of ${idleBy.get(r.v)!.length} slices: ${idleBy.get(r.v)!.map((c) => c.toFixed(2)).join(' ')}), |send - schedule| p99 ${r.jitter.toFixed(2)} ms`);
-    const idleCpuPct = idle[0].cpu;
-    const idleSysPct = median(idleSys);
-    console.log(`idle, now: of which system (kernel: the socket writes, loopback TCP charged to the sender) ${idleSysPct.toFixed(2)} % of a core (median)`);
+    const idleCpuPct = idle.find((r) => r.v === 'now')!.cpu;
 
     // message in -> first speech packet at a player, then cut (interrupt) and wait for silence
     // rounds alternate: as now, and with the resampler made afresh for the announcement (before #3)
@@ -187,10 +192,11 @@ async function main(): Promise<void> {
     const lateRound = { now: [] as number[], before: [] as number[] };
     // the longest the event loop (the pacer's thread) was held up in each round, ms
     const blockRound = { now: [] as number[], before: [] as number[] };
-    for (let round = 0; round < 10; round++) {
+    for (let round = 0; round < 8; round++) {
       const before = round % 2 === 1;
       if (before) dropKeptResamplers();
       sampling = before ? lateRound.before : lateRound.now;
+      inBefore = before;
       const loop = monitorEventLoopDelay({ resolution: 1 });
       loop.enable();
       const t = wall();
@@ -202,6 +208,7 @@ async function main(): Promise<void> {
       station.announcer.interrupt();
       await sleep(300);
       sampling = undefined;
+      inBefore = false;
       loop.disable();
       (before ? blockRound.before : blockRound.now).push(Math.max(0, loop.max / 1e6 - 1));
     }
@@ -223,13 +230,13 @@ async function main(): Promise<void> {
     await sleep(500);
     const speakLate: number[] = [];
     sampling = speakLate;
-    const speakingCpuPct = await cpuDuring(6000);
+    const speakingCpuPct = await cpuDuring(4000);
     sampling = undefined;
     const speakingJitterP99Ms = pct(speakLate.map(Math.abs), 99);
     station.announcer.interrupt();
     // end on silence, as the run began: the drift figure compares like with like (an encoded
     // speech frame leaves ~0.1 ms later than the reused silent packet)
-    await sleep(3500);
+    await sleep(3000);
     console.log(`speaking CPU ${speakingCpuPct.toFixed(2)} % of a core, |send - schedule| p99 ${speakingJitterP99Ms.toFixed(2)} ms`);
     if (driftSeconds > 0) {
       console.log(`drift run: ${driftSeconds} s more`);
@@ -277,7 +284,6 @@ async function main(): Promise<void> {
         idleCpuPct: Math.round(idleCpuPct * 100) / 100,
         speakingCpuPct: Math.round(speakingCpuPct * 100) / 100,
         listeners: players,
-        idleSysCpuPct: Math.round(idleSysPct * 100) / 100,
         idleNoPlayersCpuPct: Math.round(idleAlonePct * 100) / 100,
         wireJitterP99Ms: Math.round(wireJitterP99Ms * 100) / 100,
         barePacerJitterP99Ms: Math.round(bareP99 * 100) / 100,

@@ -15,7 +15,8 @@
  *   speakingCpuPct  the same while speaking continuously (speech engine included)
  * and, before/after: the 8 first-packet rounds alternate the resampler kept from the last
  * announcement (now) and one made per announcement (before #3): |send - schedule| per round type
- * (announceJitterP99MsBy) and the longest event-loop hold-up per round (announceLoopBlockMsBy).
+ * (announceJitterP99MsBy), the longest event-loop hold-up per round (announceLoopBlockMsBy), and
+ * what making a resampler holds up the thread (resamplerMakeMs, median of 5).
  * Figures come from a shared, noisy 2-core machine; compare ratios within one run.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -25,14 +26,15 @@ import { join } from 'node:path';
 import { Pacer, createStation } from '../../lib/announce';
 import { IDLE_FRAMES } from '../../lib/announce/stream';
 import { dropKeptResamplers } from '../../lib/announce/resample';
+import { Resampler } from '../../lib/resample';
 import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
 import { useCopyingPackets, useOriginal } from './before';
 
 const LISTENERS = 50;
 const DEFAULT_IDLE = IDLE_FRAMES;
 /** idle slices: rounds of one slice per variant, order rotating; slice length (ms) */
-const IDLE_ROUNDS = 6;
-const IDLE_SLICE_MS = 900;
+const IDLE_ROUNDS = 7;
+const IDLE_SLICE_MS = 800;
 
 /** A way to run the stream, switched on for some idle slices (the code before a change, or an alternative). */
 interface Variant {
@@ -212,6 +214,16 @@ async function main(): Promise<void> {
       loop.disable();
       (before ? blockRound.before : blockRound.now).push(Math.max(0, loop.max / 1e6 - 1));
     }
+    // what before #3 did on the pacer's thread at every announcement: make a resampler from the
+    // engine's rate (eSpeak NG: 22050 Hz) to the stream's, in one piece (design + wasm instance)
+    const makeMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      new Resampler({ inRate: 22050, inChannels: 1, outRate: 48000, outChannels: 1 });
+      makeMs.push(performance.now() - t0);
+      await sleep(50);
+    }
+    console.log(`making a 22050 -> 48000 Hz resampler (before #3: at every announcement, on the pacer's thread): ${makeMs.map((v) => v.toFixed(1)).join(', ')} ms`);
     const roundJitter = (a: number[], b: number[]) => ({ p99: pct(a.map(Math.abs), 99), max: Math.max(...a.map(Math.abs)), n: a.length, block: median(b) });
     const announceJitter = { now: roundJitter(lateRound.now, blockRound.now), before: roundJitter(lateRound.before, blockRound.before) };
     for (const [k, r] of [['resampler kept', announceJitter.now], ['resampler made per announcement (before #3)', announceJitter.before]] as const) {
@@ -292,6 +304,7 @@ async function main(): Promise<void> {
         idleJitterP99MsBy: Object.fromEntries(idle.map((r) => [r.v, Math.round(r.jitter * 100) / 100])),
         readyToAirMs,
         announceJitterP99MsBy: { now: Math.round(announceJitter.now.p99 * 100) / 100, 'before #3': Math.round(announceJitter.before.p99 * 100) / 100 },
+        resamplerMakeMs: Math.round(median(makeMs) * 10) / 10,
         announceLoopBlockMsBy: { now: Math.round(announceJitter.now.block * 10) / 10, 'before #3': Math.round(announceJitter.before.block * 10) / 10 },
         speakingJitterP99Ms: Math.round(speakingJitterP99Ms * 100) / 100,
       }),

@@ -13,7 +13,7 @@ export function resampleMono(pcm: Buffer, fromRate: number, toRate: number): Buf
 
 /**
  * Resamplers kept for the next announcement, one per rate pair. Making one designs its filters
- * and instantiates the wasm kernel: 3–8 ms of main-thread work in one piece (35 ms the first
+ * and instantiates the wasm kernel: 2–8 ms of main-thread work in one piece (35 ms the first
  * time), which held up the pacer's frames at the start of every announcement (bench/announce).
  * flush() returns a resampler to its initial state, so a kept one converts the next
  * announcement exactly as a new one would. Taken while in use: concurrent conversions never share.

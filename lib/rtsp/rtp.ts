@@ -123,11 +123,6 @@ export class RtpStream {
     return (this.anchorTs + Math.round(((ms - this.anchorWall) * this.clockRate) / 1000)) >>> 0;
   }
 
-  /** True once a packet went out, so a sender report can map NTP to RTP time. */
-  get started(): boolean {
-    return this.lastTs !== undefined;
-  }
-
   /**
    * A compound RTCP packet: sender report (NTP ↔ RTP timestamp of "now", packet and octet counts)
    * followed by an SDES CNAME, as RFC 3550 §6.1 requires. By default "now" is the moment the

@@ -3,30 +3,49 @@
  * one served Opus stream with 50 TCP players (in a child process), measuring
  *   firstPacketMs   message in -> first speech packet at a player (median of rounds; 10-word sentence)
  *   jitterP99Ms     p99 of |send time - scheduled time| of the frames the pacer hands to the RTSP
- *                   output (which sends them at once); the same measured at the players, where the
- *                   players' own scheduling adds to it, is printed too (wireJitterP99Ms)
+ *                   output (which sends them at once), the whole run but the "before" slices and
+ *                   rounds; the same measured at the players, where the players' own scheduling
+ *                   adds to it, is printed too (wireJitterP99Ms)
  *   driftPpm        RTP time against the wall clock at the players over the run: the change of
  *                   (arrival - RTP time) between the first and the last 3 s (5th percentiles), over the
  *                   run's length; --drift-seconds N adds N seconds of silence for a finer figure
- *   idleCpuPct      CPU of this process (pacer + encoder + 50 sockets), % of one core, silence, with
- *                   the default silent packets (60 ms); 20 ms (a packet per frame, as before) and
- *                   120 ms are measured side by side in rotating 1.5 s slices (idleCpuPctBy), and the
- *                   12 first-packet rounds alternate 60 ms and 20 ms (firstPacketMsPerFrame,
- *                   readyToAirMs: rendered -> on air)
+ *   idleCpuPct      CPU of this process (pacer + encoder + 50 sockets), % of one core, silence
+ *                   (60 ms silent packets); the code as it was before each change (bench/announce/
+ *                   before.ts) is measured side by side in rotating slices (idleCpuPctBy, medians)
  *   speakingCpuPct  the same while speaking continuously (speech engine included)
+ * and, before/after: the 8 first-packet rounds alternate the resampler kept from the last
+ * announcement (now) and one made per announcement (before #3): |send - schedule| per round type
+ * (announceJitterP99MsBy), the longest event-loop hold-up per round (announceLoopBlockMsBy), and
+ * what making a resampler holds up the thread (resamplerMakeMs, median of 5).
  * Figures come from a shared, noisy 2-core machine; compare ratios within one run.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Pacer, createStation } from '../../lib/announce';
 import { IDLE_FRAMES } from '../../lib/announce/stream';
-import type { AnnouncementEvent } from '../../lib/announce';
+import { dropKeptResamplers } from '../../lib/announce/resample';
+import { Resampler } from '../../lib/resample';
+import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
+import { useCopyingPackets, useOriginal } from './before';
 
 const LISTENERS = 50;
-/** frames per silent packet between announcements, compared side by side (1 = a packet per frame, as before) */
-const IDLE_VARIANTS = [1, 3, 6];
 const DEFAULT_IDLE = IDLE_FRAMES;
+/** idle slices: rounds of one slice per variant, order rotating; slice length (ms) */
+const IDLE_ROUNDS = 7;
+const IDLE_SLICE_MS = 800;
+
+/** A way to run the stream, switched on for some idle slices (the code before a change, or an alternative). */
+interface Variant {
+  name: string;
+  set(station: AnnouncementStream, on: boolean): void;
+}
+const VARIANTS: Variant[] = [
+  { name: 'before #1 (copying packets)', set: useCopyingPackets },
+  { name: 'before #1+#2', set: useOriginal },
+  { name: 'now', set: () => undefined },
+];
 const SENTENCE = 'Ticket number A twelve, please proceed to counter three now.'; // 10 words
 const SPEECH_RMS = 200; // decoded RMS above which a frame is speech (silence decodes to ~0)
 const args = process.argv.slice(2);
@@ -46,6 +65,7 @@ function freePort(): Promise<number> {
   });
 }
 
+/** CPU of this process during `ms`, % of one core. */
 function cpuDuring(ms: number): Promise<number> {
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -81,7 +101,7 @@ async function barePacerJitter(ms: number): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
-  const bare = await barePacerJitter(4000);
+  const bare = await barePacerJitter(2500);
   const bareP99 = pct(bare, 99);
   console.log(`bare pacer (no work, this machine's timer noise): |wake-up - schedule| p50 ${pct(bare, 50).toFixed(2)} ms, p99 ${bareP99.toFixed(2)} ms`);
   const port = await freePort();
@@ -94,12 +114,14 @@ async function main(): Promise<void> {
   // sender side: when each frame is handed to the output, against the pacer's schedule
   // (a packet of several silent frames is due at its first frame's time: its RTP timestamp)
   const late: number[] = [];
-  const lateBy = new Map<number, number[]>(IDLE_VARIANTS.map((v) => [v, []]));
+  const lateBy = new Map<string, number[]>(VARIANTS.map((v) => [v.name, []]));
   let sampling: number[] | undefined;
+  /** a "before" variant is on: its frames are left out of the headline jitter */
+  let inBefore = false;
   const out = station.output as unknown as { writeFrame(f: Buffer): void; writeSilence(k: number): number };
   const note = () => {
     const v = performance.now() - station.pacer.dueTime(station.pacer.frames - 1);
-    late.push(v);
+    if (!inBefore) late.push(v);
     sampling?.push(v);
   };
   const write = out.writeFrame.bind(out);
@@ -112,8 +134,8 @@ async function main(): Promise<void> {
     note();
     return writeSilence(k);
   };
-  await sleep(1000);
-  const idleAlonePct = await cpuDuring(3000);
+  await sleep(600);
+  const idleAlonePct = await cpuDuring(2500);
   console.log(`idle CPU without players ${idleAlonePct.toFixed(2)} % of a core (pacer + Opus encoder)`);
 
   const child: ChildProcess = fork(join(__dirname, 'listeners.js'), [url, String(LISTENERS)], { stdio: 'inherit' });
@@ -136,67 +158,97 @@ async function main(): Promise<void> {
     await wait('ready', 20000);
     const players = (station.output as unknown as { players: number }).players;
     console.log(`${players} TCP players on ${url}`);
-    await sleep(1000);
+    await sleep(400);
 
-    // idle: silence to 50 players, each packet size in turn (order rotating), same machine load
-    const idleBy = new Map<number, number[]>(IDLE_VARIANTS.map((v) => [v, []]));
-    for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < IDLE_VARIANTS.length; i++) {
-        const v = IDLE_VARIANTS[(i + round) % IDLE_VARIANTS.length];
-        station.idleFrames = v;
-        await sleep(200);
-        sampling = lateBy.get(v);
-        idleBy.get(v)!.push(await cpuDuring(1500));
-        sampling = undefined;
+    // idle: silence to 50 players, each variant in turn (order rotating), same machine load; two
+    // unmeasured rounds first: the first slices after the players joined measured up to twice the
+    // later ones, for whichever variants they went to (code still being compiled, sockets settling)
+    for (let round = 0; round < 2; round++) {
+      for (const v of VARIANTS) {
+        v.set(station, true);
+        await sleep(500);
+        v.set(station, false);
       }
     }
-    station.idleFrames = DEFAULT_IDLE;
-    const idle = IDLE_VARIANTS.map((v) => ({ v, cpu: median(idleBy.get(v)!), jitter: pct(lateBy.get(v)!.map(Math.abs), 99) }));
-    for (const r of idle) console.log(`idle, ${r.v * 20} ms silent packets: CPU ${r.cpu.toFixed(2)} % of a core (median of ${idleBy.get(r.v)!.length} slices: ${idleBy.get(r.v)!.map((c) => c.toFixed(2)).join(' ')}), |send - schedule| p99 ${r.jitter.toFixed(2)} ms`);
-    const idleCpuPct = idle.find((r) => r.v === DEFAULT_IDLE)!.cpu;
+    const idleBy = new Map<string, number[]>(VARIANTS.map((v) => [v.name, []]));
+    for (let round = 0; round < IDLE_ROUNDS; round++) {
+      for (let i = 0; i < VARIANTS.length; i++) {
+        const v = VARIANTS[(i + round) % VARIANTS.length];
+        v.set(station, true);
+        await sleep(150);
+        sampling = lateBy.get(v.name);
+        inBefore = v.name !== 'now';
+        idleBy.get(v.name)!.push(await cpuDuring(IDLE_SLICE_MS));
+        sampling = undefined;
+        inBefore = false;
+        v.set(station, false);
+      }
+    }
+    const idle = VARIANTS.map((v) => ({ v: v.name, cpu: median(idleBy.get(v.name)!), jitter: pct(lateBy.get(v.name)!.map(Math.abs), 99) }));
+    for (const r of idle) console.log(`idle, ${r.v}: CPU ${r.cpu.toFixed(2)} % of a core (median of ${idleBy.get(r.v)!.length} slices: ${idleBy.get(r.v)!.map((c) => c.toFixed(2)).join(' ')}), |send - schedule| p99 ${r.jitter.toFixed(2)} ms`);
+    const idleCpuPct = idle.find((r) => r.v === 'now')!.cpu;
 
     // message in -> first speech packet at a player, then cut (interrupt) and wait for silence
+    // rounds alternate: as now, and with the resampler made afresh for the announcement (before #3)
     const first: number[] = [];
-    const firstBy = new Map<number, number[]>([[1, []], [DEFAULT_IDLE, []]]);
-    for (let round = 0; round < 12; round++) {
-      // alternately a packet per frame and the default silent packets: what the latter cost
-      const v = round % 2 === 0 ? DEFAULT_IDLE : 1;
-      station.idleFrames = v;
-      await sleep(100);
+    const lateRound = { now: [] as number[], before: [] as number[] };
+    // the longest the event loop (the pacer's thread) was held up in each round, ms
+    const blockRound = { now: [] as number[], before: [] as number[] };
+    for (let round = 0; round < 8; round++) {
+      const before = round % 2 === 1;
+      if (before) dropKeptResamplers();
+      sampling = before ? lateRound.before : lateRound.now;
+      inBefore = before;
+      const loop = monitorEventLoopDelay({ resolution: 1 });
+      loop.enable();
       const t = wall();
       child.send({ type: 'watch', from: t, threshold: SPEECH_RMS });
       station.announce({ text: SENTENCE, id: `r${round}` });
       const m = await wait('speech', 5000);
       first.push((m.at as number) - t);
-      firstBy.get(v)!.push((m.at as number) - t);
       await sleep(300);
       station.announcer.interrupt();
       await sleep(300);
+      sampling = undefined;
+      inBefore = false;
+      loop.disable();
+      (before ? blockRound.before : blockRound.now).push(Math.max(0, loop.max / 1e6 - 1));
     }
-    station.idleFrames = DEFAULT_IDLE;
-    const firstPacketMs = median(firstBy.get(DEFAULT_IDLE)!);
-    const firstPerFrameMs = median(firstBy.get(1)!);
+    // what before #3 did on the pacer's thread at every announcement: make a resampler from the
+    // engine's rate (eSpeak NG: 22050 Hz) to the stream's, in one piece (design + wasm instance)
+    const makeMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      new Resampler({ inRate: 22050, inChannels: 1, outRate: 48000, outChannels: 1 });
+      makeMs.push(performance.now() - t0);
+      await sleep(50);
+    }
+    console.log(`making a 22050 -> 48000 Hz resampler (before #3: at every announcement, on the pacer's thread): ${makeMs.map((v) => v.toFixed(1)).join(', ')} ms`);
+    const roundJitter = (a: number[], b: number[]) => ({ p99: pct(a.map(Math.abs), 99), max: Math.max(...a.map(Math.abs)), n: a.length, block: median(b) });
+    const announceJitter = { now: roundJitter(lateRound.now, blockRound.now), before: roundJitter(lateRound.before, blockRound.before) };
+    for (const [k, r] of [['resampler kept', announceJitter.now], ['resampler made per announcement (before #3)', announceJitter.before]] as const) {
+      console.log(`announcement rounds, ${k}: |send - schedule| p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(1)} ms (${r.n} frames); longest event-loop hold-up per round (median) ${r.block.toFixed(1)} ms (${(k === 'resampler kept' ? blockRound.now : blockRound.before).map((v) => v.toFixed(1)).join(' ')})`);
+    }
+    const firstPacketMs = median(first);
     const rounds = events.filter((e) => e.event === 'started' && e.id.startsWith('r'));
-    // what the silent packets cost an announcement: ready (rendered) -> on air, ms (Date.now)
-    const onAirBy = (even: boolean) => median(rounds.filter((e) => (Number(e.id.slice(1)) % 2 === 0) === even).map((e) => (e.waitedMs ?? 0) - (e.renderMs ?? 0)));
-    const readyToAirMs = onAirBy(true);
-    const readyToAirPerFrameMs = onAirBy(false);
-    console.log(`rendered -> on air (median): ${readyToAirMs} ms with ${DEFAULT_IDLE * 20} ms silent packets, ${readyToAirPerFrameMs} ms with 20 ms packets`);
+    // ready (rendered) -> on air, ms (Date.now): what the 60 ms silent packets cost an announcement
+    const readyToAirMs = median(rounds.map((e) => (e.waitedMs ?? 0) - (e.renderMs ?? 0)));
+    console.log(`rendered -> on air (median): ${readyToAirMs} ms with ${DEFAULT_IDLE * 20} ms silent packets`);
     console.log(`engine render ms: ${rounds.map((e) => e.renderMs).join(', ')}; queue wait ms: ${rounds.map((e) => e.waitedMs).join(', ')}`);
-    console.log(`first speech packet after ${first.map((v) => v.toFixed(0)).join(', ')} ms (median with ${DEFAULT_IDLE * 20} ms silent packets ${firstPacketMs.toFixed(1)}, with 20 ms packets ${firstPerFrameMs.toFixed(1)})`);
+    console.log(`first speech packet after ${first.map((v) => v.toFixed(0)).join(', ')} ms (median ${firstPacketMs.toFixed(1)})`);
 
     // speaking continuously: the sentence queued back to back
     for (let i = 0; i < 4; i++) station.announce({ text: SENTENCE, id: `s${i}`, repeat: 1 });
     await sleep(500);
     const speakLate: number[] = [];
     sampling = speakLate;
-    const speakingCpuPct = await cpuDuring(6000);
+    const speakingCpuPct = await cpuDuring(4000);
     sampling = undefined;
     const speakingJitterP99Ms = pct(speakLate.map(Math.abs), 99);
     station.announcer.interrupt();
     // end on silence, as the run began: the drift figure compares like with like (an encoded
     // speech frame leaves ~0.1 ms later than the reused silent packet)
-    await sleep(3500);
+    await sleep(3000);
     console.log(`speaking CPU ${speakingCpuPct.toFixed(2)} % of a core, |send - schedule| p99 ${speakingJitterP99Ms.toFixed(2)} ms`);
     if (driftSeconds > 0) {
       console.log(`drift run: ${driftSeconds} s more`);
@@ -248,11 +300,12 @@ async function main(): Promise<void> {
         wireJitterP99Ms: Math.round(wireJitterP99Ms * 100) / 100,
         barePacerJitterP99Ms: Math.round(bareP99 * 100) / 100,
         idleFrames: DEFAULT_IDLE,
-        idleCpuPctBy: Object.fromEntries(idle.map((r) => [`${r.v * 20}ms`, Math.round(r.cpu * 100) / 100])),
-        idleJitterP99MsBy: Object.fromEntries(idle.map((r) => [`${r.v * 20}ms`, Math.round(r.jitter * 100) / 100])),
-        firstPacketMsPerFrame: Math.round(firstPerFrameMs * 10) / 10,
+        idleCpuPctBy: Object.fromEntries(idle.map((r) => [r.v, Math.round(r.cpu * 100) / 100])),
+        idleJitterP99MsBy: Object.fromEntries(idle.map((r) => [r.v, Math.round(r.jitter * 100) / 100])),
         readyToAirMs,
-        readyToAirPerFrameMs,
+        announceJitterP99MsBy: { now: Math.round(announceJitter.now.p99 * 100) / 100, 'before #3': Math.round(announceJitter.before.p99 * 100) / 100 },
+        resamplerMakeMs: Math.round(median(makeMs) * 10) / 10,
+        announceLoopBlockMsBy: { now: Math.round(announceJitter.now.block * 10) / 10, 'before #3': Math.round(announceJitter.before.block * 10) / 10 },
         speakingJitterP99Ms: Math.round(speakingJitterP99Ms * 100) / 100,
       }),
     );

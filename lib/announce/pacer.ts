@@ -51,6 +51,8 @@ export class Pacer extends EventEmitter {
   private extra = 0;
   /** frames skipped by re-anchoring after stalls */
   skipped = 0;
+  /** the timer's callback, made once (not a new closure per wake-up) */
+  private readonly onTimer = (): void => this.tick();
 
   constructor(private readonly opts: PacerOptions) {
     super();
@@ -122,6 +124,6 @@ export class Pacer extends EventEmitter {
     }
     if (!this.running) return;
     const wait = Math.max(0, Math.round(this.dueTime(this.n) - now));
-    this.timer = this.clock.setTimeout(() => this.tick(), wait);
+    this.timer = this.clock.setTimeout(this.onTimer, wait);
   }
 }

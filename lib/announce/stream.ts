@@ -9,6 +9,8 @@ import type { AnnouncementRequest, AnnouncerOptions, AnnouncementOutcome } from 
 import { Pacer } from './pacer';
 import { AnnounceError } from './errors';
 import type { Clock } from './pacer';
+import { toRateAsync } from './audio';
+import type { AnnouncementEvent } from './announcer';
 
 /** What the stream needs of its output (RtspOutput has it). */
 export interface FrameOutput extends EventEmitter {
@@ -56,6 +58,14 @@ export class AnnouncementStream extends EventEmitter {
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly onState: (s: string) => void;
+  private readonly rate: number;
+  /**
+   * Announcer events raised while a frame is being made (started, finished) wait here until the
+   * frame is handed to the output: what listeners do with them (the node sends a message and sets
+   * its status) then comes after the frame, not before it.
+   */
+  private making = false;
+  private readonly held: AnnouncementEvent[] = [];
 
   constructor(opts: AnnouncementStreamOptions) {
     super();
@@ -63,6 +73,7 @@ export class AnnouncementStream extends EventEmitter {
     this.output = opts.output;
     this.engine = opts.engine;
     this.defaultVoice = opts.defaults?.voice;
+    this.rate = opts.rate;
     this.announcer = new Announcer({ ...opts, frameMs });
     this.idleFrames = Math.max(1, Math.floor(opts.idleFrames ?? IDLE_FRAMES));
     this.silenceFrame = Buffer.alloc(Math.round((opts.rate * frameMs) / 1000) * 2);
@@ -74,7 +85,8 @@ export class AnnouncementStream extends EventEmitter {
       this.emit('log', `event loop stalled ${Math.round(r.behindMs)} ms: ${r.skippedFrames} frames skipped, stream re-anchored`),
     );
     this.pacer.on('error', (e: Error) => this.emit('log', `frame output failed: ${e.message}`));
-    for (const ev of ['event', 'log']) this.announcer.on(ev, (x) => this.emit(ev, x));
+    this.announcer.on('log', (x) => this.emit('log', x));
+    this.announcer.on('event', (x: AnnouncementEvent) => (this.making ? this.held.push(x) : this.emit('event', x)));
     const live = opts.liveStates;
     this.onState = (s: string) => {
       if (live) this.announcer.hold(!live.includes(s));
@@ -95,15 +107,17 @@ export class AnnouncementStream extends EventEmitter {
 
   /**
    * Loads the speech engine and speaks a word into the void, so the first real announcement does
-   * not pay for starting a worker and compiling the wasm (~300 ms). Rejects with the engine's
-   * error (e.g. the embedded engine is not installed, the default voice is unknown).
+   * not pay for starting a worker and compiling the wasm (~300 ms), nor for making a resampler
+   * from the engine's rate to the stream's. Rejects with the engine's error (e.g. the embedded
+   * engine is not installed, the default voice is unknown).
    */
   async warmUp(): Promise<void> {
     const voice = this.defaultVoice;
     if (voice && !(await this.engine.hasVoice(voice))) {
       throw new AnnounceError('announce.unknownVoice', `the speech engine ${this.engine.name} has no voice "${voice}"`, { engine: this.engine.name, voice });
     }
-    await this.engine.synthesize('1', { voice });
+    const r = await this.engine.synthesize('1', { voice });
+    await toRateAsync(r.pcm, r.rate, this.rate);
   }
 
   announce(req: AnnouncementRequest): { id: string; ready: Promise<AnnouncementOutcome> } {
@@ -124,6 +138,16 @@ export class AnnouncementStream extends EventEmitter {
   }
 
   private frame(): void {
+    this.making = true;
+    try {
+      this.makeFrame();
+    } finally {
+      this.making = false;
+      if (this.held.length) for (const e of this.held.splice(0)) this.emit('event', e);
+    }
+  }
+
+  private makeFrame(): void {
     const f = this.announcer.nextFrame();
     if (f) {
       this.output.writeFrame(f);

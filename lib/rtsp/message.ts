@@ -96,6 +96,15 @@ export function interleave(channel: number, data: Buffer): Buffer {
   return Buffer.concat([h, data]);
 }
 
+/**
+ * A packet built by RtpStream.packet() (interleaved header for channel 0 in front) as an
+ * interleaved frame on `channel`: the very buffer for channel 0, a framed copy for any other
+ * (the shared buffer may already sit in other sockets' queues, so it is never rewritten).
+ */
+export function interleavedFor(channel: number, framed: Buffer): Buffer {
+  return channel === framed[1] ? framed : interleave(channel, framed.subarray(4));
+}
+
 /** A Transport header entry, e.g. `RTP/AVP/TCP;unicast;interleaved=0-1` → its parts. */
 export function parseTransport(value: string): { profile: string; params: Record<string, string> }[] {
   return value.split(',').map((spec) => {

@@ -3,7 +3,7 @@
  * It takes 20 ms PCM frames at wall-clock pace, encodes each frame ONCE with the chosen codec and
  * sends the RTP packets to every player of the embedded server (`serve`) or to an external server
  * (`push`). RTP time follows the frames written (no drift against the caller's clock); RTCP sender
- * reports map it to wall-clock NTP time every 5 s.
+ * reports map it to wall-clock NTP time every 5 s of it.
  *
  * From plain Node:
  *   const out = new RtspOutput({ mode: 'serve', codec: 'opus', rate: 48000, channels: 1, frameMs: 20,
@@ -56,9 +56,6 @@ export interface RtspOutputStats {
   lastError?: string;
 }
 
-/** Seconds between RTCP sender reports (RFC 3550's minimum interval). */
-const SR_INTERVAL_MS = 5000;
-
 function displayHost(host: string): string {
   if (host !== '0.0.0.0' && host !== '::' && host !== '') return host.includes(':') ? `[${host}]` : host;
   for (const list of Object.values(networkInterfaces())) {
@@ -74,7 +71,6 @@ export class RtspOutput extends EventEmitter {
   private rtp: RtpStream | undefined;
   private server: RtspServer | undefined;
   private publisher: RtspPublisher | undefined;
-  private srTimer: NodeJS.Timeout | undefined;
   private readonly frameSamples: number;
   /** input samples written so far: the RTP clock's source */
   private samples = 0;
@@ -152,11 +148,11 @@ export class RtspOutput extends EventEmitter {
 
   private sdp = (address: string): string => buildSdp(this.encoder!, { sessionId: this.sessionId, address });
 
-  private senderReport = (): Buffer | undefined => (this.rtp?.started ? this.rtp.senderReport() : undefined);
+  private requestSenderReport = (): void => this.rtp?.requestSenderReport();
 
   private makePublisher(): RtspPublisher {
     const p = this.opts.push!;
-    const pub = new RtspPublisher({ url: p.url, auth: p.auth, transport: p.transport ?? 'tcp', backoff: p.backoff, sdp: this.sdp, senderReport: this.senderReport });
+    const pub = new RtspPublisher({ url: p.url, auth: p.auth, transport: p.transport ?? 'tcp', backoff: p.backoff, sdp: this.sdp, requestSenderReport: this.requestSenderReport });
     pub.on('state', (s: 'connecting' | 'publishing' | 'reconnecting' | 'closed', detail?: string) => {
       if (s === 'publishing') this.markNext = true;
       if (this._state !== 'closed') this.setState(s, detail);
@@ -200,7 +196,7 @@ export class RtspOutput extends EventEmitter {
     this.rtp = new RtpStream(this.encoder.payloadType, this.encoder.clockRate);
     if (this.opts.mode === 'serve') {
       const s = this.opts.serve!;
-      const server = new RtspServer({ ...s, sdp: this.sdp, senderReport: this.senderReport, nextPacket: () => ({ seq: this.rtp!.nextSeq, rtptime: this.nextTimestamp() }) });
+      const server = new RtspServer({ ...s, sdp: this.sdp, requestSenderReport: this.requestSenderReport, nextPacket: () => ({ seq: this.rtp!.nextSeq, rtptime: this.nextTimestamp() }) });
       server.on('listener', (e: { count: number; remote: string }) => this.emit('listener', e));
       server.on('log', (l: string) => this.emit('log', l));
       try {
@@ -222,13 +218,6 @@ export class RtspOutput extends EventEmitter {
       this.setState('connecting', this.url);
       this.publisher!.start();
     }
-    this.srTimer = setInterval(() => {
-      const sr = this.senderReport();
-      if (!sr) return;
-      this.server?.broadcastRtcp(sr);
-      this.publisher?.sendRtcp(sr);
-    }, SR_INTERVAL_MS);
-    this.srTimer.unref();
   }
 
   /**
@@ -286,18 +275,25 @@ export class RtspOutput extends EventEmitter {
   }
 
   private send(u: EncodedUnit): void {
-    const packet = this.rtp!.packet(u.payload, u.timestamp, u.marker ?? this.markNext);
+    const rtp = this.rtp!;
+    // built once (interleaved header room in front), the same buffer to every player/publisher
+    const packet = rtp.packet(u.payload, u.timestamp, u.marker ?? this.markNext);
     this.markNext = false;
     this.server?.broadcast(packet);
     // AAC frames are encoded even while disconnected (the ffmpeg child keeps its pipe flowing)
     if (this.publisher && !this.publisher.sendRtp(packet) && this.opts.codec === 'aac') this.framesDropped++;
+    // RTCP sender reports ride on the stream's own clock: every 5 s of RTP time (RFC 3550's
+    // minimum interval), right after the packet whose timestamp they map to NTP
+    if (rtp.senderReportDue) {
+      const sr = rtp.senderReport();
+      this.server?.broadcastRtcp(sr);
+      this.publisher?.sendRtcp(sr);
+    }
   }
 
   /** Releases every socket, timer and child process. */
   async close(): Promise<void> {
     this.closing = true;
-    if (this.srTimer) clearInterval(this.srTimer);
-    this.srTimer = undefined;
     const encoder = this.encoder;
     this.encoder = undefined;
     const server = this.server;

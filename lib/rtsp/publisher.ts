@@ -10,8 +10,9 @@ import { connect, type Socket } from 'node:net';
 import { Backoff } from '../util/backoff';
 import { CodedError } from '../util/errors';
 import { AuthAnswerer, type RtspAuth } from './auth';
-import { RtspReader, formatMessage, interleave, parsePortPair, parseTransport, type RtspMessage } from './message';
+import { RtspReader, formatMessage, interleave, interleavedFor, parsePortPair, parseTransport, type RtspMessage } from './message';
 import { TRACK_CONTROL } from './sdp';
+import { TCP_HEADROOM } from './rtp';
 
 export interface PublisherOptions {
   url: string;
@@ -20,8 +21,8 @@ export interface PublisherOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** the SDP to ANNOUNCE */
   sdp: (address: string) => string;
-  /** a fresh RTCP sender report, if any packet went out yet */
-  senderReport: () => Buffer | undefined;
+  /** a sender report should follow the next packet (we just started publishing) */
+  requestSenderReport: () => void;
   /** per request (ms) */
   requestTimeoutMs?: number;
 }
@@ -221,8 +222,7 @@ export class RtspPublisher extends EventEmitter {
       if (this.pending || !this.conn) return;
       request('OPTIONS', this.url).catch(() => {});
     }, Math.max(5, timeoutSec / 2) * 1000);
-    const sr = this.opts.senderReport();
-    if (sr) this.sendRtcp(sr);
+    this.opts.requestSenderReport();
   }
 
   private send(method: string, url: string, headers: Record<string, string | undefined>, body?: string): Promise<RtspMessage> {
@@ -259,11 +259,15 @@ export class RtspPublisher extends EventEmitter {
     throw new Error('no free local UDP port pair');
   }
 
-  /** Sends one RTP packet if publishing; otherwise drops it (and says so by returning false). */
-  sendRtp(rtp: Buffer): boolean {
+  /**
+   * Sends one RTP packet if publishing; otherwise drops it (and says so by returning false).
+   * `framed` is what RtpStream.packet() built: interleaved header (channel 0), then RTP.
+   */
+  sendRtp(framed: Buffer): boolean {
     if (this._state !== 'publishing') return false;
+    const rtpLen = framed.length - TCP_HEADROOM;
     if (this.udp) {
-      this.udp.rtp.send(rtp, this.udp.serverRtp, this.udp.host);
+      this.udp.rtp.send(framed, TCP_HEADROOM, rtpLen, this.udp.serverRtp, this.udp.host);
     } else {
       const c = this.conn;
       if (!c || c.destroyed) return false;
@@ -271,14 +275,15 @@ export class RtspPublisher extends EventEmitter {
         this.fail(new Error('the server stopped reading (send buffer full)'));
         return false;
       }
-      c.write(interleave(this.rtpChannel, rtp));
+      c.write(interleavedFor(this.rtpChannel, framed));
     }
     this.packetsSent++;
-    this.bytesSent += rtp.length;
+    this.bytesSent += rtpLen;
     return true;
   }
 
   sendRtcp(rtcp: Buffer): void {
+    if (this._state !== 'publishing') return;
     if (this.udp) {
       if (this.udp.serverRtcp) this.udp.rtcp.send(rtcp, this.udp.serverRtcp, this.udp.host);
     } else if (this.conn && !this.conn.destroyed) {

@@ -25,13 +25,39 @@ export interface RtpHeaderFields {
   marker?: boolean;
 }
 
+/**
+ * Bytes in front of the RTP packet in what RtpStream.packet() returns: the RTSP interleaved-frame
+ * header (`$`, channel, 16-bit length; RFC 2326 §10.12), filled in for channel 0. A TCP player or
+ * publisher on channel 0 (nearly all) is sent that very buffer, a UDP one the bytes after it: one
+ * allocation per packet, whatever the number of listeners (see `interleavedFor`, `rtpOf`).
+ */
+export const TCP_HEADROOM = 4;
+
+/** The RTP packet inside a packet built by RtpStream.packet() (a view, no copy). */
+export function rtpOf(framed: Buffer): Buffer {
+  return framed.subarray(TCP_HEADROOM);
+}
+
+/** Seconds of RTP time between RTCP sender reports (RFC 3550's minimum interval). */
+export const SR_INTERVAL_S = 5;
+
 export class RtpStream {
   readonly ssrc: number;
   private seq: number;
-  /** RTP timestamp of the last packet sent */
+  /** RTP timestamp of the last packet built */
   private lastTs: number | undefined;
-  /** wall clock (ms) at which lastTs was current */
-  private lastWall = 0;
+  /**
+   * The NTP <-> RTP mapping of sender reports: RTP time `anchorTs` was current at wall clock
+   * `anchorWall` (ms). Taken at the packet that makes a report due, so the wall clock is read
+   * once per report (every 5 s), not once per packet.
+   */
+  private anchorTs = 0;
+  private anchorWall = 0;
+  /** the next packet takes a fresh anchor and says a sender report is due */
+  private srWanted = true;
+  private readonly srTicks: number;
+  /** the last packet built made a sender report due (see packet()) */
+  senderReportDue = false;
   packets = 0;
   octets = 0;
   readonly cname: string;
@@ -44,6 +70,7 @@ export class RtpStream {
     this.ssrc = r.readUInt32BE(0);
     this.seq = r.readUInt16BE(4);
     this.cname = `live-audio-${this.ssrc.toString(16)}`;
+    this.srTicks = SR_INTERVAL_S * clockRate;
   }
 
   /** The sequence number the next packet will carry. */
@@ -51,39 +78,57 @@ export class RtpStream {
     return this.seq;
   }
 
-  /** Builds one RTP packet. `timestamp` is in clock units (wrapping at 2^32 is handled here). */
+  /**
+   * Builds one RTP packet, `TCP_HEADROOM` bytes of interleaved header (channel 0) in front.
+   * `timestamp` is in clock units (wrapping at 2^32 is handled here). Afterwards
+   * `senderReportDue` says whether an RTCP sender report should follow it: the first packet, every
+   * 5 s of RTP time, and the packet after requestSenderReport().
+   */
   packet(payload: Buffer, timestamp: number, marker = false): Buffer {
-    const p = Buffer.allocUnsafe(12 + payload.length);
-    p[0] = 0x80; // V=2, no padding, no extension, no CSRC
-    p[1] = (marker ? 0x80 : 0) | this.payloadType;
-    p.writeUInt16BE(this.seq, 2);
-    p.writeUInt32BE(timestamp >>> 0, 4);
-    p.writeUInt32BE(this.ssrc, 8);
-    payload.copy(p, 12);
+    const len = 12 + payload.length;
+    const p = Buffer.allocUnsafe(TCP_HEADROOM + len);
+    p[0] = 0x24; // '$'
+    p[1] = 0; // channel: see interleavedFor
+    p.writeUInt16BE(len, 2);
+    p[4] = 0x80; // V=2, no padding, no extension, no CSRC
+    p[5] = (marker ? 0x80 : 0) | this.payloadType;
+    p.writeUInt16BE(this.seq, 6);
+    const ts = timestamp >>> 0;
+    p.writeUInt32BE(ts, 8);
+    p.writeUInt32BE(this.ssrc, 12);
+    payload.copy(p, 16);
     this.seq = (this.seq + 1) & 0xffff;
     this.packets++;
     this.octets += payload.length;
-    this.lastTs = timestamp;
-    this.lastWall = wallMs();
+    this.lastTs = ts;
+    // RTP time runs with the wall clock (the pacer), so "5 s of RTP time" is the report interval
+    // without a timer or a clock read per packet; unsigned difference: wraps at 2^32
+    this.senderReportDue = this.srWanted || ((ts - this.anchorTs) >>> 0) >= this.srTicks;
+    if (this.senderReportDue) {
+      this.srWanted = false;
+      this.anchorTs = ts;
+      this.anchorWall = wallMs();
+    }
     return p;
   }
 
-  /** The RTP timestamp that corresponds to wall-clock `ms` (extrapolated from the last packet). */
-  rtpTimeAt(ms: number): number {
-    if (this.lastTs === undefined) return 0;
-    return (this.lastTs + Math.round(((ms - this.lastWall) * this.clockRate) / 1000)) >>> 0;
+  /** The next packet makes a sender report due (a player just started; a publisher just connected). */
+  requestSenderReport(): void {
+    this.srWanted = true;
   }
 
-  /** True once a packet went out, so a sender report can map NTP to RTP time. */
-  get started(): boolean {
-    return this.lastTs !== undefined;
+  /** The RTP timestamp that corresponds to wall-clock `ms` (extrapolated from the last report's anchor). */
+  rtpTimeAt(ms: number): number {
+    if (this.lastTs === undefined) return 0;
+    return (this.anchorTs + Math.round(((ms - this.anchorWall) * this.clockRate) / 1000)) >>> 0;
   }
 
   /**
    * A compound RTCP packet: sender report (NTP ↔ RTP timestamp of "now", packet and octet counts)
-   * followed by an SDES CNAME, as RFC 3550 §6.1 requires.
+   * followed by an SDES CNAME, as RFC 3550 §6.1 requires. By default "now" is the moment the
+   * packet that made the report due was built (its RTP timestamp exactly): send it right after.
    */
-  senderReport(ms = wallMs()): Buffer {
+  senderReport(ms = this.anchorWall): Buffer {
     const sr = Buffer.alloc(28);
     sr[0] = 0x80; // V=2, RC=0
     sr[1] = 200;

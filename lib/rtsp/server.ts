@@ -11,8 +11,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { CodedError } from '../util/errors';
 import { AuthChecker, type RtspAuth } from './auth';
-import { RtspReader, formatMessage, interleave, parsePortPair, parseTransport, type RtspMessage } from './message';
+import { RtspReader, formatMessage, interleave, interleavedFor, parsePortPair, parseTransport, type RtspMessage } from './message';
 import { TRACK_CONTROL } from './sdp';
+import { TCP_HEADROOM } from './rtp';
 
 export interface RtspServerOptions {
   host: string;
@@ -24,8 +25,8 @@ export interface RtspServerOptions {
   sdp: (address: string) => string;
   /** sequence number and RTP time the next packet will carry, for RTP-Info */
   nextPacket: () => { seq: number; rtptime: number };
-  /** a fresh RTCP sender report, if any packet went out yet */
-  senderReport: () => Buffer | undefined;
+  /** a sender report should follow the next packet (a player just started) */
+  requestSenderReport: () => void;
 }
 
 interface Session {
@@ -58,6 +59,11 @@ export class RtspServer extends EventEmitter {
   private rtpSock: UdpSocket | undefined;
   private rtcpSock: UdpSocket | undefined;
   private readonly sessions = new Map<string, Session>();
+  /**
+   * The playing sessions, kept as a plain array (rebuilt on PLAY/PAUSE/TEARDOWN/close, which are
+   * rare) so the per-packet fan-out walks an array instead of the session map and its checks.
+   */
+  private playing: Session[] = [];
   private readonly conns = new Set<Socket>();
   private readonly auth: AuthChecker | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -81,9 +87,12 @@ export class RtspServer extends EventEmitter {
 
   /** Playing sessions. */
   get players(): number {
-    let n = 0;
-    for (const s of this.sessions.values()) if (s.playing) n++;
-    return n;
+    return this.playing.length;
+  }
+
+  private setPlaying(s: Session, on: boolean): void {
+    s.playing = on;
+    this.playing = [...this.sessions.values()].filter((x) => x.playing);
   }
 
   async start(): Promise<void> {
@@ -161,7 +170,7 @@ export class RtspServer extends EventEmitter {
   private removeSession(s: Session): void {
     if (!this.sessions.delete(s.id)) return;
     if (s.playing) {
-      s.playing = false;
+      this.setPlaying(s, false);
       this.emit('listener', { count: this.players, remote: s.remote });
     }
   }
@@ -241,19 +250,19 @@ export class RtspServer extends EventEmitter {
         const next = this.opts.nextPacket();
         const trackUrl = `${(req.url ?? '').replace(/\/$/, '')}/${TRACK_CONTROL}`;
         const wasPlaying = session.playing;
-        session.playing = true;
+        this.setPlaying(session, true);
         this.reply(conn, req, 200, 'OK', { Session: session.id, Range: 'npt=now-', 'RTP-Info': `url=${trackUrl};seq=${next.seq};rtptime=${next.rtptime}` });
         if (!wasPlaying) {
           this.emit('listener', { count: this.players, remote: session.remote });
-          const sr = this.opts.senderReport();
-          if (sr) this.sendRtcp(session, sr);
+          // with the next packet, mapping its RTP time to NTP (to every player: harmless)
+          this.opts.requestSenderReport();
         }
         return;
       }
       case 'PAUSE': {
         if (!session) return this.reply(conn, req, 454, 'Session Not Found');
         if (session.playing) {
-          session.playing = false;
+          this.setPlaying(session, false);
           this.emit('listener', { count: this.players, remote: session.remote });
         }
         return this.reply(conn, req, 200, 'OK', { Session: session.id });
@@ -305,40 +314,52 @@ export class RtspServer extends EventEmitter {
     this.reply(conn, req, 461, 'Unsupported Transport');
   }
 
-  private sendRtcp(s: Session, rtcp: Buffer): void {
+  /** `framed`: the report already framed for this session's channel (shared by a broadcast). */
+  private sendRtcp(s: Session, rtcp: Buffer, framed?: Buffer): void {
     if (s.tcp) {
-      if (!s.conn.destroyed && s.conn.writableLength < MAX_QUEUED) s.conn.write(interleave(s.rtpChannel + 1, rtcp));
+      if (!s.conn.destroyed && s.conn.writableLength < MAX_QUEUED) s.conn.write(framed ?? interleave(s.rtpChannel + 1, rtcp));
     } else {
       this.rtcpSock?.send(rtcp, s.rtcpPort, s.address);
     }
   }
 
-  /** Sends one RTP packet to every playing session. */
-  broadcast(rtp: Buffer): void {
-    // interleaved frames built once per channel, shared by every TCP player on that channel
-    const framed: Buffer[] = [];
-    for (const s of this.sessions.values()) {
-      if (!s.playing) continue;
+  /**
+   * Sends one RTP packet to every playing session. `framed` is what RtpStream.packet() built:
+   * the interleaved header for channel 0, then the RTP packet. TCP players on channel 0 all get
+   * that one buffer; UDP players the RTP bytes after the header (no copy either).
+   */
+  broadcast(framed: Buffer): void {
+    const rtpLen = framed.length - TCP_HEADROOM;
+    // players on another interleaved channel: one framed copy per channel, shared
+    let other: Buffer[] | undefined;
+    const list = this.playing;
+    let sent = 0;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i];
       if (s.tcp) {
         if (s.conn.destroyed || s.conn.writableLength > MAX_QUEUED) continue; // a stalled reader loses packets, not our memory
-        s.conn.write((framed[s.rtpChannel] ??= interleave(s.rtpChannel, rtp)));
+        const ch = s.rtpChannel;
+        s.conn.write(ch === 0 ? framed : ((other ??= [])[ch] ??= interleavedFor(ch, framed)));
       } else {
-        this.rtpSock?.send(rtp, s.rtpPort, s.address);
+        this.rtpSock?.send(framed, TCP_HEADROOM, rtpLen, s.rtpPort, s.address);
       }
-      this.packetsSent++;
-      this.bytesSent += rtp.length;
+      sent++;
     }
+    this.packetsSent += sent;
+    this.bytesSent += sent * rtpLen;
   }
 
   /** Sends an RTCP packet (sender report) to every playing session. */
   broadcastRtcp(rtcp: Buffer): void {
-    for (const s of this.sessions.values()) if (s.playing) this.sendRtcp(s, rtcp);
+    const framed: Buffer[] = [];
+    for (const s of this.playing) this.sendRtcp(s, rtcp, s.tcp ? (framed[s.rtpChannel + 1] ??= interleave(s.rtpChannel + 1, rtcp)) : undefined);
   }
 
   async close(): Promise<void> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     this.sessions.clear();
+    this.playing = [];
     for (const c of this.conns) c.destroy();
     this.conns.clear();
     for (const s of [this.rtpSock, this.rtcpSock]) {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { AnnouncementStream, Pacer, PriorityQueue } from '../../lib/announce';
 import type { Clock, FrameOutput, SpeechEngine } from '../../lib/announce';
+import { dropKeptResamplers, resampleMono, resampleMonoAsync } from '../../lib/announce/resample';
 
 /** A clock the test drives: timers fire when time is advanced, each `late` ms after their due time. */
 class FakeClock implements Clock {
@@ -229,4 +230,46 @@ test('stream: between announcements silence goes out 3 frames per packet (60 ms)
   // and back to 60 ms packets once the queue is empty again
   assert.equal(out.packets[out.packets.length - 1].frames, 3);
   await stream.close();
+});
+
+test('stream: started/finished reach listeners after the frame went to the output, in order', async () => {
+  const clock = new FakeClock();
+  const out = new RecordingOutput(clock);
+  const engine: SpeechEngine = {
+    name: 'none',
+    voices: async () => [],
+    hasVoice: async () => false,
+    synthesize: async () => {
+      throw new Error('not used');
+    },
+    close: async () => {},
+  };
+  const stream = new AnnouncementStream({ output: out, engine, rate: 48000, clock, now: () => clock.now(), idleFrames: 1 });
+  const seen: string[] = [];
+  stream.on('event', (e: { event: string }) => {
+    // what a listener sees: the loud frames written so far
+    seen.push(`${e.event}@${out.packets.filter((p) => !p.silent).length}`);
+  });
+  await stream.start();
+  const tone = Buffer.alloc(48000 * 2 * 0.06, 0x20); // 3 frames
+  await stream.announce({ audio: { pcm: tone, rate: 48000, channels: 1 } }).ready;
+  clock.runUntil(clock.now() + 200);
+  assert.deepEqual(seen, ['queued@0', 'started@1', 'finished@3']);
+  await stream.close();
+});
+
+test('resampling: a kept resampler converts the next announcement exactly as a new one', async () => {
+  const pcm = Buffer.alloc(22050 * 2 * 0.3);
+  for (let i = 0; i < pcm.length / 2; i++) pcm.writeInt16LE(Math.round(9000 * Math.sin(i / 7) + 3000 * Math.sin(i / 3.1)), i * 2);
+  dropKeptResamplers();
+  const fresh = await resampleMonoAsync(pcm, 22050, 48000); // made, then kept
+  const other = await resampleMonoAsync(pcm.subarray(0, 5000), 22050, 48000); // the kept one, reset after
+  const again = await resampleMonoAsync(pcm, 22050, 48000); // the kept one again
+  assert.equal(fresh.length, Math.ceil((pcm.length / 2) * 48000 / 22050) * 2);
+  assert.equal(other.length, Math.ceil(2500 * 48000 / 22050) * 2);
+  assert.ok(again.equals(fresh), 'same samples from a kept resampler');
+  assert.ok(fresh.equals(resampleMono(pcm, 22050, 48000)), 'and the same as the one-go conversion');
+  // two conversions at once never share one
+  const [a, b] = await Promise.all([resampleMonoAsync(pcm, 22050, 48000), resampleMonoAsync(pcm, 22050, 48000)]);
+  assert.ok(a.equals(fresh) && b.equals(fresh));
 });

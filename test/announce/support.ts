@@ -10,6 +10,7 @@ import { spawnPeer, type Peer } from '../support/processes';
 import { decodeWav } from '../../lib/pcm';
 
 export { freePort, sleep, spawnPeer, until, type Peer } from '../support/processes';
+export { envelope } from '../support/audio';
 
 /**
  * A test file's scratch space: a temp dir for decoded WAVs, plus peers to kill and closers to run
@@ -53,18 +54,6 @@ export function readWav(file: string): { pcm: Buffer; rate: number } {
   } catch {
     return { pcm: Buffer.alloc(0), rate: 48000 };
   }
-}
-
-/** RMS per `windowMs` window of mono s16le. */
-export function envelope(pcm: Buffer, rate: number, windowMs = 10): number[] {
-  const n = Math.round((rate * windowMs) / 1000);
-  const out: number[] = [];
-  for (let off = 0; off + n * 2 <= pcm.length; off += n * 2) {
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += pcm.readInt16LE(off + i * 2) ** 2;
-    out.push(Math.sqrt(sum / n));
-  }
-  return out;
 }
 
 /**

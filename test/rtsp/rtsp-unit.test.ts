@@ -10,9 +10,9 @@ import { decodeAlaw, decodeUlaw, encodeAlaw, encodeUlaw, parseRtp, RtspOutput } 
 import { AuthAnswerer, AuthChecker, parseAuthParams } from '../../lib/rtsp/auth';
 import { aacConfigHex, ffmpegMissing, findExecutable } from '../../lib/rtsp/aac';
 import { G711PayloadEncoder, L16PayloadEncoder, OpusPayloadEncoder, type EncodedUnit } from '../../lib/rtsp/codecs';
-import { RtspReader, formatMessage, interleave, parseTransport, type RtspMessage } from '../../lib/rtsp/message';
+import { RtspReader, formatMessage, interleave, interleavedFor, parseTransport, type RtspMessage } from '../../lib/rtsp/message';
 import { parseRtspUrl } from '../../lib/rtsp/publisher';
-import { RtpStream, ntpTime } from '../../lib/rtsp/rtp';
+import { RtpStream, TCP_HEADROOM, ntpTime, rtpOf } from '../../lib/rtsp/rtp';
 import { buildSdp } from '../../lib/rtsp/sdp';
 import { CodedError } from '../../lib/util/errors';
 import OpusScript from 'opusscript';
@@ -58,8 +58,11 @@ test('G.711: reference code points; ffmpeg decodes our codes of all 65536 inputs
 test('RTP packets carry V=2, PT, marker, sequence, timestamp and SSRC; RTCP SR maps NTP to RTP time', () => {
   const s = new RtpStream(96, 48000);
   const seq0 = s.nextSeq;
-  const p1 = parseRtp(s.packet(Buffer.from([1, 2, 3]), 0xfffffff0 + 0x20, true)); // wraps at 2^32
-  const p2 = parseRtp(s.packet(Buffer.from([4]), 960));
+  const f1 = s.packet(Buffer.from([1, 2, 3]), 0xfffffff0 + 0x20, true); // wraps at 2^32
+  assert.equal(s.senderReportDue, true, 'the first packet is followed by a sender report');
+  const p1 = parseRtp(rtpOf(f1));
+  const p2 = parseRtp(rtpOf(s.packet(Buffer.from([4]), 960)));
+  assert.equal(s.senderReportDue, false);
   assert.equal(p1.payloadType, 96);
   assert.equal(p1.marker, true);
   assert.equal(p2.marker, false);
@@ -75,12 +78,44 @@ test('RTP packets carry V=2, PT, marker, sequence, timestamp and SSRC; RTCP SR m
   assert.equal(sr.readUInt32BE(4), s.ssrc);
   const ntp = ntpTime(now + 100);
   assert.equal(sr.readUInt32BE(8), ntp.sec);
-  // 100 ms after the last packet (RTP 960) is RTP 960 + 4800 (± scheduling of this test)
-  assert.ok(Math.abs(sr.readUInt32BE(16) - (960 + 4800)) < 48 * 20, `SR rtp time ${sr.readUInt32BE(16)}`);
+  // mapped from the report's anchor, the first packet (RTP 0x10): 100 ms later is RTP 0x10 + 4800
+  // (± scheduling of this test)
+  assert.ok(Math.abs(sr.readUInt32BE(16) - (0x10 + 4800)) < 48 * 20, `SR rtp time ${sr.readUInt32BE(16)}`);
   assert.equal(sr.readUInt32BE(20), 2); // packets
   assert.equal(sr.readUInt32BE(24), 4); // payload octets
   assert.equal(sr[28 + 1], 202); // SDES follows
   assert.equal((sr.length - 28) % 4, 0);
+  // the next report: after 5 s of RTP time (no timer, no clock read per packet), or on request
+  s.packet(Buffer.from([5]), 0x10 + 5 * 48000 - 960);
+  assert.equal(s.senderReportDue, false);
+  s.packet(Buffer.from([6]), 0x10 + 5 * 48000);
+  assert.equal(s.senderReportDue, true);
+  assert.equal(s.senderReport().readUInt32BE(16), 0x10 + 5 * 48000, 'by default the report maps the packet just built');
+  s.packet(Buffer.from([7]), 0x10 + 5 * 48000 + 960);
+  assert.equal(s.senderReportDue, false);
+  s.requestSenderReport();
+  s.packet(Buffer.from([8]), 0x10 + 5 * 48000 + 1920);
+  assert.equal(s.senderReportDue, true);
+});
+
+test('RTP packets are built once with the interleaved header in front: channel 0 sent as is, others framed apart', () => {
+  const s = new RtpStream(0, 8000);
+  const framed = s.packet(Buffer.from([9, 8, 7]), 160);
+  assert.equal(framed.length, TCP_HEADROOM + 12 + 3);
+  assert.deepEqual([...framed.subarray(0, 4)], [0x24, 0, 0, 15]);
+  assert.equal(interleavedFor(0, framed), framed, 'channel 0: the very buffer');
+  const ch4 = interleavedFor(4, framed);
+  assert.notEqual(ch4, framed);
+  assert.equal(framed[1], 0, 'the shared buffer is never rewritten');
+  const got: { channel: number; data: Buffer }[] = [];
+  const r = new RtspReader(() => {}, (f) => got.push({ channel: f.channel, data: Buffer.from(f.data) }));
+  r.push(Buffer.concat([framed, ch4]));
+  assert.deepEqual(got.map((f) => f.channel), [0, 4]);
+  for (const f of got) {
+    assert.deepEqual(f.data, rtpOf(framed));
+    assert.deepEqual([...parseRtp(f.data).payload], [9, 8, 7]);
+    assert.equal(parseRtp(f.data).timestamp, 160);
+  }
 });
 
 test('payload encoders: SDP lines per codec (RFC 7587, RFC 3551, RFC 3640) and L16 in network byte order', () => {

@@ -4,6 +4,7 @@
  * (ffmpeg, GStreamer) with bounded lifetimes, and analysis of the audio they decode.
  */
 import { readFileSync } from 'node:fs';
+import { envelope } from '../support/audio';
 
 /** Tone bursts: TONE_MS of a 1 kHz sine at the start of every PERIOD_MS, silence in between. */
 export const PERIOD_MS = 1000;
@@ -51,21 +52,6 @@ export function startFeeder(write: (frame: Buffer, index: number) => void, rate:
 }
 
 export { freePort, sleep, spawnPeer, until, type Peer } from '../support/processes';
-
-/** RMS per 10 ms window of s16le mono PCM. */
-export function envelope(pcm: Buffer, rate: number, windowMs = 10): number[] {
-  const n = (rate * windowMs) / 1000;
-  const out: number[] = [];
-  for (let off = 0; off + n * 2 <= pcm.length; off += n * 2) {
-    let sum = 0;
-    for (let i = 0; i < n; i++) {
-      const v = pcm.readInt16LE(off + i * 2);
-      sum += v * v;
-    }
-    out.push(Math.sqrt(sum / n));
-  }
-  return out;
-}
 
 export interface Burst {
   startMs: number;

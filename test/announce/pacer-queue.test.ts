@@ -186,19 +186,21 @@ class RecordingOutput extends EventEmitter implements FrameOutput {
   async close() {}
 }
 
+/** An engine for streams fed PCM only: nothing is ever rendered. */
+const noSpeech: SpeechEngine = {
+  name: 'none',
+  voices: async () => [],
+  hasVoice: async () => false,
+  synthesize: async () => {
+    throw new Error('not used');
+  },
+  close: async () => {},
+};
+
 test('stream: between announcements silence goes out 3 frames per packet (60 ms); once something is queued, a packet per frame', async () => {
   const clock = new FakeClock();
   const out = new RecordingOutput(clock);
-  const engine: SpeechEngine = {
-    name: 'none',
-    voices: async () => [],
-    hasVoice: async () => false,
-    synthesize: async () => {
-      throw new Error('not used');
-    },
-    close: async () => {},
-  };
-  const stream = new AnnouncementStream({ output: out, engine, rate: 48000, clock, now: () => clock.now() });
+  const stream = new AnnouncementStream({ output: out, engine: noSpeech, rate: 48000, clock, now: () => clock.now() });
   await stream.start();
   const t0 = clock.now();
   clock.runUntil(t0 + 1000);
@@ -235,16 +237,7 @@ test('stream: between announcements silence goes out 3 frames per packet (60 ms)
 test('stream: started/finished reach listeners after the frame went to the output, in order', async () => {
   const clock = new FakeClock();
   const out = new RecordingOutput(clock);
-  const engine: SpeechEngine = {
-    name: 'none',
-    voices: async () => [],
-    hasVoice: async () => false,
-    synthesize: async () => {
-      throw new Error('not used');
-    },
-    close: async () => {},
-  };
-  const stream = new AnnouncementStream({ output: out, engine, rate: 48000, clock, now: () => clock.now(), idleFrames: 1 });
+  const stream = new AnnouncementStream({ output: out, engine: noSpeech, rate: 48000, clock, now: () => clock.now(), idleFrames: 1 });
   const seen: string[] = [];
   stream.on('event', (e: { event: string }) => {
     // what a listener sees: the loud frames written so far

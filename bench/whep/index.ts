@@ -32,7 +32,7 @@ import { Session } from 'node:inspector';
 import path from 'node:path';
 import { ResampleStreams } from '../../lib/resample';
 import { WsSender } from '../../lib/ws';
-import { installFastReceiver, installFastRtpParsing, installFastSrtp, uninstallFastReceiver, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
+import { installFastRtpParsing, installFastSrtp, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
 
 const args = process.argv.slice(2);
 const opt = (name: string, d: number) => {
@@ -59,8 +59,7 @@ const srtpAesCm = args[args.indexOf('--srtp') + 1] === 'aes-cm' && args.includes
 //   pipeline: resample + base64-ws-out after whep-in (only in --alternate: ";pipeline" compares
 //   the full pipeline with whep-in alone on the same streams; the messages of the phases without
 //   it are not sent, so the receiver gets fewer frames, all of them counted)
-//   receiver: lib/whep/werift-receiver.ts (werift's own twccEnabled getter and runRtcp without it)
-const OPTIMISATIONS = ['rtp', 'srtp', 'receiver', 'pipeline'] as const;
+const OPTIMISATIONS = ['rtp', 'srtp', 'pipeline'] as const;
 const whepOnly = args.includes('--whep-only');
 let pipelineOn = !whepOnly;
 const baseline = args.includes('--baseline');
@@ -75,8 +74,6 @@ function configure(off: Iterable<string>): void {
   else installFastRtpParsing();
   if (o.has('srtp')) uninstallFastSrtp();
   else installFastSrtp();
-  if (o.has('receiver')) uninstallFastReceiver();
-  else installFastReceiver();
   pipelineOn = !whepOnly && !o.has('pipeline');
 }
 configure(without);

@@ -6,4 +6,3 @@ export * from './stream';
 export * from './whep-in';
 export { installFastRtpParsing, uninstallFastRtpParsing } from './werift-rtp';
 export { installFastSrtp, uninstallFastSrtp } from './werift-srtp';
-export { installFastReceiver, uninstallFastReceiver } from './werift-receiver';

@@ -15,13 +15,11 @@ import { sanitizeAnswer } from './sdp';
 import { deleteSession, postOffer, WhepError, type IceServer } from './signalling';
 import { installFastRtpParsing } from './werift-rtp';
 import { installFastSrtp } from './werift-srtp';
-import { installFastReceiver } from './werift-receiver';
 
 // werift's RTP header parsing and SRTP decryption were the largest costs of receiving besides
 // Opus decoding (see werift-rtp.ts, werift-srtp.ts)
 installFastRtpParsing();
 installFastSrtp();
-installFastReceiver();
 
 export type WhepState = 'connecting' | 'live' | 'idle' | 'reconnecting' | 'stopped' | 'error';
 export type WhepEventName = 'connecting' | 'connected' | 'idle' | 'resumed' | 'reconnecting' | 'stopped' | 'error';

@@ -1,8 +1,14 @@
 /**
  * whep-in benchmark: N WHEP streams from werift sources (child processes, so their CPU is not
- * counted) into the whep-in engine in this process.
+ * counted) into the whep-in engine in this process, and by default on through the rest of the
+ * Listen pipeline as a flow wires it: every message goes through the resample engine
+ * (lib/resample, the node's defaults; at 16 kHz mono output a pass-through, as in a flow where
+ * whep-in already decodes to 16 kHz) and the base64-ws-out engine (lib/ws WsSender: seed JSON
+ * frames, 200 ms chunks, one shared connection, RFC 6455 random masks) to a real `ws` receiver
+ * in a child process (test/peers/ws-receiver.ts; its CPU is not counted).
  *
  *   npm run bench -- whep --streams 50 [--seconds 10] [--rate 16000 --channels 1] [--chunk 20] [--warmup 5] [--voip]
+ *   --whep-only: the whep-in engine alone (the measurement before 2026-11-21)
  *   A/B of the receive-path optimisations (see OPTIMISATIONS): --without srtp,… / --baseline;
  *   --alternate ";srtp;rtp,srtp" [--phase 2] [--alternate-seconds 60] switches between variants
  *   inside one process; --ab "…;--baseline" --rounds 3 alternates whole runs.
@@ -19,11 +25,13 @@
  * - cpuPctPerRealtimeStream: CPU % / (streams × realtimeRatio), for runs the sources cannot feed.
  * Figures come from a shared, loaded 2-core machine: compare runs side by side, not across days.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { Session } from 'node:inspector';
 import path from 'node:path';
+import { ResampleStreams } from '../../lib/resample';
+import { WsSender } from '../../lib/ws';
 import { installFastRtpParsing, installFastSrtp, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
 
 const args = process.argv.slice(2);
@@ -48,11 +56,17 @@ const srtpAesCm = args[args.indexOf('--srtp') + 1] === 'aes-cm' && args.includes
 //   rtp: lib/whep/werift-rtp.ts (werift's own RTP header parsing without it)
 //   srtp: lib/whep/werift-srtp.ts (werift's own SRTP decryption without it)
 // --without rtp,srtp,…  turns the named ones off; --baseline turns all off
-const OPTIMISATIONS = ['rtp', 'srtp'] as const;
+//   pipeline: resample + base64-ws-out after whep-in (only in --alternate: ";pipeline" compares
+//   the full pipeline with whep-in alone on the same streams; the messages of the phases without
+//   it are not sent, so the receiver gets fewer frames, all of them counted)
+const OPTIMISATIONS = ['rtp', 'srtp', 'pipeline'] as const;
+const whepOnly = args.includes('--whep-only');
+let pipelineOn = !whepOnly;
 const baseline = args.includes('--baseline');
 const withoutIdx = args.indexOf('--without');
 const without = new Set(baseline ? OPTIMISATIONS : withoutIdx >= 0 ? args[withoutIdx + 1].split(',') : []);
 for (const w of without) if (!(OPTIMISATIONS as readonly string[]).includes(w)) throw new Error(`--without ${w}: one of ${OPTIMISATIONS.join(', ')}`);
+if (baseline) without.delete('pipeline'); // --baseline: the receive-path optimisations off, the pipeline as chosen
 /** turns every optimisation on except the ones named */
 function configure(off: Iterable<string>): void {
   const o = new Set(off);
@@ -60,6 +74,7 @@ function configure(off: Iterable<string>): void {
   else installFastRtpParsing();
   if (o.has('srtp')) uninstallFastSrtp();
   else installFastSrtp();
+  pipelineOn = !whepOnly && !o.has('pipeline');
 }
 configure(without);
 // --alternate "V1;V2;…" [--phase S]: in ONE process with the same streams, switch between
@@ -69,6 +84,7 @@ configure(without);
 const altIdx = args.indexOf('--alternate');
 const alternate = altIdx >= 0 ? args[altIdx + 1].split(';').map((v) => v.split(',').map((x) => x.trim()).filter(Boolean)) : undefined;
 for (const v of alternate ?? []) for (const w of v) if (!(OPTIMISATIONS as readonly string[]).includes(w)) throw new Error(`--alternate: ${w} is not one of ${OPTIMISATIONS.join(', ')}`);
+if (whepOnly && alternate?.some((v) => !v.includes('pipeline'))) throw new Error('--alternate with the pipeline on needs the pipeline: drop --whep-only');
 const phaseS = opt('phase', 2);
 const alternateS = opt('alternate-seconds', 60);
 // --profile FILE: a CPU profile of the steady-state window only (open it in Chrome DevTools)
@@ -95,6 +111,37 @@ async function startSource(): Promise<{ url: string; proc: ChildProcess }> {
   });
 }
 
+/** the ws receiver as a child process: its CPU is not ours */
+async function startReceiver(): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = fork(path.resolve(__dirname, '..', '..', 'test', 'peers', 'ws-receiver.js'), ['0'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(proc);
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('ws receiver did not start')), 30_000);
+    proc.once('message', (m: { port: number }) => {
+      clearTimeout(t);
+      resolve(m.port);
+    });
+    proc.once('exit', () => reject(new Error('ws receiver exited')));
+  });
+  return { url: `ws://127.0.0.1:${port}/bench`, proc };
+}
+
+/** frames the receiver got, per stream and in all */
+function receiverCount(proc: ChildProcess): Promise<{ frames: number; streams: number }> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('ws receiver did not report')), 30_000);
+    const on = (m: { report?: Record<string, number[]> }) => {
+      if (!m.report) return;
+      clearTimeout(t);
+      proc.off('message', on);
+      const lists = Object.values(m.report);
+      resolve({ frames: lists.reduce((n, l) => n + l.length, 0), streams: lists.length });
+    };
+    proc.on('message', on);
+    proc.send({ cmd: 'report' });
+  });
+}
+
 function pct(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -104,6 +151,19 @@ async function main() {
   const t0 = Date.now();
   const sources = await Promise.all(Array.from({ length: Math.ceil(streams / perSource) }, startSource));
   log(`${sources.length} source process(es) up in ${Date.now() - t0} ms`);
+  // the rest of the pipeline: resample (the node's defaults) → base64-ws-out (the node's defaults)
+  const receiver = whepOnly ? undefined : await startReceiver();
+  const resample = whepOnly ? undefined : new ResampleStreams({ outRate: 16000, outChannels: 1, mix: 'average', quality: 'standard', idleMs: 60_000, onIdleTail: (m) => sender!.push(m) });
+  const sender = receiver ? new WsSender({ target: { url: receiver.url, mode: 'shared', queueMs: 30_000, policy: 'drop-oldest' }, chunk: { ms: 200 }, frame: { mode: 'json' }, closePolicy: 'flush' }) : undefined;
+  sender?.on('event', (e: { event: string; reason?: string; count?: number }) => {
+    if (e.event !== 'connected') log('ws', e.event, e.reason ?? e.count ?? '');
+  });
+  if (sender) {
+    const until = Date.now() + 30_000;
+    while (sender.summary().state !== 'open' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    if (sender.summary().state !== 'open') throw new Error('base64-ws-out did not connect to the receiver');
+  }
+  let pipelineErrors = 0;
   let measuring = false;
   let audioBytes = 0;
   const bytesPerMs = (rate * channels * 2) / 1000;
@@ -112,6 +172,13 @@ async function main() {
     {
       chunk: (m) => {
         if (measuring) audioBytes += m.payload.length;
+        // complete markers always go through, so every stream's tail is sent and counted
+        if (!resample || (!pipelineOn && m.complete !== true)) return;
+        try {
+          for (const out of resample.handle(m as unknown as Record<string, unknown>)) sender!.push(out);
+        } catch (err) {
+          if (pipelineErrors++ < 5) log('pipeline error', err);
+        }
       },
       event: (e) => {
         if (e.event === 'error' || e.event === 'reconnecting') log(e.stmId, e.event, e.reason);
@@ -176,12 +243,23 @@ async function main() {
   const t1 = Date.now();
   await engine.close();
   log(`closed ${streams} streams (DELETE each) in ${Date.now() - t1} ms`);
+  // base64-ws-out flushes every stream's tail and closes: the receiver has read every frame by then
+  let ws: { framesSent: number; framesReceived: number; framesDropped: number; lost: number; streamsReceived: number; pipelineErrors: number } | undefined;
+  if (sender && receiver && resample) {
+    resample.close();
+    await sender.close();
+    const s = sender.summary();
+    const got = await receiverCount(receiver.proc);
+    ws = { framesSent: s.sent, framesReceived: got.frames, framesDropped: s.dropped, lost: s.sent - got.frames, streamsReceived: got.streams, pipelineErrors };
+    receiver.proc.kill('SIGTERM');
+  }
   for (const s of sources) s.proc.kill('SIGTERM');
   lat.sort((a, b) => a - b);
   proc.sort((a, b) => a - b);
   const cpuPct = ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
   const realtimeRatio = audioBytes / bytesPerMs / (streams * wallMs);
   const result = {
+    pipeline: whepOnly ? 'whep-in' : 'whep-in→resample→base64-ws-out',
     streams,
     cpuPctPerStream: +(cpuPct / streams).toFixed(3),
     rssMb: +rssMb.toFixed(1),
@@ -199,6 +277,7 @@ async function main() {
     optimisationsOff: [...without].join(',') || 'none',
     opus: voip ? 'voip 32 kbit/s (SILK/hybrid)' : 'audio 64 kbit/s (CELT)',
     srtp: negotiated,
+    ...(ws ?? {}),
     windowS: seconds,
     // the machine's 1-minute load average at the end: other work on a shared machine inflates CPU figures
     loadAvg1: +os.loadavg()[0].toFixed(2),

@@ -6,28 +6,16 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'child_process';
-import fs from 'fs';
-import net from 'net';
-import os from 'os';
-import path from 'path';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { linkPackage, makeUserDir, repoRoot as root, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
 
-const root = path.resolve(__dirname, '../../..');
-let red: ChildProcess | undefined;
+let red: NodeRedProcess | undefined;
 let base = '';
 let userDir = '';
-let log = '';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** everything Node-RED printed so far (the tests read its log as it grows) */
+const log = () => red?.output() ?? '';
 
 async function get(p: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
   const r = await fetch(base + p, { headers, signal: AbortSignal.timeout(10_000) });
@@ -35,39 +23,14 @@ async function get(p: string, headers: Record<string, string> = {}): Promise<{ s
 }
 
 before(async () => {
-  userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'live-audio-red-'));
-  fs.mkdirSync(path.join(userDir, 'node_modules'));
-  fs.symlinkSync(root, path.join(userDir, 'node_modules', 'node-red-contrib-live-audio'), 'dir');
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  fs.writeFileSync(
-    path.join(userDir, 'settings.js'),
-    `module.exports = { uiHost: '127.0.0.1', uiPort: ${port}, flowFile: 'flows.json', credentialSecret: 'test', logging: { console: { level: 'info' } }, editorTheme: { tours: false } };\n`,
-  );
-  const redJs = require.resolve('node-red/red.js', { paths: [root] });
-  red = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  red.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-  red.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const end = Date.now() + 60_000;
-  for (;;) {
-    try {
-      if ((await get('/settings')).status === 200) break;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > end || red.exitCode !== null) throw new Error(`Node-RED did not start within 60 s:\n${log}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  userDir = makeUserDir('live-audio-red-');
+  linkPackage(userDir);
+  red = await startNodeRed({ userDir, settings: { logging: { console: { level: 'info' } } } });
+  base = red.url;
 });
 
 after(async () => {
-  if (red && red.exitCode === null) {
-    const exited = new Promise((r) => red!.once('exit', r));
-    red.kill('SIGINT');
-    const timer = setTimeout(() => red!.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  await red?.stop();
   if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
 });
 
@@ -76,7 +39,7 @@ test('Node-RED loads the resample node from the built package, with no error', a
   assert.equal(r.status, 200);
   const sets = JSON.parse(r.text) as Array<{ module: string; name: string; types: string[]; enabled: boolean; err?: string }>;
   const set = sets.find((s) => s.module === 'node-red-contrib-live-audio' && s.types.includes('resample'));
-  assert.ok(set, `resample not among the loaded node sets:\n${log}`);
+  assert.ok(set, `resample not among the loaded node sets:\n${log()}`);
   assert.equal(set.err, undefined, String(set.err));
   assert.equal(set.enabled, true);
 });
@@ -131,10 +94,10 @@ test('the example flow deploys in Node-RED and produces exactly 1 s of 16 kHz mo
   const inject = flow.find((n) => n.type === 'inject')!;
   const end = Date.now() + 30_000;
   // the deploy is asynchronous: retry the inject until the flow is running
-  while (!/demo: 16000 samples = 1 s at 16 kHz, 1 channel/.test(log)) {
-    if (Date.now() > end) throw new Error(`no summary from the example flow:\n${log}`);
+  while (!/demo: 16000 samples = 1 s at 16 kHz, 1 channel/.test(log())) {
+    if (Date.now() > end) throw new Error(`no summary from the example flow:\n${log()}`);
     await fetch(`${base}/inject/${inject.id}`, { method: 'POST', signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
     await new Promise((res) => setTimeout(res, 1000));
   }
-  assert.doesNotMatch(log, /\[error\]/);
+  assert.doesNotMatch(log(), /\[error\]/);
 });

@@ -85,8 +85,9 @@ export async function startNodeRed(opts: StartOptions): Promise<NodeRedProcess> 
     if (child.exitCode !== null) throw new Error(`Node-RED exited with ${child.exitCode}:\n${out}`);
     try {
       const r = await fetch(`${url}/settings`, { signal: AbortSignal.timeout(2000) });
-      // flows are started once "Started flows" is logged; wait for both
-      if (r.ok && /Started flows|Flows file|No flows found|Waiting for missing types/.test(out)) break;
+      // flows are started once "Started flows" is logged; wait for both (the log follows the
+      // `lang` setting, so the zh-CN lines count too)
+      if (r.ok && /Started flows|Flows file|No flows found|Waiting for missing types|流程已启动|流程文件/.test(out)) break;
     } catch {
       /* not up yet */
     }

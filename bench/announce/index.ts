@@ -29,6 +29,7 @@ import { dropKeptResamplers } from '../../lib/announce/resample';
 import { Resampler } from '../../lib/resample';
 import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
 import { useCopyingPackets, useOriginal } from './before';
+import { median, sleep } from '../support/stats';
 
 const LISTENERS = 50;
 const DEFAULT_IDLE = IDLE_FRAMES;
@@ -51,9 +52,7 @@ const SPEECH_RMS = 200; // decoded RMS above which a frame is speech (silence de
 const args = process.argv.slice(2);
 const driftSeconds = Number(args[args.indexOf('--drift-seconds') + 1] || 0) || 0;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const wall = () => performance.timeOrigin + performance.now();
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const pct = (a: number[], p: number) => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor((a.length * p) / 100))];
 
 function freePort(): Promise<number> {

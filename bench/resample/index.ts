@@ -17,6 +17,7 @@
 import { spawn, spawnSync } from 'child_process';
 import { type Quality, QUALITY_NAMES, Resampler, measureQuality, qualityPlan, qualitySignal } from '../../lib/resample';
 import { jsKernel } from './js-kernel';
+import { median } from '../support/stats';
 
 // TypeScript compiles import() to require() under CommonJS; ESM-only packages need the real one
 const importEsm = new Function('s', 'return import(s)') as (s: string) => Promise<{ default: unknown }>;
@@ -186,11 +187,6 @@ function ffmpeg(name: string, filter: string[]): Contender {
   };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 async function main(): Promise<void> {
   const contenders: Contender[] = QUALITY_NAMES.map((q) => ours(q));

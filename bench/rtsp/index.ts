@@ -17,9 +17,8 @@ import { RtspOutput } from '../../lib/rtsp';
 import { AacPayloadEncoder } from '../../lib/rtsp/aac';
 import { G711PayloadEncoder, L16PayloadEncoder, OpusPayloadEncoder, type PayloadEncoder } from '../../lib/rtsp/codecs';
 import { encodeAlaw, encodeUlaw } from '../../lib/rtsp/g711';
+import { median, sleep } from '../support/stats';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function speech(rate: number, frameMs: number, i: number): Buffer {
   const n = (rate * frameMs) / 1000;

@@ -13,12 +13,10 @@ import crypto from 'node:crypto';
 import { RtpHeader, SrtpSession } from 'werift';
 import { installFastRtpParsing } from '../../lib/whep/werift-rtp';
 import { installFastSrtp, uninstallFastSrtp } from '../../lib/whep/werift-srtp';
+import { median, numberOption } from '../support/stats';
 
 const args = process.argv.slice(2);
-const opt = (name: string, d: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : d;
-};
+const opt = (name: string, d: number) => numberOption(args, name, d);
 const sessions = opt('sessions', 50);
 const payload = opt('payload', 160);
 const rounds = opt('rounds', 7);
@@ -26,10 +24,6 @@ const PACKETS = 1000; // per session and round: 20 s of 20 ms packets
 
 installFastRtpParsing(); // as whep-in runs it: the SRTP layer parses headers through it too
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 for (const [name, profile] of [['AES_CM_128_HMAC_SHA1_80', 0x0001], ['AEAD_AES_128_GCM', 0x0007]] as const) {
   // one sender per session; every round decrypts the same packets with fresh receivers

@@ -33,12 +33,10 @@ import path from 'node:path';
 import { ResampleStreams } from '../../lib/resample';
 import { WsSender } from '../../lib/ws';
 import { installFastRtpParsing, installFastSrtp, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
+import { median, numberOption, pct } from '../support/stats';
 
 const args = process.argv.slice(2);
-const opt = (name: string, d: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : d;
-};
+const opt = (name: string, d: number) => numberOption(args, name, d);
 const streams = opt('streams', 50);
 const seconds = opt('seconds', 10);
 // JIT and the wasm tier-up of libopus run on background threads for a few seconds after start:
@@ -142,10 +140,6 @@ function receiverCount(proc: ChildProcess): Promise<{ frames: number; streams: n
   });
 }
 
-function pct(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 async function main() {
   const t0 = Date.now();
@@ -295,10 +289,6 @@ async function main() {
   process.exit(0);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 /**
  * Before the main window: about --alternate-seconds (default 60) of phases of --phase seconds each, the variants in turn

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { WsSender } from '../../lib/ws';
 import { getNode, helper, load, startServer, stopServer, unload, until, type NodeModule } from '../../test/support/node-red';
+import { median, pct, sleep } from '../support/stats';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,7 +39,6 @@ const MSG_MS = arg('msgMs', 20);
 const RATE = 16000;
 const CHUNK_MS = 200;
 const now = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function ask<T>(child: ChildProcess, msg: unknown, key: string): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -67,10 +67,6 @@ async function clockOffset(child: ChildProcess): Promise<{ offset: number; rtt: 
   return best;
 }
 
-function pct(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 /**
  * The engine alone (contract check, per-stream chunking, frame building; the connection never
@@ -189,7 +185,6 @@ async function main(): Promise<void> {
       if (all.every(([id, n]) => (report[id]?.length ?? 0) >= n)) break;
       await sleep(100);
     }
-    const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
     const base = median(cpu.noop);
     const measureSeconds = ((SECONDS * 1000) / legs.length) / 1000;
     const figures = (l: 'zero' | 'rfc') => {

@@ -41,4 +41,4 @@ export function selfSignedCert(): { key: string; cert: string } {
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../support/processes';

@@ -4,9 +4,21 @@
  * reasons about ("keep 30 s while the ASR restarts"). When full, the policy decides who is dropped,
  * and every drop is returned to the caller to count and report: nothing leaves silently.
  */
+import { CodedError } from '../util/errors';
+
 export type DropPolicy = 'drop-oldest' | 'drop-newest' | 'stop-stream';
 
 export const DROP_POLICIES: readonly DropPolicy[] = ['drop-oldest', 'drop-newest', 'stop-stream'];
+
+/**
+ * Throws ws.badPolicy unless `policy` is one of DROP_POLICIES: a hand-edited or imported flow can
+ * carry anything, and an unknown policy would otherwise act as drop-newest without a word.
+ */
+export function assertDropPolicy(policy: string): asserts policy is DropPolicy {
+  if (!(DROP_POLICIES as readonly string[]).includes(policy)) {
+    throw new CodedError('ws.badPolicy', `"${policy}" is not a queue policy: choose drop-oldest, drop-newest or stop-stream`, { policy: String(policy) });
+  }
+}
 
 export interface QueueItem {
   data: string | Buffer;
@@ -34,6 +46,7 @@ export class BoundedQueue {
     readonly policy: DropPolicy,
   ) {
     if (!(maxMs > 0)) throw new RangeError(`queue bound must be > 0 ms, got ${maxMs}`);
+    assertDropPolicy(policy);
   }
 
   get length(): number {

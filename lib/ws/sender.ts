@@ -11,6 +11,7 @@ import { WsConnection, assertWsUrl, redactUrl } from './connection';
 import type { FrameOptions } from './frame';
 import { FrameBuilder, fillTemplate } from './frame';
 import type { QueueItem } from './queue';
+import { assertDropPolicy } from './queue';
 
 export type ConnectionMode = 'shared' | 'per-stream';
 
@@ -114,7 +115,9 @@ export class WsSender extends EventEmitter {
     super();
     this.mode = opts.target.mode ?? 'shared';
     this.chunkSize = opts.chunk ?? { ms: 200 };
-    assertChunkSize(this.chunkSize); // now rather than on the first message
+    // now rather than on the first message (per-stream connections open only then)
+    assertChunkSize(this.chunkSize);
+    if (opts.target.policy !== undefined) assertDropPolicy(opts.target.policy);
     this.frames = new FrameBuilder(opts.frame);
     this.streams = new StreamTable<Stream>({ idleMs: opts.idleMs ?? 60_000, onIdle: (_k, s) => this.finish(s) });
     if (this.mode === 'shared') {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BoundedQueue, FrameBuilder, fillTemplate, redactUrl } from '../../lib/ws';
+import { BoundedQueue, FrameBuilder, WsSender, fillTemplate, redactUrl } from '../../lib/ws';
 import { wavHeader } from '../../lib/pcm';
 
 const fmt = { rate: 16000, channels: 1 };
@@ -74,4 +74,9 @@ test('bounded queue: drop-newest and stop-stream reject the new chunk; unshift r
     assert.deepEqual(q.drain().map((d) => d.data), ['a', 'b']);
   }
   assert.throws(() => new BoundedQueue(0, 'drop-oldest'), RangeError);
+});
+
+test('an unknown queue policy is a coded configuration error, at once (even for per-stream connections)', () => {
+  assert.throws(() => new BoundedQueue(400, 'drop-everything' as never), { code: 'ws.badPolicy' });
+  assert.throws(() => new WsSender({ target: { url: 'ws://127.0.0.1:9/{{stmId}}', mode: 'per-stream', policy: 'keep' as never } }), { code: 'ws.badPolicy' });
 });

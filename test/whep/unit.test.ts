@@ -164,21 +164,3 @@ describe('SDP answers and Link headers', () => {
     assert.deepEqual(parseIceServerLinks(undefined), []);
   });
 });
-
-describe('catalogs', () => {
-  test('every error code of lib/whep and the node has a text in en-US and zh-CN, with the same parameters', () => {
-    const fs = require('node:fs') as typeof import('node:fs');
-    const path = require('node:path') as typeof import('node:path');
-    const root = path.resolve(__dirname, '..', '..', '..');
-    const src = ['lib/whep', 'nodes/whep-in'].flatMap((d) => fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith('.ts')).map((f) => fs.readFileSync(path.join(root, d, f), 'utf8')));
-    const codes = new Set(src.flatMap((t) => [...t.matchAll(/'whep\.([a-zA-Z]+)'/g)].map((m) => m[1])));
-    const en = JSON.parse(fs.readFileSync(path.join(root, 'locales/en-US/whep-in.json'), 'utf8')).errors.whep;
-    const zh = JSON.parse(fs.readFileSync(path.join(root, 'locales/zh-CN/whep-in.json'), 'utf8')).errors.whep;
-    const params = (s: string) => [...s.matchAll(/__(\w+)__/g)].map((m) => m[1]).sort().join(',');
-    for (const c of codes) {
-      assert.ok(en[c], `en-US errors.whep.${c}`);
-      assert.ok(zh[c], `zh-CN errors.whep.${c}`);
-      assert.equal(params(zh[c]), params(en[c]), `parameters of ${c}`);
-    }
-  });
-});

@@ -10,6 +10,7 @@
  * received one; that is TCP's limit, not ours.
  */
 import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { Backoff } from '../util/backoff';
 import { CodedError } from '../util/errors';
@@ -42,6 +43,16 @@ export interface ConnectionOptions {
   policy?: DropPolicy;
 }
 
+/**
+ * Whether frames handed to one connection in the same event-loop turn leave in one system call
+ * (see WsConnection.batch). On by default; the switch exists for the side-by-side benchmark
+ * (bench/whep --alternate ";ws-batch").
+ */
+let batchWrites = true;
+export function setWriteBatching(on: boolean): void {
+  batchWrites = on;
+}
+
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed';
 
 export interface ConnectionCounters {
@@ -61,6 +72,9 @@ export class WsConnection extends EventEmitter {
   readonly queue: BoundedQueue;
   readonly counters = { sent: 0, dropped: 0, reconnects: 0 };
   private ws: WebSocket | undefined;
+  /** the TCP (or TLS) socket under `ws`, from its 'upgrade' event: corked while a turn's frames gather */
+  private socket: Socket | undefined;
+  private corked = false;
   /** frames handed to ws whose send callback has not confirmed them yet, in order */
   private inflight: QueueItem[] = [];
   private readonly backoff: Backoff;
@@ -195,6 +209,12 @@ export class WsConnection extends EventEmitter {
       return;
     }
     this.ws = ws;
+    this.socket = undefined;
+    // the response of the opening handshake carries the socket ws then writes to (public API;
+    // ws itself keeps it in an internal field)
+    ws.on('upgrade', (res) => {
+      if (this.ws === ws) this.socket = res.socket as Socket;
+    });
     ws.on('open', () => {
       if (this.ws !== ws) return;
       if (this.everOpened) this.counters.reconnects++;
@@ -215,6 +235,7 @@ export class WsConnection extends EventEmitter {
     ws.on('close', (code, reason) => {
       if (this.ws !== ws) return;
       this.ws = undefined;
+      this.socket = undefined;
       this.stopPing();
       // what ws had not confirmed goes back first, in order: sent again after reconnecting
       this.queue.unshift(this.inflight);
@@ -244,6 +265,7 @@ export class WsConnection extends EventEmitter {
       const item = this.queue.shift();
       if (!item) break;
       this.inflight.push(item);
+      this.batch();
       ws.send(item.data, { binary: typeof item.data !== 'string' }, (err) => {
         if (err || this.ws !== ws) return; // left in flight: re-queued when the close arrives
         const i = this.inflight.indexOf(item);
@@ -254,6 +276,25 @@ export class WsConnection extends EventEmitter {
         else if (this.queue.length > 0) this.pump();
       });
     }
+  }
+
+  /**
+   * Corks the socket until the end of this event-loop turn, so that every frame sent to this
+   * connection meanwhile goes out in one writev instead of a system call each. A shared
+   * connection carries many streams whose packets arrive together (one poll of the event loop
+   * handles every UDP socket that is ready), so their chunks often complete in the same turn;
+   * each write to a loopback or LAN peer costs the same whatever its size (bench/whep:
+   * ws-batch). A frame waits at most until the turn ends (setImmediate), microseconds.
+   */
+  private batch(): void {
+    const socket = this.socket;
+    if (!batchWrites || this.corked || !socket || socket.destroyed) return;
+    this.corked = true;
+    socket.cork();
+    setImmediate(() => {
+      this.corked = false;
+      socket.uncork();
+    });
   }
 
   private startPing(ws: WebSocket): void {

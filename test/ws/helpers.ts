@@ -6,10 +6,18 @@ import { join } from 'node:path';
 
 export const FMT16K = { rate: 16000, channels: 1, bits: 16, encoding: 'signed-integer', endianness: 'little' } as const;
 
-/** `ms` of 16 kHz mono PCM whose samples encode the stream number and the sample index, so any mix-up shows. */
+/**
+ * 16 kHz mono PCM whose samples encode the stream number and the sample index, so any mix-up
+ * shows. The (s >> 13) term keeps it from repeating: without it, 7·s mod 65536 repeats every 512
+ * chunks of 3200 samples, and a test that maps received chunks back to their index took chunk 999
+ * for chunk 487.
+ */
 export function pcmFor(stream: number, startSample: number, samples: number): Buffer {
   const b = Buffer.alloc(samples * 2);
-  for (let i = 0; i < samples; i++) b.writeInt16LE((((startSample + i) * 7 + stream * 4099) % 65536) - 32768, i * 2);
+  for (let i = 0; i < samples; i++) {
+    const s = startSample + i;
+    b.writeInt16LE(((s * 7 + (s >> 13) * 31 + stream * 4099) % 65536) - 32768, i * 2);
+  }
   return b;
 }
 

@@ -31,8 +31,8 @@ import os from 'node:os';
 import { Session } from 'node:inspector';
 import path from 'node:path';
 import { ResampleStreams } from '../../lib/resample';
-import { WsSender } from '../../lib/ws';
-import { installFastRtpParsing, installFastSrtp, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
+import { setWriteBatching, WsSender } from '../../lib/ws';
+import { installFastRtpParsing, installFastSrtp, setShortRtpRoute, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
 import { median, numberOption, pct } from '../support/stats';
 
 const args = process.argv.slice(2);
@@ -53,11 +53,14 @@ const srtpAesCm = args[args.indexOf('--srtp') + 1] === 'aes-cm' && args.includes
 // A/B switches for the optimisations of the receive path (each can be turned off alone):
 //   rtp: lib/whep/werift-rtp.ts (werift's own RTP header parsing without it)
 //   srtp: lib/whep/werift-srtp.ts (werift's own SRTP decryption without it)
+//   route: lib/whep/werift-route.ts (every packet through werift's router and receiver without it)
+//   ws-batch: frames of one ws connection sent in the same event-loop turn leave in one write
+//   (lib/ws/connection.ts batch(); a write per frame without it)
 // --without rtp,srtp,…  turns the named ones off; --baseline turns all off
 //   pipeline: resample + base64-ws-out after whep-in (only in --alternate: ";pipeline" compares
 //   the full pipeline with whep-in alone on the same streams; the messages of the phases without
 //   it are not sent, so the receiver gets fewer frames, all of them counted)
-const OPTIMISATIONS = ['rtp', 'srtp', 'pipeline'] as const;
+const OPTIMISATIONS = ['rtp', 'srtp', 'route', 'ws-batch', 'pipeline'] as const;
 const whepOnly = args.includes('--whep-only');
 let pipelineOn = !whepOnly;
 const baseline = args.includes('--baseline');
@@ -72,6 +75,8 @@ function configure(off: Iterable<string>): void {
   else installFastRtpParsing();
   if (o.has('srtp')) uninstallFastSrtp();
   else installFastSrtp();
+  setShortRtpRoute(!o.has('route'));
+  setWriteBatching(!o.has('ws-batch'));
   pipelineOn = !whepOnly && !o.has('pipeline');
 }
 configure(without);

@@ -6,3 +6,4 @@ export * from './stream';
 export * from './whep-in';
 export { installFastRtpParsing, uninstallFastRtpParsing } from './werift-rtp';
 export { installFastSrtp, uninstallFastSrtp } from './werift-srtp';
+export { setShortRtpRoute } from './werift-route';

@@ -15,6 +15,7 @@ import { sanitizeAnswer } from './sdp';
 import { deleteSession, postOffer, WhepError, type IceServer } from './signalling';
 import { installFastRtpParsing } from './werift-rtp';
 import { installFastSrtp } from './werift-srtp';
+import { shortenRtpRoute } from './werift-route';
 
 // werift's RTP header parsing and SRTP decryption were the largest costs of receiving besides
 // Opus decoding (see werift-rtp.ts, werift-srtp.ts)
@@ -306,8 +307,13 @@ export class WhepStream {
     this.reorder.reset();
     this.lastRtpAt = 0;
     const transceiver = pc.addTransceiver('audio', { direction: 'recvonly' });
+    // packets werift has routed once take a shorter way from then on (lib/whep/werift-route.ts)
+    const route = shortenRtpRoute(pc, transceiver.receiver, (rtp) => this.onRtp(rtp));
     transceiver.onTrack.subscribe((track) => {
-      track.onReceiveRtp.subscribe((rtp) => this.onRtp(rtp));
+      track.onReceiveRtp.subscribe((rtp) => {
+        route?.learn(rtp);
+        this.onRtp(rtp);
+      });
     });
     pc.connectionStateChange.subscribe((s) => {
       if (s === 'failed' || s === 'closed') this.endSession?.(new SessionEnd(`connection ${s}`, new WhepError('whep.connection', `ICE/DTLS connection ${s}`, { state: s }, true)));

@@ -1,0 +1,120 @@
+/**
+ * Guards lib/whep/werift-route.ts: with the short route, a real werift connection (two peer
+ * connections on 127.0.0.1 in this process, DTLS-SRTP between them) delivers every packet, in
+ * order, with the same header and payload, once; werift's own receiver statistics (what its
+ * receiver reports say) count every packet; and packets the short route is not for (another
+ * payload type or SSRC) still take werift's route. A werift upgrade that moves the internals
+ * the route uses makes shortenRtpRoute answer undefined, which the first test catches.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, type RTCRtpTransceiver } from 'werift';
+import { setShortRtpRoute, shortenRtpRoute, type RtpRoute } from '../../lib/whep/werift-route';
+import '../../lib/whep'; // the other receive-path replacements, installed as whep-in has them
+
+const LOOPBACK = { iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' } };
+const opus = () => new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: 111 });
+
+interface Got {
+  seq: number;
+  ts: number;
+  payload: Buffer;
+}
+
+describe('werift short RTP route (lib/whep/werift-route.ts)', () => {
+  let sender: RTCPeerConnection;
+  let receiver: RTCPeerConnection;
+  let out: RTCRtpTransceiver;
+  let route: RtpRoute | undefined;
+  const got: Got[] = [];
+  let seq = 1000;
+  let ts = 5000;
+
+  before(async () => {
+    sender = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: [], ...LOOPBACK, codecs: { audio: [opus()] } });
+    receiver = new RTCPeerConnection({ bundlePolicy: 'max-bundle', iceServers: [], ...LOOPBACK, codecs: { audio: [opus()] } });
+    const inT = receiver.addTransceiver('audio', { direction: 'recvonly' });
+    route = shortenRtpRoute(receiver, inT.receiver, (rtp) => got.push({ seq: rtp.header.sequenceNumber, ts: rtp.header.timestamp, payload: Buffer.from(rtp.payload) }));
+    inT.onTrack.subscribe((track) =>
+      track.onReceiveRtp.subscribe((rtp) => {
+        route?.learn(rtp);
+        got.push({ seq: rtp.header.sequenceNumber, ts: rtp.header.timestamp, payload: Buffer.from(rtp.payload) });
+      }),
+    );
+    await receiver.setLocalDescription(await receiver.createOffer());
+    await sender.setRemoteDescription(receiver.localDescription!);
+    out = sender.getTransceivers()[0];
+    out.setDirection('sendonly');
+    await sender.setLocalDescription(await sender.createAnswer());
+    await receiver.setRemoteDescription(sender.localDescription!);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        const check = () => (receiver.connectionState === 'connected' && out.sender.dtlsTransport?.state === 'connected' ? resolve() : undefined);
+        receiver.connectionStateChange.subscribe(check);
+        out.sender.dtlsTransport?.onStateChange.subscribe(check);
+        check();
+      }),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the two werift peers did not connect within 20 s')), 20_000))),
+    ]).finally(() => clearTimeout(timer));
+  });
+  after(async () => {
+    setShortRtpRoute(true);
+    await Promise.all([sender?.close(), receiver?.close()]);
+  });
+
+  /** sends n packets 20 ms of RTP time apart and waits (bounded) until `got` has grown by n */
+  async function send(n: number): Promise<Got[]> {
+    const start = got.length;
+    const sent: Got[] = [];
+    for (let i = 0; i < n; i++) {
+      const payload = Buffer.from(Array.from({ length: 40 + (i % 7) }, (_, k) => (k * 31 + seq) & 0xff));
+      sent.push({ seq, ts, payload });
+      await out.sender.sendRtp(new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: seq, timestamp: ts }), payload));
+      seq = (seq + 1) & 0xffff;
+      ts = (ts + 960) >>> 0;
+    }
+    const until = Date.now() + 10_000;
+    while (got.length < start + n && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(got.length - start, n, `${n} packets sent, ${got.length - start} delivered within 10 s`);
+    return sent;
+  }
+
+  test('is set up on a werift peer connection', () => {
+    assert.ok(route, 'shortenRtpRoute found werift 0.24 internals it needs (router.routeRtp, receiver.remoteStreams)');
+  });
+
+  test('delivers every packet once, in order, unchanged; werift still counts them all', async () => {
+    const sent = await send(60);
+    assert.deepEqual(got.slice(-60), sent);
+    // the first packet went werift's whole way (the track), the rest the short route
+    assert.equal(route!.shortcuts, 59);
+    const ssrc = out.sender.ssrc;
+    const stats = (receiver.getTransceivers()[0].receiver as unknown as { remoteStreams: Record<number, { packets_received: number; max_seq: number }> }).remoteStreams[ssrc];
+    assert.equal(stats.packets_received, 60, "werift's statistics (its receiver reports) count every packet");
+    assert.equal(stats.max_seq, sent[59].seq);
+  });
+
+  test('other payload types and SSRCs take werift route', async () => {
+    const before = route!.shortcuts;
+    const n = got.length;
+    const router = (receiver as unknown as { router: { routeRtp(p: RtpPacket): void } }).router;
+    // a payload type nobody negotiated: werift drops it, and so must the short route
+    router.routeRtp(new RtpPacket(new RtpHeader({ payloadType: 0, sequenceNumber: seq, timestamp: ts, ssrc: out.sender.ssrc }), Buffer.alloc(40)));
+    // an SSRC werift has not delivered yet: werift's route decides
+    router.routeRtp(new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: seq, timestamp: ts, ssrc: (out.sender.ssrc + 1) >>> 0 }), Buffer.alloc(40)));
+    assert.equal(route!.shortcuts, before);
+    assert.equal(got.length, n, 'werift delivered neither (unknown payload type, unknown SSRC)');
+  });
+
+  test('switched off, packets take werift route again', async () => {
+    setShortRtpRoute(false);
+    const before = route!.shortcuts;
+    const sent = await send(10);
+    assert.deepEqual(got.slice(-10), sent);
+    assert.equal(route!.shortcuts, before);
+    setShortRtpRoute(true);
+    await send(5);
+    assert.equal(route!.shortcuts, before + 5);
+  });
+});

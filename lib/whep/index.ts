@@ -7,3 +7,4 @@ export * from './whep-in';
 export { installFastRtpParsing, uninstallFastRtpParsing } from './werift-rtp';
 export { installFastSrtp, uninstallFastSrtp } from './werift-srtp';
 export { setShortRtpRoute } from './werift-route';
+export { installLeanEvents, setLeanEvents } from './werift-event';

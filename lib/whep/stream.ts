@@ -16,11 +16,13 @@ import { deleteSession, postOffer, WhepError, type IceServer } from './signallin
 import { installFastRtpParsing } from './werift-rtp';
 import { installFastSrtp } from './werift-srtp';
 import { shortenRtpRoute } from './werift-route';
+import { installLeanEvents } from './werift-event';
 
 // werift's RTP header parsing and SRTP decryption were the largest costs of receiving besides
 // Opus decoding (see werift-rtp.ts, werift-srtp.ts)
 installFastRtpParsing();
 installFastSrtp();
+installLeanEvents();
 
 export type WhepState = 'connecting' | 'live' | 'idle' | 'reconnecting' | 'stopped' | 'error';
 export type WhepEventName = 'connecting' | 'connected' | 'idle' | 'resumed' | 'reconnecting' | 'stopped' | 'error';

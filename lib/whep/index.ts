@@ -8,3 +8,4 @@ export { installFastRtpParsing, uninstallFastRtpParsing } from './werift-rtp';
 export { installFastSrtp, uninstallFastSrtp } from './werift-srtp';
 export { setShortRtpRoute } from './werift-route';
 export { installLeanEvents, setLeanEvents } from './werift-event';
+export { setReceiverReportPacing } from './werift-rtcp';

@@ -17,6 +17,7 @@ import { installFastRtpParsing } from './werift-rtp';
 import { installFastSrtp } from './werift-srtp';
 import { shortenRtpRoute } from './werift-route';
 import { installLeanEvents } from './werift-event';
+import { paceReceiverReports } from './werift-rtcp';
 
 // werift's RTP header parsing and SRTP decryption were the largest costs of receiving besides
 // Opus decoding (see werift-rtp.ts, werift-srtp.ts)
@@ -330,6 +331,8 @@ export class WhepStream {
     try {
       sdp = sanitizeAnswer(answer.sdp);
       await pc.setRemoteDescription({ type: 'answer', sdp });
+      // receiver reports every 5 s as RTP recommends, not werift's 0.5–1.5 s (lib/whep/werift-rtcp.ts)
+      paceReceiverReports(transceiver.receiver.dtlsTransport);
     } catch (err) {
       throw new SessionEnd('malformed answer', new WhepError('whep.badAnswer', `the SDP answer of ${this.o.url} cannot be used: ${(err as Error).message}`, { url: this.o.url, reason: (err as Error).message }, false));
     }

@@ -1,15 +1,21 @@
 /**
- * Guards lib/whep/werift-route.ts: with the short route, a real werift connection (two peer
+ * Guards lib/whep/werift-route.ts and lib/whep/werift-rtcp.ts on a real werift connection.
+ *
+ * The short route: a real werift connection (two peer
  * connections on 127.0.0.1 in this process, DTLS-SRTP between them) delivers every packet, in
  * order, with the same header and payload, once; werift's own receiver statistics (what its
  * receiver reports say) count every packet; and packets the short route is not for (another
  * payload type or SSRC) still take werift's route. A werift upgrade that moves the internals
  * the route uses makes shortenRtpRoute answer undefined, which the first test catches.
+ *
+ * Receiver reports: paced, the sender gets at most one in 5 s; unpaced (werift's own pace) one
+ * every 0.5–1.5 s.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, type RTCRtpTransceiver } from 'werift';
+import { RTCPeerConnection, RTCRtpCodecParameters, RtcpRrPacket, RtpHeader, RtpPacket, type RTCRtpTransceiver } from 'werift';
 import { setShortRtpRoute, shortenRtpRoute, type RtpRoute } from '../../lib/whep/werift-route';
+import { paceReceiverReports, setReceiverReportPacing } from '../../lib/whep/werift-rtcp';
 import '../../lib/whep'; // the other receive-path replacements, installed as whep-in has them
 
 const LOOPBACK = { iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' } };
@@ -21,11 +27,14 @@ interface Got {
   payload: Buffer;
 }
 
-describe('werift short RTP route (lib/whep/werift-route.ts)', () => {
+describe('werift receive path: short RTP route, paced receiver reports', () => {
   let sender: RTCPeerConnection;
   let receiver: RTCPeerConnection;
   let out: RTCRtpTransceiver;
   let route: RtpRoute | undefined;
+  let paced = false;
+  /** when the sender got each receiver report (ms, performance.now) */
+  const reports: number[] = [];
   const got: Got[] = [];
   let seq = 1000;
   let ts = 5000;
@@ -47,6 +56,10 @@ describe('werift short RTP route (lib/whep/werift-route.ts)', () => {
     out.setDirection('sendonly');
     await sender.setLocalDescription(await sender.createAnswer());
     await receiver.setRemoteDescription(sender.localDescription!);
+    paced = paceReceiverReports(inT.receiver.dtlsTransport);
+    out.sender.onRtcp.subscribe((p) => {
+      if (p instanceof RtcpRrPacket) reports.push(performance.now());
+    });
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       new Promise<void>((resolve) => {
@@ -60,6 +73,7 @@ describe('werift short RTP route (lib/whep/werift-route.ts)', () => {
   });
   after(async () => {
     setShortRtpRoute(true);
+    setReceiverReportPacing(true);
     await Promise.all([sender?.close(), receiver?.close()]);
   });
 
@@ -105,6 +119,21 @@ describe('werift short RTP route (lib/whep/werift-route.ts)', () => {
     router.routeRtp(new RtpPacket(new RtpHeader({ payloadType: 111, sequenceNumber: seq, timestamp: ts, ssrc: (out.sender.ssrc + 1) >>> 0 }), Buffer.alloc(40)));
     assert.equal(route!.shortcuts, before);
     assert.equal(got.length, n, 'werift delivered neither (unknown payload type, unknown SSRC)');
+  });
+
+  test('receiver reports: at most one per 5 s when paced, werift pace (0.5–1.5 s) when not', async () => {
+    assert.ok(paced, "the receiver's DTLS transport has sendRtcp to pace");
+    await send(5); // werift's report loop runs once a packet has arrived
+    let from = performance.now();
+    await new Promise((r) => setTimeout(r, 4000));
+    const pacedCount = reports.filter((t) => t >= from).length;
+    assert.ok(pacedCount <= 1, `paced: ${pacedCount} reports in 4 s`);
+    setReceiverReportPacing(false);
+    from = performance.now();
+    await new Promise((r) => setTimeout(r, 4000));
+    setReceiverReportPacing(true);
+    const unpaced = reports.filter((t) => t >= from).length;
+    assert.ok(unpaced >= 2, `unpaced: ${unpaced} reports in 4 s (werift sends one every 0.5–1.5 s)`);
   });
 
   test('switched off, packets take werift route again', async () => {

@@ -169,6 +169,10 @@ async function main() {
   let pipelineErrors = 0;
   let measuring = false;
   let audioBytes = 0;
+  // latency per packet: out time − due time (RTP clock anchored at the session's earliest packet)
+  const lat: number[] = [];
+  const proc: number[] = []; // werift handing us the packet → message out
+  const base = new Map<string, { ts0: number; offset: number }>();
   const bytesPerMs = (rate * channels * 2) / 1000;
   const engine = new WhepIn(
     { iceHostAddresses: ['127.0.0.1'], rate, channels, chunkMs, maxStreams: streams, idleMs: 5000, idleReconnectMs: 0 },
@@ -185,13 +189,11 @@ async function main() {
       },
       event: (e) => {
         if (e.event === 'error' || e.event === 'reconnecting') log(e.stmId, e.event, e.reason);
+        // a new session starts a new RTP clock (random base): anchor its latency afresh
+        if (e.event === 'connected') base.delete(e.stmId);
       },
     },
   );
-  // latency per packet: out time − due time (RTP clock anchored at the stream's earliest packet)
-  const lat: number[] = [];
-  const proc: number[] = []; // werift handing us the packet → message out
-  const base = new Map<string, { ts0: number; offset: number }>();
   const startAt = Date.now();
   for (let i = 0; i < streams; i++) {
     const id = `s${i}`;

@@ -190,7 +190,8 @@ test('Opus: k silent frames in one code-3 packet decode to the very samples of k
   assert.equal(multi.payload[0], (single[0] & 0xfc) | 3, 'same configuration, code 3');
   assert.equal(multi.payload[1], 3, 'CBR, no padding, 3 frames');
   assert.equal(multi.payload.length, 2 + 3 * (single.length - 1));
-  // (opusscript's decoder takes at most 60 ms per packet, as some players' do: the default is 3)
+  // (opusscript's decoder takes at most 60 ms per packet; ffmpeg and libopus take 120 ms, the
+  // default: test/announce/silence-packets.test.ts)
   const a = new OpusScript(48000, 1);
   const b = new OpusScript(48000, 1);
   const one = Buffer.concat(Array.from({ length: 3 }, () => Buffer.from(a.decode(single))));

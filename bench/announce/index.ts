@@ -11,8 +11,8 @@
  *                   run's length; --drift-seconds N adds N seconds of silence for a finer figure
  *   idleCpuPct      CPU of this process (pacer + encoder + 50 sockets), % of one core, silence
  *                   (120 ms silent packets, the default); 60 and 20 ms silent packets and the code
- *                   as it was before #1+#2 (bench/announce/before.ts) are measured side by side in
- *                   rotating slices (idleCpuPctBy, medians)
+ *                   as it was before #1+#2 and before #4 (bench/announce/before.ts) are measured
+ *                   side by side in rotating slices (idleCpuPctBy, medians)
  *   speakingCpuPct  the same while speaking continuously (speech engine included)
  * and, before/after: the 12 first-packet rounds take turns between now (120 ms silent packets,
  * resampler kept from the last announcement), 60 ms silent packets (firstPacketMsBy), and a
@@ -32,7 +32,7 @@ import { IDLE_FRAMES } from '../../lib/announce/stream';
 import { dropKeptResamplers } from '../../lib/announce/resample';
 import { Resampler } from '../../lib/resample';
 import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
-import { useOriginal } from './before';
+import { useOriginal, useSocketTimeouts } from './before';
 import { median, sleep } from '../support/stats';
 
 const LISTENERS = 50;
@@ -55,6 +55,7 @@ const VARIANTS: Variant[] = [
   { name: '60 ms silent packets', set: silence(3) },
   { name: '20 ms silent packets', set: silence(1) },
   { name: 'before #1+#2', set: useOriginal },
+  { name: 'before #4 (socket timeouts)', set: useSocketTimeouts },
   { name: NOW, set: () => undefined },
 ];
 const SENTENCE = 'Ticket number A twelve, please proceed to counter three now.'; // 10 words

@@ -172,10 +172,14 @@ export class RtspServer extends EventEmitter {
       // until its player has stopped reading for a session timeout: while the bytes queued for it
       // stay above MAX_QUEUED, packets are dropped for it (broadcast), and after the timeout it goes
       if (s.tcp && s.playing) {
-        if (s.conn.writableLength <= MAX_QUEUED) s.stalledSince = undefined;
-        else if ((s.stalledSince ??= now) && now - s.stalledSince > this.timeoutSec * 1000) {
+        if (s.conn.writableLength <= MAX_QUEUED) {
+          s.stalledSince = undefined;
+          continue;
+        }
+        s.stalledSince ??= now;
+        if (now - s.stalledSince > this.timeoutSec * 1000) {
           this.emit('log', `RTSP player ${s.remote} has read nothing for ${this.timeoutSec} s: closing its connection`);
-          s.conn.destroy();
+          s.conn.destroy(); // its 'close' removes the session
         }
         continue;
       }

@@ -108,3 +108,14 @@ export function useOriginal(station: AnnouncementStream, on: boolean): void {
   useMapWalk(station, on);
   useCopyingPackets(station, on); // its broadcast walks the map too
 }
+
+/**
+ * #4 before: every TCP player's connection kept its idle timeout while playing, so Node re-armed
+ * that timer (a timer-list remove and insert) at every write, per packet per player.
+ */
+export function useSocketTimeouts(station: AnnouncementStream, on: boolean): void {
+  const { server } = parts(station);
+  for (const s of server.playing as Array<{ tcp: boolean; conn: { setTimeout(ms: number): void } }>) {
+    if (s.tcp) s.conn.setTimeout(on ? server.timeoutSec * 1000 : 0);
+  }
+}

@@ -10,13 +10,17 @@
  *                   (arrival - RTP time) between the first and the last 3 s (5th percentiles), over the
  *                   run's length; --drift-seconds N adds N seconds of silence for a finer figure
  *   idleCpuPct      CPU of this process (pacer + encoder + 50 sockets), % of one core, silence
- *                   (60 ms silent packets); the code as it was before each change (bench/announce/
- *                   before.ts) is measured side by side in rotating slices (idleCpuPctBy, medians)
+ *                   (120 ms silent packets, the default); 60 and 20 ms silent packets and the code
+ *                   as it was before #1+#2 and before #4 (bench/announce/before.ts) are measured
+ *                   side by side in rotating slices (idleCpuPctBy, medians)
  *   speakingCpuPct  the same while speaking continuously (speech engine included)
- * and, before/after: the 8 first-packet rounds alternate the resampler kept from the last
- * announcement (now) and one made per announcement (before #3): |send - schedule| per round type
+ * and, before/after: the 12 first-packet rounds take turns between now (120 ms silent packets,
+ * resampler kept from the last announcement), 60 ms silent packets (firstPacketMsBy), and a
+ * resampler made per announcement (before #3): |send - schedule| per round type
  * (announceJitterP99MsBy), the longest event-loop hold-up per round (announceLoopBlockMsBy), and
- * what making a resampler holds up the thread (resamplerMakeMs, median of 5).
+ * what making a resampler holds up the thread (resamplerMakeMs, median of 5). PCM announcements
+ * (no rendering to hide the wait for the silent packet on air) alternate 120 and 60 ms silent
+ * packets: message in -> on air (pcmWaitMsBy, the announcer's own waitedMs, median of 8 each).
  * Figures come from a shared, noisy 2-core machine; compare ratios within one run.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -28,7 +32,7 @@ import { IDLE_FRAMES } from '../../lib/announce/stream';
 import { dropKeptResamplers } from '../../lib/announce/resample';
 import { Resampler } from '../../lib/resample';
 import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
-import { useCopyingPackets, useOriginal } from './before';
+import { useOriginal, useSocketTimeouts } from './before';
 import { median, sleep } from '../support/stats';
 
 const LISTENERS = 50;
@@ -42,10 +46,17 @@ interface Variant {
   name: string;
   set(station: AnnouncementStream, on: boolean): void;
 }
+/** silent packets of `frames` 20 ms frames instead of the default while on */
+const silence = (frames: number) => (station: AnnouncementStream, on: boolean) => {
+  station.idleFrames = on ? frames : DEFAULT_IDLE;
+};
+const NOW = `now (${DEFAULT_IDLE * 20} ms silent packets)`;
 const VARIANTS: Variant[] = [
-  { name: 'before #1 (copying packets)', set: useCopyingPackets },
+  { name: '60 ms silent packets', set: silence(3) },
+  { name: '20 ms silent packets', set: silence(1) },
   { name: 'before #1+#2', set: useOriginal },
-  { name: 'now', set: () => undefined },
+  { name: 'before #4 (socket timeouts)', set: useSocketTimeouts },
+  { name: NOW, set: () => undefined },
 ];
 const SENTENCE = 'Ticket number A twelve, please proceed to counter three now.'; // 10 words
 const SPEECH_RMS = 200; // decoded RMS above which a frame is speech (silence decodes to ~0)
@@ -176,7 +187,7 @@ async function main(): Promise<void> {
         v.set(station, true);
         await sleep(150);
         sampling = lateBy.get(v.name);
-        inBefore = v.name !== 'now';
+        inBefore = v.name !== NOW;
         idleBy.get(v.name)!.push(await cpuDuring(IDLE_SLICE_MS));
         sampling = undefined;
         inBefore = false;
@@ -185,34 +196,59 @@ async function main(): Promise<void> {
     }
     const idle = VARIANTS.map((v) => ({ v: v.name, cpu: median(idleBy.get(v.name)!), jitter: pct(lateBy.get(v.name)!.map(Math.abs), 99) }));
     for (const r of idle) console.log(`idle, ${r.v}: CPU ${r.cpu.toFixed(2)} % of a core (median of ${idleBy.get(r.v)!.length} slices: ${idleBy.get(r.v)!.map((c) => c.toFixed(2)).join(' ')}), |send - schedule| p99 ${r.jitter.toFixed(2)} ms`);
-    const idleCpuPct = idle.find((r) => r.v === 'now')!.cpu;
+    const idleCpuPct = idle.find((r) => r.v === NOW)!.cpu;
 
     // message in -> first speech packet at a player, then cut (interrupt) and wait for silence
-    // rounds alternate: as now, and with the resampler made afresh for the announcement (before #3)
-    const first: number[] = [];
+    // rounds take turns: as now; with 60 ms silent packets; with the resampler made afresh for
+    // the announcement (before #3)
+    const kinds = ['now', '60 ms silent packets', 'before #3'] as const;
+    const firstBy = new Map<string, number[]>(kinds.map((k) => [k, []]));
     const lateRound = { now: [] as number[], before: [] as number[] };
     // the longest the event loop (the pacer's thread) was held up in each round, ms
     const blockRound = { now: [] as number[], before: [] as number[] };
-    for (let round = 0; round < 8; round++) {
-      const before = round % 2 === 1;
+    for (let round = 0; round < 12; round++) {
+      const kind = kinds[round % 3];
+      const before = kind === 'before #3';
       if (before) dropKeptResamplers();
-      sampling = before ? lateRound.before : lateRound.now;
-      inBefore = before;
+      station.idleFrames = kind === '60 ms silent packets' ? 3 : DEFAULT_IDLE;
+      await sleep(200 + ((round * 37) % 120)); // land anywhere within a silent packet
+      sampling = before ? lateRound.before : kind === 'now' ? lateRound.now : undefined;
+      inBefore = kind !== 'now';
       const loop = monitorEventLoopDelay({ resolution: 1 });
       loop.enable();
       const t = wall();
       child.send({ type: 'watch', from: t, threshold: SPEECH_RMS });
       station.announce({ text: SENTENCE, id: `r${round}` });
       const m = await wait('speech', 5000);
-      first.push((m.at as number) - t);
+      firstBy.get(kind)!.push((m.at as number) - t);
       await sleep(300);
       station.announcer.interrupt();
       await sleep(300);
       sampling = undefined;
       inBefore = false;
       loop.disable();
-      (before ? blockRound.before : blockRound.now).push(Math.max(0, loop.max / 1e6 - 1));
+      if (kind !== '60 ms silent packets') (before ? blockRound.before : blockRound.now).push(Math.max(0, loop.max / 1e6 - 1));
     }
+    station.idleFrames = DEFAULT_IDLE;
+    // PCM announcements: nothing to render, so the wait for the silent packet on air shows whole
+    const pcmWaitBy = new Map<string, number[]>([[NOW, []], ['60 ms silent packets', []]]);
+    const beep = { pcm: Buffer.alloc(48000 * 2 * 0.1, 1), rate: 48000, channels: 1 };
+    for (let round = 0; round < 16; round++) {
+      const sixty = round % 2 === 1;
+      station.idleFrames = sixty ? 3 : DEFAULT_IDLE;
+      await sleep(300 + ((round * 53) % 120));
+      const id = `p${round}`;
+      inBefore = true;
+      station.announce({ id, audio: beep, chime: false });
+      const deadline = Date.now() + 3000;
+      while (!events.some((e) => e.event === 'finished' && e.id === id) && Date.now() < deadline) await sleep(20);
+      inBefore = false;
+      const started = events.find((e) => e.event === 'started' && e.id === id);
+      if (started) pcmWaitBy.get(sixty ? '60 ms silent packets' : NOW)!.push(started.waitedMs ?? 0);
+    }
+    station.idleFrames = DEFAULT_IDLE;
+    const pcmWaitMsBy = Object.fromEntries([...pcmWaitBy].map(([k, v]) => [k, median(v)]));
+    console.log(`PCM message in -> on air (announcer's waitedMs, median of ${pcmWaitBy.get(NOW)!.length}): ${[...pcmWaitBy].map(([k, v]) => `${k} ${median(v)} ms (${v.join(' ')})`).join('; ')}`);
     // what before #3 did on the pacer's thread at every announcement: make a resampler from the
     // engine's rate (eSpeak NG: 22050 Hz) to the stream's, in one piece (design + wasm instance)
     const makeMs: number[] = [];
@@ -228,13 +264,14 @@ async function main(): Promise<void> {
     for (const [k, r] of [['resampler kept', announceJitter.now], ['resampler made per announcement (before #3)', announceJitter.before]] as const) {
       console.log(`announcement rounds, ${k}: |send - schedule| p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(1)} ms (${r.n} frames); longest event-loop hold-up per round (median) ${r.block.toFixed(1)} ms (${(k === 'resampler kept' ? blockRound.now : blockRound.before).map((v) => v.toFixed(1)).join(' ')})`);
     }
-    const firstPacketMs = median(first);
-    const rounds = events.filter((e) => e.event === 'started' && e.id.startsWith('r'));
+    const firstPacketMs = median(firstBy.get('now')!);
+    const firstPacketMsBy = Object.fromEntries([...firstBy].map(([k, v]) => [k, Math.round(median(v) * 10) / 10]));
+    const rounds = events.filter((e) => e.event === 'started' && /^r\d+$/.test(e.id) && Number(e.id.slice(1)) % 3 === 0); // the 'now' rounds
     // ready (rendered) -> on air, ms (Date.now): what the 60 ms silent packets cost an announcement
     const readyToAirMs = median(rounds.map((e) => (e.waitedMs ?? 0) - (e.renderMs ?? 0)));
     console.log(`rendered -> on air (median): ${readyToAirMs} ms with ${DEFAULT_IDLE * 20} ms silent packets`);
     console.log(`engine render ms: ${rounds.map((e) => e.renderMs).join(', ')}; queue wait ms: ${rounds.map((e) => e.waitedMs).join(', ')}`);
-    console.log(`first speech packet after ${first.map((v) => v.toFixed(0)).join(', ')} ms (median ${firstPacketMs.toFixed(1)})`);
+    for (const [k, v] of firstBy) console.log(`first speech packet, ${k}: after ${v.map((x) => x.toFixed(0)).join(', ')} ms (median ${median(v).toFixed(1)})`);
 
     // speaking continuously: the sentence queued back to back
     for (let i = 0; i < 4; i++) station.announce({ text: SENTENCE, id: `s${i}`, repeat: 1 });
@@ -302,6 +339,8 @@ async function main(): Promise<void> {
         idleCpuPctBy: Object.fromEntries(idle.map((r) => [r.v, Math.round(r.cpu * 100) / 100])),
         idleJitterP99MsBy: Object.fromEntries(idle.map((r) => [r.v, Math.round(r.jitter * 100) / 100])),
         readyToAirMs,
+        firstPacketMsBy,
+        pcmWaitMsBy,
         announceJitterP99MsBy: { now: Math.round(announceJitter.now.p99 * 100) / 100, 'before #3': Math.round(announceJitter.before.p99 * 100) / 100 },
         resamplerMakeMs: Math.round(median(makeMs) * 10) / 10,
         announceLoopBlockMsBy: { now: Math.round(announceJitter.now.block * 10) / 10, 'before #3': Math.round(announceJitter.before.block * 10) / 10 },

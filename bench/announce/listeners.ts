@@ -5,7 +5,7 @@
  * timestamp and payload size. Started as: node listeners.js <url> <count>; reports over IPC.
  */
 import { connect, type Socket } from 'node:net';
-import OpusScript from 'opusscript';
+import { OpusDecoder } from '../../lib/whep/opus';
 
 const [url, countArg] = process.argv.slice(2);
 const count = Number(countArg);
@@ -92,7 +92,8 @@ async function main(): Promise<void> {
   // sizes alone do not tell silence from speech: after speech the encoder sends 32-byte silence)
   let watchFrom = Infinity;
   let threshold = 0;
-  const decoder = new OpusScript(48000, 1);
+  // libopus with room for 120 ms per packet (opusscript's decoder takes at most 60 ms)
+  const decoder = new OpusDecoder(48000, 1);
   const socks: Socket[] = [];
   for (let i = 0; i < count; i++) {
     const rec = { at: [], ts: [], size: [] };

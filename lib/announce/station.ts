@@ -8,7 +8,7 @@ import type { RtspCodec, RtspOutputOptions } from '../rtsp';
 import { decodeWav } from '../pcm';
 import { createEngine } from './engines';
 import type { EngineKind } from './engines';
-import { AnnouncementStream } from './stream';
+import { AnnouncementStream, MAX_IDLE_FRAMES } from './stream';
 import { toMono, toRate, twoToneChime } from './audio';
 import { AnnounceError } from './errors';
 import type { SpeechEngine } from './types';
@@ -42,7 +42,10 @@ export interface StationConfig {
   maxChars?: number;
   /** push back-off (ms), default 1000..30000 */
   backoff?: { initialMs: number; maxMs: number };
-  /** frames of silence per packet between announcements (Opus only; default 3 = 60 ms; 1 = a packet per frame) */
+  /**
+   * frames of 20 ms silence per packet between announcements (Opus only): 1–6, default 6 = 120 ms
+   * (least CPU); 3 = 60 ms; 1 = a packet per frame (most compatible). See AnnouncementStream.
+   */
   idleFrames?: number;
 }
 
@@ -84,6 +87,15 @@ export function createStation(cfg: StationConfig, engine: SpeechEngine = createE
     opts.serve = { host: cfg.host || '0.0.0.0', port: cfg.port ?? 8554, path: cfg.path || 'announce', auth };
   } else {
     opts.push = { url: cfg.url ?? '', auth: credentials, transport: cfg.transport ?? 'tcp', backoff: cfg.backoff ?? { initialMs: 1000, maxMs: 30000 } };
+  }
+  const idle = cfg.idleFrames;
+  if (idle !== undefined && !(Number.isInteger(idle) && idle >= 1 && idle <= MAX_IDLE_FRAMES)) {
+    throw new AnnounceError('announce.badOption', `silence frames per packet ${JSON.stringify(idle)} is not valid: expected a whole number from 1 to ${MAX_IDLE_FRAMES}`, {
+      name: 'silence frames per packet',
+      value: JSON.stringify(idle),
+      min: 1,
+      max: MAX_IDLE_FRAMES,
+    });
   }
   const output = new RtspOutput(opts);
   return new AnnouncementStream({

@@ -34,17 +34,21 @@ export interface AnnouncementStreamOptions extends Omit<AnnouncerOptions, 'frame
   clock?: Clock;
   /**
    * frames of silence sent as one packet while nothing is queued, where the output can (Opus):
-   * default 3 (60 ms): a third of the packets and timer wake-ups when idle (bench/announce). An
+   * default 6 (120 ms, the most an Opus packet may hold: RFC 6716 §3.2.5, RFC 7587 §4.2): a sixth
+   * of the packets and timer wake-ups of single frames when idle (bench/announce). Decoded as
+   * 120 ms by ffmpeg's native decoder (ffplay) and libopus (GStreamer opusdec): see
+   * test/announce/silence-packets.test.ts. Decoders that size their buffer for one 60 ms frame
+   * (opusscript's) take at most 3; 1 = a packet per frame, for the pickiest players. An
    * announcement that arrives meanwhile starts at most (idleFrames - 1) frames later, which its
-   * rendering (~100 ms) hides for speech; PCM or WAV input waits up to 40 ms. 60 ms, not the
-   * 120 ms an Opus packet may hold: some decoders (opusscript's, players sizing their buffer
-   * for the longest single Opus frame) take at most 60 ms per packet. 1 = a packet per frame.
+   * rendering (~100 ms) hides for speech; PCM or WAV input waits up to 100 ms.
    */
   idleFrames?: number;
 }
 
 /** Default frames per silent packet between announcements (see idleFrames). */
-export const IDLE_FRAMES = 3;
+export const IDLE_FRAMES = 6;
+/** The most frames of silence one packet may take: 6 × 20 ms = 120 ms, an Opus packet's limit. */
+export const MAX_IDLE_FRAMES = 6;
 
 export class AnnouncementStream extends EventEmitter {
   readonly announcer: Announcer;

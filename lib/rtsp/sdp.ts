@@ -1,4 +1,9 @@
-/** The SDP (RFC 4566) describing our one audio track, for DESCRIBE answers and ANNOUNCE bodies. */
+/**
+ * The SDP (RFC 4566) describing our one audio track, for DESCRIBE answers and ANNOUNCE bodies.
+ * No a=ptime / a=maxptime: RFC 7587 §6.1 and §7 make them the receiver's wishes ("that a decoder
+ * wants to receive"; in declarative SDP such as RTSP "recommendations by the decoding side"),
+ * maxptime defaulting to 120 ms, the longest Opus packet (§4.2), which the idle Opus packets keep to.
+ */
 import type { PayloadEncoder } from './codecs';
 
 export const TRACK_CONTROL = 'trackID=0';

@@ -42,6 +42,8 @@ interface Session {
   rtcpPort: number;
   playing: boolean;
   lastSeen: number;
+  /** TCP: when its connection was first found with more than MAX_QUEUED bytes queued (a stalled reader) */
+  stalledSince?: number;
 }
 
 /** A TCP listener falling this far behind (bytes queued) gets packets dropped instead of queued. */
@@ -92,7 +94,15 @@ export class RtspServer extends EventEmitter {
 
   private setPlaying(s: Session, on: boolean): void {
     s.playing = on;
+    s.stalledSince = undefined;
     this.playing = [...this.sessions.values()].filter((x) => x.playing);
+    if (s.tcp && !s.conn.destroyed) {
+      // No idle timeout on a connection while it plays: Node re-arms a socket's timeout at every
+      // write (a timer-list remove and insert per packet per player, bench/announce); the sweep
+      // drops a playing TCP player that stops reading instead (see sweep)
+      const playing = this.playing.some((x) => x.tcp && x.conn === s.conn);
+      s.conn.setTimeout(playing ? 0 : this.timeoutSec * 1000);
+    }
   }
 
   async start(): Promise<void> {
@@ -158,8 +168,21 @@ export class RtspServer extends EventEmitter {
   private sweep(): void {
     const now = Date.now();
     for (const s of this.sessions.values()) {
-      // a playing TCP session lives as long as its connection: the socket tells when it dies
-      if (s.tcp && s.playing) continue;
+      // a playing TCP session lives as long as its connection (the socket tells when it dies), or
+      // until its player has stopped reading for a session timeout: while the bytes queued for it
+      // stay above MAX_QUEUED, packets are dropped for it (broadcast), and after the timeout it goes
+      if (s.tcp && s.playing) {
+        if (s.conn.writableLength <= MAX_QUEUED) {
+          s.stalledSince = undefined;
+          continue;
+        }
+        s.stalledSince ??= now;
+        if (now - s.stalledSince > this.timeoutSec * 1000) {
+          this.emit('log', `RTSP player ${s.remote} has read nothing for ${this.timeoutSec} s: closing its connection`);
+          s.conn.destroy(); // its 'close' removes the session
+        }
+        continue;
+      }
       if (now - s.lastSeen > this.timeoutSec * 1000) {
         this.emit('log', `RTSP session ${s.id} of ${s.remote} timed out after ${this.timeoutSec} s without keep-alive`);
         this.removeSession(s);
@@ -195,7 +218,7 @@ export class RtspServer extends EventEmitter {
       }
     });
     // a connection idle (no request, no data either way) for a session timeout is dropped, so a
-    // client that connects and never plays cannot hold sockets forever; a playing one never idles
+    // client that connects and never plays cannot hold sockets forever (off while it plays: setPlaying)
     conn.setTimeout(this.timeoutSec * 1000, () => conn.destroy());
     conn.on('error', () => {});
     conn.on('close', () => {

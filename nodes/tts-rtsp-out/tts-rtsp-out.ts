@@ -4,8 +4,10 @@ import { createEngine, createStation, requestFromMessage } from '../../lib/annou
 import type { AnnouncementEvent, EngineKind, StationConfig, Voice } from '../../lib/announce';
 import { localError } from '../shared/i18n';
 
-interface Config extends NodeDef, Omit<StationConfig, 'port' | 'speed' | 'pitch' | 'volume' | 'repeat' | 'gapMs' | 'maxQueue' | 'maxChars'> {
+interface Config extends NodeDef, Omit<StationConfig, 'port' | 'speed' | 'pitch' | 'volume' | 'repeat' | 'gapMs' | 'maxQueue' | 'maxChars' | 'idleFrames'> {
   port: string; speed: string; pitch: string; volume: string; repeat: string; gap: string; maxQueue: string; maxChars: string;
+  /** ms of Opus silence per packet between announcements: 120, 60 or 20 */
+  silence?: string;
 }
 type Creds = { username: unknown; password: unknown };
 const n = (v: string | undefined, d: number) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? d : Number(v));
@@ -35,6 +37,7 @@ export = function (RED: NodeAPI) {
         ...config, username: (node.credentials?.username as string) || undefined, password: node.credentials?.password as string,
         port: n(config.port, 8554), speed: n(config.speed, 1), pitch: n(config.pitch, 50), volume: n(config.volume, 100),
         repeat: n(config.repeat, 1), gapMs: n(config.gap, 800), maxQueue: n(config.maxQueue, 20), maxChars: n(config.maxChars, 500),
+        idleFrames: n(config.silence, 120) / 20,
       });
     } catch (e) {
       // a configuration the engine refuses (a bad push URL, chime file…): said once, and to every message

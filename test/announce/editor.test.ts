@@ -1,7 +1,7 @@
 /**
  * The edit dialog in a real editor: Debian's chromium (playwright-core) opens Node-RED, edits a
  * tts-rtsp-out node: labels from the zh-CN catalog, the voice list from the runtime's engine,
- * push rows shown for push mode, and the URL validated.
+ * the Opus-only silence-packet choice, push rows shown for push mode, and the URL validated.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,6 +45,14 @@ test('edit dialog: Chinese labels, voices from the engine, push URL validation',
   await page.waitForFunction(() => document.querySelectorAll('#tts-rtsp-out-voices option').length > 50);
   const voices = await page.$$eval('#tts-rtsp-out-voices option', (o) => o.map((x) => (x as HTMLOptionElement).value));
   for (const v of ['cmn', 'yue', 'en-us']) assert.ok(voices.includes(v), v);
+  // silence packets: an Opus setting, 120 ms unless changed; hidden for the other codecs
+  assert.equal((await page.textContent('label[for="node-input-silence"] span'))?.trim(), '静音包时长');
+  assert.equal(await page.inputValue('#node-input-silence'), '120');
+  assert.equal(await page.isVisible('#node-input-silence'), true);
+  await page.selectOption('#node-input-codec', 'pcmu');
+  assert.equal(await page.isVisible('#node-input-silence'), false);
+  await page.selectOption('#node-input-codec', 'opus');
+  assert.equal(await page.isVisible('#node-input-silence'), true);
   assert.equal(await page.isVisible('#node-input-url'), false);
   await page.selectOption('#node-input-mode', 'push');
   assert.equal(await page.isVisible('#node-input-url'), true);

@@ -147,3 +147,12 @@ test('tts-rtsp-out: a configuration the engine refuses (bad push URL) is an erro
   await until(() => errors.length >= 1, 10000, 'the message error');
   assert.match(errors[0], /rtsp/i);
 });
+
+test('tts-rtsp-out: a silence-packet length other than 120, 60 or 20 ms is an error at deploy and for every message', async (t) => {
+  t.after(() => unload());
+  await load(ttsNode, flow(0, { silence: '45' }));
+  const errors = collectErrors('tts');
+  getNode('tts').receive({ payload: 'hello' });
+  await until(() => errors.length >= 1, 10000, 'the message error');
+  assert.match(errors[0], /silence frames per packet 2\.25/);
+});

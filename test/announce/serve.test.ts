@@ -28,8 +28,8 @@ test('serve: ffmpeg (TCP) and GStreamer (UDP) play at once; the announcement is 
   peers.push(ff, gst);
   const out = station.output as unknown as { players: number };
   await until(() => out.players >= 2, 15000, `two players (ffmpeg: ${ff.stderr()} gst: ${gst.stderr()})`);
-  // 3 s of idle silence first: it goes out as 60 ms packets (3 Opus frames each), so where the
-  // players decode the announcement shows they took each of them for 60 ms (as 20 ms, the
+  // 3 s of idle silence first: it goes out as 120 ms packets (6 Opus frames each), so where the
+  // players decode the announcement shows they took each of them for 120 ms (as 20 ms, the
   // announcement would come ~2 s early)
   await sleep(3000);
   station.announce({ text: TEXT, id: 'A012' });

@@ -190,7 +190,8 @@ test('Opus: k silent frames in one code-3 packet decode to the very samples of k
   assert.equal(multi.payload[0], (single[0] & 0xfc) | 3, 'same configuration, code 3');
   assert.equal(multi.payload[1], 3, 'CBR, no padding, 3 frames');
   assert.equal(multi.payload.length, 2 + 3 * (single.length - 1));
-  // (opusscript's decoder takes at most 60 ms per packet, as some players' do: the default is 3)
+  // (opusscript's decoder takes at most 60 ms per packet; ffmpeg and libopus take 120 ms, the
+  // default: test/announce/silence-packets.test.ts)
   const a = new OpusScript(48000, 1);
   const b = new OpusScript(48000, 1);
   const one = Buffer.concat(Array.from({ length: 3 }, () => Buffer.from(a.decode(single))));
@@ -378,6 +379,55 @@ test('serve answers what it does not do with the right RTSP status', async () =>
     assert.match(text, /Transport: RTP\/AVP\/TCP;unicast;interleaved=4-5\r\nSession: \w+;timeout=30/);
   } finally {
     sock.destroy();
+    await out.close();
+  }
+});
+
+test('serve, TCP: an idle connection times out; a playing one does not while it reads; one that stops reading is closed after the timeout', async () => {
+  const out = new RtspOutput({ mode: 'serve', codec: 'l16', rate: 48000, channels: 1, frameMs: 20, serve: { host: '127.0.0.1', port: 0, path: 'announce', sessionTimeoutSec: 1 } });
+  await out.start();
+  const { connect } = await import('node:net');
+  const port = Number(new URL(out.url).port);
+  const open = async () => {
+    const sock = connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    const closed = new Promise<number>((r) => sock.once('close', () => r(Date.now())));
+    return { sock, closed };
+  };
+  const idle = await open();
+  const player = await open();
+  const writer = setInterval(() => out.writeFrame(Buffer.alloc(1920)), 20);
+  try {
+    let text = '';
+    player.sock.on('data', (d) => {
+      if (text.length < 4096) text += d.toString('latin1');
+    });
+    player.sock.write(`SETUP ${out.url}/trackID=0 RTSP/1.0\r\nCSeq: 1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n`);
+    await until(() => /Session: (\w+)/.test(text), 5000, 'SETUP answer');
+    const session = /Session: (\w+)/.exec(text)![1];
+    player.sock.write(`PLAY ${out.url} RTSP/1.0\r\nCSeq: 2\r\nSession: ${session}\r\n\r\n`);
+    await until(() => out.players === 1, 5000, 'playing');
+    // the connection that never asked for anything is dropped after the timeout (1 s)
+    const t0 = Date.now();
+    await Promise.race([idle.closed, sleep(5000)]);
+    assert.ok(idle.sock.destroyed && Date.now() - t0 < 4000, 'the idle connection was closed');
+    // the player reads: still playing after three timeouts
+    await sleep(3000);
+    assert.equal(out.players, 1, 'a reading player stays');
+    // it stops reading: its bytes pile up (frames written faster than real time fill the kernel
+    // buffers) until the server drops packets for it, and the sweep closes it after the timeout
+    player.sock.pause();
+    clearInterval(writer);
+    const frame = Buffer.alloc(1920, 1);
+    for (let i = 0; i < 12000 && out.players === 1; i++) {
+      out.writeFrame(frame);
+      if (i % 500 === 0) await sleep(10);
+    }
+    await until(() => out.players === 0, 10000, 'the stalled player closed');
+  } finally {
+    clearInterval(writer);
+    idle.sock.destroy();
+    player.sock.destroy();
     await out.close();
   }
 });

@@ -38,7 +38,7 @@ export interface ConnectionOptions {
   /** reconnect back-off (ms); defaults 500 → 30000 */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
-  /** queue bound in ms of audio (default 30000) and what to do when it is full */
+  /** queue bound in ms of audio (default 30000; WsSender raises a shared connection's per stream) and what to do when it is full */
   queueMs?: number;
   policy?: DropPolicy;
 }

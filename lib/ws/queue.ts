@@ -42,7 +42,8 @@ export class BoundedQueue {
   private queuedMs = 0;
 
   constructor(
-    readonly maxMs: number,
+    /** the bound, ms of audio; may be changed (a shared connection's grows with its streams) */
+    public maxMs: number,
     readonly policy: DropPolicy,
   ) {
     if (!(maxMs > 0)) throw new RangeError(`queue bound must be > 0 ms, got ${maxMs}`);

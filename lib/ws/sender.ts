@@ -10,7 +10,7 @@ import type { ConnectionCounters, ConnectionOptions } from './connection';
 import { WsConnection, assertWsUrl, redactUrl } from './connection';
 import type { FrameOptions } from './frame';
 import { FrameBuilder, fillTemplate } from './frame';
-import type { QueueItem } from './queue';
+import type { BoundedQueue, QueueItem } from './queue';
 import { assertDropPolicy } from './queue';
 
 export type ConnectionMode = 'shared' | 'per-stream';
@@ -105,6 +105,8 @@ export class WsSender extends EventEmitter {
   private shared: Link | undefined;
   private readonly mode: ConnectionMode;
   private readonly chunkSize: ChunkSize;
+  /** queue bound per stream, ms of audio (see boundSharedQueue) */
+  private readonly perStreamQueueMs: number;
   private closed = false;
   /** the stream whose chunk is being queued (a drop reported meanwhile is that stream's) */
   private current: Stream | undefined;
@@ -114,6 +116,7 @@ export class WsSender extends EventEmitter {
   constructor(private readonly opts: SenderOptions) {
     super();
     this.mode = opts.target.mode ?? 'shared';
+    this.perStreamQueueMs = opts.target.queueMs ?? 30_000;
     this.chunkSize = opts.chunk ?? { ms: 200 };
     // now rather than on the first message (per-stream connections open only then)
     assertChunkSize(this.chunkSize);
@@ -139,6 +142,7 @@ export class WsSender extends EventEmitter {
     const key = streamKey(msg);
     if (!format && msg.complete === true && !this.streams.has(key)) return; // nothing to end
     const s = this.streams.get(key, () => this.open(key, msg));
+    if (this.shared) this.boundSharedQueue(this.shared.conn.queue);
     s.lastMsg = msg;
     if (typeof msg.traceId === 'string' && msg.traceId) s.traceId = msg.traceId;
     if (format && pcm.length) {
@@ -220,6 +224,19 @@ export class WsSender extends EventEmitter {
     } finally {
       this.current = undefined;
     }
+  }
+
+  /**
+   * The queue bound is per stream (the target's queue seconds for each stream): a shared
+   * connection's queue holds that much for every stream using it, so a shared connection carrying
+   * 250 streams rides out the same outage as a per-stream one (a bound for all streams together
+   * was 0.12 s per stream there, and bench/whep dropped chunks at every hiccup of the server). It
+   * grows at once with the streams; it shrinks only once the queue is empty, so streams that end
+   * never make the queue drop audio it had already accepted.
+   */
+  private boundSharedQueue(q: BoundedQueue): void {
+    const want = this.perStreamQueueMs * Math.max(1, this.streams.size);
+    if (want > q.maxMs || (want < q.maxMs && q.length === 0)) q.maxMs = want;
   }
 
   /** The stream ended (complete or idle): partial chunk, end frame, and per-stream connection close after drain. */

@@ -140,11 +140,11 @@ function chunkIndexes(r: WsReceiver, stmId: string, stream: number, total: numbe
 test('beyond the queue bound, drops are counted and reported, and what is kept arrives once in order', async () => {
   for (const policy of ['drop-oldest', 'drop-newest'] as const) {
     const r = await receiver();
-    const { s, events } = sender({ target: { url: r.url, ...fast, queueMs: 1000, policy } });
+    const { s, events } = sender({ target: { url: r.url, ...fast, queueMs: 500, policy } });
     await until(() => s.summary().state === 'open', 10_000, 'connected');
     await r.stop();
     await until(() => s.summary().state !== 'open', 10_000, 'disconnected');
-    const chunks = 12; // 2.4 s per stream, 2 streams, into a 1 s queue: 10 chunks kept of 24
+    const chunks = 12; // 2.4 s per stream, 2 streams, into 0.5 s per stream (a 1 s queue): 5 chunks kept of 24
     for (let j = 0; j < chunks; j++) for (const i of [0, 1]) s.push({ payload: pcmFor(i, j * 3200, 3200), ...FMT16K, stmId: `d${i}` });
     assert.equal(s.summary().dropped, 2 * chunks - 5);
     await r.start();
@@ -159,6 +159,32 @@ test('beyond the queue bound, drops are counted and reported, and what is kept a
     await s.close();
     await r.stop();
   }
+});
+
+test('the queue bound is per stream: a shared connection holds it for each stream, and shrinks back only once empty', async () => {
+  const r = await receiver();
+  const { s } = sender({ target: { url: r.url, ...fast, queueMs: 400, policy: 'drop-oldest' } });
+  await until(() => s.summary().state === 'open', 10_000, 'connected');
+  await r.stop();
+  await until(() => s.summary().state !== 'open', 10_000, 'disconnected');
+  // 5 streams × 4 chunks of 200 ms during the outage, 0.4 s per stream: 2 chunks each kept
+  for (let j = 0; j < 4; j++) for (let i = 0; i < 5; i++) s.push({ payload: pcmFor(i, j * 3200, 3200), ...FMT16K, stmId: `p${i}` });
+  assert.equal(s.summary().dropped, 10);
+  assert.equal(s.summary().queued, 10);
+  // four streams end while their audio still waits: none of it is dropped for that
+  for (let i = 1; i < 5; i++) s.push({ complete: true, stmId: `p${i}` });
+  s.push({ payload: pcmFor(0, 4 * 3200, 3200), ...FMT16K, stmId: 'p0' });
+  assert.equal(s.summary().dropped, 11, 'only the oldest chunk made room for the new one');
+  await r.start();
+  await until(() => s.summary().queued === 0 && s.summary().state === 'open', 10_000, 'drained');
+  // drained, one stream left: the next outage holds that stream's 0.4 s (2 chunks of 4)
+  await r.stop();
+  await until(() => s.summary().state !== 'open', 10_000, 'disconnected again');
+  for (let j = 5; j < 9; j++) s.push({ payload: pcmFor(0, j * 3200, 3200), ...FMT16K, stmId: 'p0' });
+  assert.equal(s.summary().dropped, 13);
+  assert.equal(s.summary().queued, 2);
+  await s.close();
+  await r.stop();
 });
 
 test('a server that stops reading: TCP and ws buffers fill, then the bounded queue; drops counted, the rest in order', async () => {

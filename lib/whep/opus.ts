@@ -38,6 +38,12 @@ const MAX_FRAMES = 5760; // 120 ms at 48 kHz, the most one call produces
 export type OpusRate = 8000 | 12000 | 16000 | 24000 | 48000;
 export const OPUS_RATES: readonly number[] = [8000, 12000, 16000, 24000, 48000];
 
+/** The whep.opusRate error for an output rate libopus cannot decode to, undefined for one it can. */
+export function opusRateError(rate: number): CodedError | undefined {
+  if (OPUS_RATES.includes(rate)) return undefined;
+  return new CodedError('whep.opusRate', `output rate ${rate} Hz is not possible: Opus decodes to 8000, 12000, 16000, 24000 or 48000 Hz; choose one in the node's Output setting`, { rate: String(rate) });
+}
+
 /** Samples (at 48 kHz) in an Opus packet, from its TOC byte (RFC 6716 §3.1); 960 when unreadable. */
 export function opusPacketSamples(packet: Buffer): number {
   if (packet.length < 1) return 960;
@@ -66,9 +72,8 @@ export class OpusDecoder {
     readonly rate: OpusRate,
     readonly channels: 1 | 2,
   ) {
-    if (!OPUS_RATES.includes(rate)) {
-      throw new CodedError('whep.opusRate', `output rate ${rate} Hz is not possible: Opus decodes to 8000, 12000, 16000, 24000 or 48000 Hz; choose one in the node's Output setting`, { rate });
-    }
+    const bad = opusRateError(rate);
+    if (bad) throw bad;
     this.mod = opusWasm();
     this.handler = new this.mod.OpusScriptHandler(rate, channels, 2049);
     this.frameBytes = 2 * channels;

@@ -5,7 +5,7 @@
  */
 import { StreamTable } from '../pcm';
 import { CodedError } from '../util/errors';
-import { OPUS_RATES } from './opus';
+import { opusRateError } from './opus';
 import { WhepStream, type WhepEvent, type WhepState, type WhepStreamOptions, type WhepStreamSink } from './stream';
 
 export type WhepInOptions = Omit<WhepStreamOptions, 'url' | 'stmId' | 'traceId'> & {
@@ -41,7 +41,7 @@ export class WhepIn {
     private readonly sink: WhepStreamSink,
   ) {
     this.maxStreams = opts.maxStreams ?? 100;
-    this.configError = checkOptions(opts);
+    this.configError = opts.rate === undefined ? undefined : opusRateError(opts.rate);
   }
 
   get size(): number {
@@ -125,11 +125,4 @@ export class WhepIn {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
-}
-
-function checkOptions(o: WhepInOptions): CodedError | undefined {
-  if (o.rate !== undefined && !OPUS_RATES.includes(o.rate)) {
-    return new CodedError('whep.opusRate', `output rate ${o.rate} Hz is not possible: Opus decodes to 8000, 12000, 16000, 24000 or 48000 Hz; choose one in the node's Output setting`, { rate: String(o.rate) });
-  }
-  return undefined;
 }

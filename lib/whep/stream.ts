@@ -331,11 +331,11 @@ export class WhepStream {
     try {
       sdp = sanitizeAnswer(answer.sdp);
       await pc.setRemoteDescription({ type: 'answer', sdp });
-      // receiver reports every 5 s as RTP recommends, not werift's 0.5–1.5 s (lib/whep/werift-rtcp.ts)
-      paceReceiverReports(transceiver.receiver.dtlsTransport);
     } catch (err) {
       throw new SessionEnd('malformed answer', new WhepError('whep.badAnswer', `the SDP answer of ${this.o.url} cannot be used: ${(err as Error).message}`, { url: this.o.url, reason: (err as Error).message }, false));
     }
+    // receiver reports every 5 s as RTP recommends, not werift's 0.5–1.5 s (lib/whep/werift-rtcp.ts)
+    paceReceiverReports(transceiver.receiver.dtlsTransport);
     const timeout = setTimeout(
       () => this.endSession?.(new SessionEnd('connect timeout', new WhepError('whep.connectTimeout', `ICE/DTLS did not connect within ${this.o.connectTimeoutMs} ms`, { ms: this.o.connectTimeoutMs }, true))),
       this.o.connectTimeoutMs,

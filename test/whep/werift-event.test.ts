@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { Event } from 'werift';
 import '../../lib/whep'; // installs it, as whep-in does
 import { installLeanEvents, setLeanEvents, weriftOriginalEvent } from '../../lib/whep/werift-event';
+import { sleep } from '../support/processes';
 
 type Ev = { subscribe(f: (...a: unknown[]) => void): { unSubscribe(): void }; queuingSubscribe(f: (...a: unknown[]) => Promise<void>): unknown; execute(...a: unknown[]): void; complete(): void };
 const make = () => new (Event as unknown as new () => Ev)();
@@ -36,7 +37,7 @@ describe('werift lean Event.execute (lib/whep/werift-event.ts)', () => {
         assert.deepEqual(calls.slice(2), ['one 2 y']);
         // queuing subscribers: awaited one after the other, after the plain ones
         e.queuingSubscribe(async (a) => {
-          await new Promise((r) => setTimeout(r, 5));
+          await sleep(5);
           calls.push(`q1 ${a}`);
         });
         e.queuingSubscribe(async (a) => {
@@ -44,7 +45,7 @@ describe('werift lean Event.execute (lib/whep/werift-event.ts)', () => {
         });
         e.execute(3);
         assert.deepEqual(calls.slice(3), ['one 3 undefined']);
-        await new Promise((r) => setTimeout(r, 30));
+        await sleep(30);
         assert.deepEqual(calls.slice(4), ['q1 3', 'q2 3']);
         // a plain subscriber's error reaches the caller of execute
         const bad = make();
@@ -55,7 +56,7 @@ describe('werift lean Event.execute (lib/whep/werift-event.ts)', () => {
         // nothing after complete
         e.complete();
         e.execute(4);
-        await new Promise((r) => setTimeout(r, 10));
+        await sleep(10);
         assert.equal(calls.length, 6);
       } finally {
         setLeanEvents(true);

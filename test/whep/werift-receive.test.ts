@@ -17,6 +17,7 @@ import { RTCPeerConnection, RTCRtpCodecParameters, RtcpRrPacket, RtpHeader, RtpP
 import { setShortRtpRoute, shortenRtpRoute, type RtpRoute } from '../../lib/whep/werift-route';
 import { paceReceiverReports, setReceiverReportPacing } from '../../lib/whep/werift-rtcp';
 import '../../lib/whep'; // the other receive-path replacements, installed as whep-in has them
+import { sleep, until } from '../support/processes';
 
 const LOOPBACK = { iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' } };
 const opus = () => new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: 111 });
@@ -60,16 +61,7 @@ describe('werift receive path: short RTP route, paced receiver reports', () => {
     out.sender.onRtcp.subscribe((p) => {
       if (p instanceof RtcpRrPacket) reports.push(performance.now());
     });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => {
-        const check = () => (receiver.connectionState === 'connected' && out.sender.dtlsTransport?.state === 'connected' ? resolve() : undefined);
-        receiver.connectionStateChange.subscribe(check);
-        out.sender.dtlsTransport?.onStateChange.subscribe(check);
-        check();
-      }),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('the two werift peers did not connect within 20 s')), 20_000))),
-    ]).finally(() => clearTimeout(timer));
+    await until(() => receiver.connectionState === 'connected' && out.sender.dtlsTransport?.state === 'connected', 20_000, 'the two werift peers to connect');
   });
   after(async () => {
     setShortRtpRoute(true);
@@ -88,9 +80,8 @@ describe('werift receive path: short RTP route, paced receiver reports', () => {
       seq = (seq + 1) & 0xffff;
       ts = (ts + 960) >>> 0;
     }
-    const until = Date.now() + 10_000;
-    while (got.length < start + n && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(got.length - start, n, `${n} packets sent, ${got.length - start} delivered within 10 s`);
+    await until(() => got.length >= start + n, 10_000, `the ${n} packets sent to arrive`);
+    assert.equal(got.length - start, n, `${n} packets sent, ${got.length - start} delivered`);
     return sent;
   }
 
@@ -125,12 +116,12 @@ describe('werift receive path: short RTP route, paced receiver reports', () => {
     assert.ok(paced, "the receiver's DTLS transport has sendRtcp to pace");
     await send(5); // werift's report loop runs once a packet has arrived
     let from = performance.now();
-    await new Promise((r) => setTimeout(r, 4000));
+    await sleep(4000);
     const pacedCount = reports.filter((t) => t >= from).length;
     assert.ok(pacedCount <= 1, `paced: ${pacedCount} reports in 4 s`);
     setReceiverReportPacing(false);
     from = performance.now();
-    await new Promise((r) => setTimeout(r, 4000));
+    await sleep(4000);
     setReceiverReportPacing(true);
     const unpaced = reports.filter((t) => t >= from).length;
     assert.ok(unpaced >= 2, `unpaced: ${unpaced} reports in 4 s (werift sends one every 0.5–1.5 s)`);

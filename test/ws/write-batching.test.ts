@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { setWriteBatching, WsConnection } from '../../lib/ws';
+import { until } from '../support/processes';
 import { selfSignedCert } from './helpers';
 
 const socketOf = (c: WsConnection) => (c as unknown as { socket: Socket | undefined }).socket;
@@ -31,14 +32,6 @@ async function receiver(tls: boolean): Promise<{ url: string; got: string[]; clo
         wss.close(() => (https ? https.close(() => resolve()) : resolve()));
       }),
   };
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what} within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('ws write batching (one write per connection per event-loop turn)', () => {

@@ -25,7 +25,6 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Pacer, createStation } from '../../lib/announce';
 import { IDLE_FRAMES } from '../../lib/announce/stream';
@@ -33,7 +32,8 @@ import { dropKeptResamplers } from '../../lib/announce/resample';
 import { Resampler } from '../../lib/resample';
 import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
 import { useOriginal, useSocketTimeouts } from './before';
-import { median, sleep } from '../support/stats';
+import { median, pct, sleep } from '../support/stats';
+import { freePort } from '../../test/support/processes';
 
 const LISTENERS = 50;
 const DEFAULT_IDLE = IDLE_FRAMES;
@@ -64,16 +64,6 @@ const args = process.argv.slice(2);
 const driftSeconds = Number(args[args.indexOf('--drift-seconds') + 1] || 0) || 0;
 
 const wall = () => performance.timeOrigin + performance.now();
-const pct = (a: number[], p: number) => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor((a.length * p) / 100))];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** CPU of this process during `ms`, % of one core. */
 function cpuDuring(ms: number): Promise<number> {

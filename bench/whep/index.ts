@@ -259,8 +259,6 @@ async function main() {
     receiver.proc.kill('SIGTERM');
   }
   for (const s of sources) s.proc.kill('SIGTERM');
-  lat.sort((a, b) => a - b);
-  proc.sort((a, b) => a - b);
   const cpuPct = ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
   const realtimeRatio = audioBytes / bytesPerMs / (streams * wallMs);
   const result = {

@@ -12,7 +12,10 @@
  *   idleCpuPct      CPU of this process (pacer + encoder + 50 sockets), % of one core, silence
  *                   (120 ms silent packets, the default); 60 and 20 ms silent packets and the code
  *                   as it was before #1+#2 and before #4 (bench/announce/before.ts) are measured
- *                   side by side in rotating slices (idleCpuPctBy, medians)
+ *                   side by side in rotating slices (idleCpuPctBy, medians), and in the same
+ *                   slices bare Node: a process of its own waking up every 120 ms, bare and
+ *                   writing one packet to each of 50 TCP connections (bench/announce/
+ *                   bare-node.ts; idleBareNodeCpuPct, idleRatioToBareNode)
  *   speakingCpuPct  the same while speaking continuously (speech engine included)
  * and, before/after: the 12 first-packet rounds take turns between now (120 ms silent packets,
  * resampler kept from the last announcement), 60 ms silent packets (firstPacketMsBy), and a
@@ -45,6 +48,8 @@ const IDLE_SLICE_MS = 800;
 interface Variant {
   name: string;
   set(station: AnnouncementStream, on: boolean): void;
+  /** CPU % of one core over a slice of `ms`, measured elsewhere than in this process (bare Node) */
+  measure?: (ms: number) => Promise<number>;
 }
 /** silent packets of `frames` 20 ms frames instead of the default while on */
 const silence = (frames: number) => (station: AnnouncementStream, on: boolean) => {
@@ -58,6 +63,16 @@ const VARIANTS: Variant[] = [
   { name: 'before #4 (socket timeouts)', set: useSocketTimeouts },
   { name: NOW, set: () => undefined },
 ];
+/**
+ * Bare Node (bench/announce/bare-node.ts): Node alone on this machine, in a process of its own
+ * with 50 TCP connections to a sink, doing the least an idle stream must: wake up once per silent
+ * packet (120 ms), and write one packet of the stream's size to each connection. Measured in the
+ * same rotating slices as the variants above (the stream keeps running here meanwhile): what the
+ * idle figure is up against whatever our code does.
+ */
+const BARE_TIMER = `bare Node: timer every ${DEFAULT_IDLE * 20} ms (own process)`;
+const BARE_WRITES = `bare Node: timer + ${LISTENERS} socket.write every ${DEFAULT_IDLE * 20} ms (own process)`;
+const BARES = [BARE_TIMER, BARE_WRITES];
 const SENTENCE = 'Ticket number A twelve, please proceed to counter three now.'; // 10 words
 const SPEECH_RMS = 200; // decoded RMS above which a frame is speech (silence decodes to ~0)
 const args = process.argv.slice(2);
@@ -73,6 +88,38 @@ function cpuDuring(ms: number): Promise<number> {
     const c = process.cpuUsage(c0);
     return ((c.user + c.system) / 1000 / (performance.now() - t0)) * 100;
   });
+}
+
+/**
+ * Starts the bare-Node process (bench/announce/bare-node.ts) and gives its two variants, measured there:
+ * the packet it writes is the size of the stream's silent packets as the players get them (RTP
+ * packet + 4-byte interleaved header), read off the RTSP server's counters.
+ */
+async function startBareNode(station: AnnouncementStream): Promise<{ variants: Variant[]; stop(): void }> {
+  const server = (station.output as unknown as { server: { bytesSent: number; packetsSent: number } }).server;
+  const bytes = Math.round(server.bytesSent / Math.max(1, server.packetsSent)) + 4;
+  const proc = fork(join(__dirname, 'bare-node.js'), [String(LISTENERS)], { stdio: 'inherit' });
+  const reply = (ms: number) =>
+    new Promise<{ cpu?: number; ready?: number }>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('the bare-Node process did not answer')), ms);
+      proc.once('message', (m: { cpu?: number; ready?: number }) => {
+        clearTimeout(t);
+        resolve(m);
+      });
+    });
+  await reply(20_000);
+  const slice = (kind: 'timer' | 'writes') => async (ms: number) => {
+    const answer = reply(ms + 10_000);
+    proc.send({ cmd: 'slice', kind, ms, intervalMs: DEFAULT_IDLE * 20, bytes });
+    return (await answer).cpu!;
+  };
+  return {
+    variants: [
+      { name: BARE_TIMER, set: () => undefined, measure: slice('timer') },
+      { name: BARE_WRITES, set: () => undefined, measure: slice('writes') },
+    ],
+    stop: () => proc.kill(),
+  };
 }
 
 /** Least-squares line y = a + b x. */
@@ -163,30 +210,35 @@ async function main(): Promise<void> {
     // idle: silence to 50 players, each variant in turn (order rotating), same machine load; two
     // unmeasured rounds first: the first slices after the players joined measured up to twice the
     // later ones, for whichever variants they went to (code still being compiled, sockets settling)
+    const bareNode = await startBareNode(station);
+    const idleVariants = [...VARIANTS, ...bareNode.variants];
     for (let round = 0; round < 2; round++) {
-      for (const v of VARIANTS) {
+      for (const v of idleVariants) {
         v.set(station, true);
-        await sleep(500);
+        await (v.measure ? v.measure(500) : sleep(500));
         v.set(station, false);
       }
     }
-    const idleBy = new Map<string, number[]>(VARIANTS.map((v) => [v.name, []]));
+    const idleBy = new Map<string, number[]>(idleVariants.map((v) => [v.name, []]));
     for (let round = 0; round < IDLE_ROUNDS; round++) {
-      for (let i = 0; i < VARIANTS.length; i++) {
-        const v = VARIANTS[(i + round) % VARIANTS.length];
+      for (let i = 0; i < idleVariants.length; i++) {
+        const v = idleVariants[(i + round) % idleVariants.length];
         v.set(station, true);
         await sleep(150);
         sampling = lateBy.get(v.name);
         inBefore = v.name !== NOW;
-        idleBy.get(v.name)!.push(await cpuDuring(IDLE_SLICE_MS));
+        idleBy.get(v.name)!.push(await (v.measure ? v.measure(IDLE_SLICE_MS) : cpuDuring(IDLE_SLICE_MS)));
         sampling = undefined;
         inBefore = false;
         v.set(station, false);
       }
     }
-    const idle = VARIANTS.map((v) => ({ v: v.name, cpu: median(idleBy.get(v.name)!), jitter: pct(lateBy.get(v.name)!.map(Math.abs), 99) }));
-    for (const r of idle) console.log(`idle, ${r.v}: CPU ${r.cpu.toFixed(2)} % of a core (median of ${idleBy.get(r.v)!.length} slices: ${idleBy.get(r.v)!.map((c) => c.toFixed(2)).join(' ')}), |send - schedule| p99 ${r.jitter.toFixed(2)} ms`);
+    bareNode.stop();
+    const idle = idleVariants.map((v) => ({ v: v.name, cpu: median(idleBy.get(v.name)!), jitter: pct(lateBy.get(v.name)?.map(Math.abs) ?? [], 99) }));
+    for (const r of idle) console.log(`idle, ${r.v}: CPU ${r.cpu.toFixed(2)} % of a core (median of ${idleBy.get(r.v)!.length} slices: ${idleBy.get(r.v)!.map((c) => c.toFixed(2)).join(' ')})${BARES.includes(r.v) ? '' : `, |send - schedule| p99 ${r.jitter.toFixed(2)} ms`}`);
     const idleCpuPct = idle.find((r) => r.v === NOW)!.cpu;
+    const bareCpuPct = idle.find((r) => r.v === BARE_WRITES)!.cpu;
+    console.log(`idle: the stream ${idleCpuPct.toFixed(2)} % against bare Node's ${bareCpuPct.toFixed(2)} % (timer + socket writes in a process of its own, same slices): ${(idleCpuPct / bareCpuPct).toFixed(2)} x`);
 
     // message in -> first speech packet at a player, then cut (interrupt) and wait for silence
     // rounds take turns: as now; with 60 ms silent packets; with the resampler made afresh for
@@ -327,7 +379,9 @@ async function main(): Promise<void> {
         barePacerJitterP99Ms: Math.round(bareP99 * 100) / 100,
         idleFrames: DEFAULT_IDLE,
         idleCpuPctBy: Object.fromEntries(idle.map((r) => [r.v, Math.round(r.cpu * 100) / 100])),
-        idleJitterP99MsBy: Object.fromEntries(idle.map((r) => [r.v, Math.round(r.jitter * 100) / 100])),
+        idleJitterP99MsBy: Object.fromEntries(idle.filter((r) => !BARES.includes(r.v)).map((r) => [r.v, Math.round(r.jitter * 100) / 100])),
+        idleBareNodeCpuPct: Math.round(bareCpuPct * 100) / 100,
+        idleRatioToBareNode: Math.round((idleCpuPct / bareCpuPct) * 100) / 100,
         readyToAirMs,
         firstPacketMsBy,
         pcmWaitMsBy,

@@ -32,7 +32,7 @@ import { Session } from 'node:inspector';
 import path from 'node:path';
 import { ResampleStreams } from '../../lib/resample';
 import { setWriteBatching, WsSender } from '../../lib/ws';
-import { installFastRtpParsing, installFastSrtp, setLeanEvents, setReceiverReportPacing, setShortRtpRoute, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
+import { installFastRtpParsing, installFastSrtp, setLeanEvents, setReceiverReportPacing, setShortRtpRoute, setUdpRtpRoute, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
 import { median, numberOption, pct } from '../support/stats';
 
 const args = process.argv.slice(2);
@@ -54,6 +54,8 @@ const srtpAesCm = args[args.indexOf('--srtp') + 1] === 'aes-cm' && args.includes
 //   rtp: lib/whep/werift-rtp.ts (werift's own RTP header parsing without it)
 //   srtp: lib/whep/werift-srtp.ts (werift's own SRTP decryption without it)
 //   route: lib/whep/werift-route.ts (every packet through werift's router and receiver without it)
+//   udp: lib/whep/werift-route.ts's datagram shortcut (every packet through werift's ICE and DTLS
+//   layers without it; the router and receiver are still skipped unless route is off too)
 //   events: lib/whep/werift-event.ts (werift's Event.execute, two promises per event, without it)
 //   rr: lib/whep/werift-rtcp.ts (a receiver report every 0.5–1.5 s per stream, werift's pace, without it)
 //   ws-batch: frames of one ws connection sent in the same event-loop turn leave in one write
@@ -62,7 +64,7 @@ const srtpAesCm = args[args.indexOf('--srtp') + 1] === 'aes-cm' && args.includes
 //   pipeline: resample + base64-ws-out after whep-in (only in --alternate: ";pipeline" compares
 //   the full pipeline with whep-in alone on the same streams; the messages of the phases without
 //   it are not sent, so the receiver gets fewer frames, all of them counted)
-const OPTIMISATIONS = ['rtp', 'srtp', 'route', 'events', 'rr', 'ws-batch', 'pipeline'] as const;
+const OPTIMISATIONS = ['rtp', 'srtp', 'route', 'udp', 'events', 'rr', 'ws-batch', 'pipeline'] as const;
 const whepOnly = args.includes('--whep-only');
 let pipelineOn = !whepOnly;
 const baseline = args.includes('--baseline');
@@ -78,6 +80,7 @@ function configure(off: Iterable<string>): void {
   if (o.has('srtp')) uninstallFastSrtp();
   else installFastSrtp();
   setShortRtpRoute(!o.has('route'));
+  setUdpRtpRoute(!o.has('udp'));
   setLeanEvents(!o.has('events'));
   setReceiverReportPacing(!o.has('rr'));
   setWriteBatching(!o.has('ws-batch'));

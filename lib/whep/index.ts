@@ -6,6 +6,6 @@ export * from './stream';
 export * from './whep-in';
 export { installFastRtpParsing, uninstallFastRtpParsing } from './werift-rtp';
 export { installFastSrtp, uninstallFastSrtp } from './werift-srtp';
-export { setShortRtpRoute } from './werift-route';
+export { setShortRtpRoute, setUdpRtpRoute } from './werift-route';
 export { installLeanEvents, setLeanEvents } from './werift-event';
 export { setReceiverReportPacing } from './werift-rtcp';

@@ -17,8 +17,20 @@
  * SSRC, another payload type (RTX, RED), transport-wide congestion control set up, the receiver
  * stopped. If werift's internals are not shaped as expected, nothing is changed.
  * `test/whep/werift-route.test.ts` checks both routes give the same packets and statistics.
+ *
+ * Shorter still (`udp`): those packets also skip werift's ICE and DTLS layers. Each datagram
+ * went through the UDP transport, an attempt to parse it as STUN, the ICE connection's event,
+ * every subscriber of the DTLS transport (the handshake's too), SRTP decryption through the
+ * session wrapper (the header parsed, the state object copied), a second parse of the decrypted
+ * header and the DTLS transport's event, which is the router's way in: about a sixth of the
+ * main thread in bench/whep after the rest was made lean. Once the route has learnt the SSRC, a
+ * datagram on the nominated pair's UDP transport that is RTP of that SSRC and payload type is
+ * decrypted with the DTLS transport's own SRTP context (werift's rollover state, lib/whep/
+ * werift-srtp.ts ciphers), its header parsed once, and handed on as above; the statistics werift
+ * keeps on the way (ICE pair, DTLS transport, receiver) are updated as werift updates them.
+ * Everything else, STUN, DTLS, RTCP and any other RTP, reaches werift unchanged.
  */
-import type { RTCPeerConnection, RTCRtpReceiver, RtpPacket } from 'werift';
+import { RtpPacket, type RTCPeerConnection, type RTCRtpReceiver, type RtpHeader } from 'werift';
 
 /** the parts of werift's internals the shortcut uses (not in its typings: private or untyped) */
 interface Internals {
@@ -30,10 +42,31 @@ interface ReceiverInternals {
   stopped?: boolean;
 }
 
+/** the parts of werift's ICE and DTLS internals the datagram shortcut uses */
+interface UdpTransportInternals {
+  onData?: (data: Buffer, addr: unknown) => void;
+}
+interface PairInternals {
+  protocol?: { transport?: UdpTransportInternals };
+  packetsReceived: number;
+  bytesReceived: number;
+}
+interface DtlsInternals {
+  srtp?: { remoteContext?: { decryptRtp?: (data: Buffer) => [Buffer, RtpHeader] } };
+  iceTransport?: { connection?: { nominated?: PairInternals } };
+  bytesReceived: number;
+  packetsReceived: number;
+}
+
 let enabled = true;
+let udpEnabled = true;
 /** Turns the shortcut on or off for every connection, also ones already set up (the benchmark's A/B). */
 export function setShortRtpRoute(on: boolean): void {
   enabled = on;
+}
+/** Turns the datagram shortcut (ICE and DTLS layers skipped) on or off, also on connections already set up (the benchmark's A/B). */
+export function setUdpRtpRoute(on: boolean): void {
+  udpEnabled = on;
 }
 
 export interface RtpRoute {
@@ -41,6 +74,8 @@ export interface RtpRoute {
   learn(rtp: RtpPacket): void;
   /** packets that took the short route (tests) */
   readonly shortcuts: number;
+  /** of those, packets that also skipped werift's ICE and DTLS layers (tests) */
+  readonly datagrams: number;
 }
 
 /**
@@ -56,8 +91,10 @@ export function shortenRtpRoute(pc: RTCPeerConnection, receiver: RTCRtpReceiver,
   let ssrc = -1;
   let payloadType = -1;
   let stats: { add: (packet: RtpPacket) => void } | undefined;
+  const usable = () => stats !== undefined && !rx.stopped && rx.receiverTWCC === undefined;
   const route = {
     shortcuts: 0,
+    datagrams: 0,
     learn(rtp: RtpPacket): void {
       const h = rtp.header;
       if (h.ssrc === ssrc && h.payloadType === payloadType) return;
@@ -66,17 +103,63 @@ export function shortenRtpRoute(pc: RTCPeerConnection, receiver: RTCRtpReceiver,
       ssrc = h.ssrc;
       payloadType = h.payloadType;
       stats = s as { add: (packet: RtpPacket) => void };
+      shortenDatagramRoute();
     },
   };
   router.routeRtp = (packet: RtpPacket) => {
     const h = packet.header;
-    if (enabled && h.ssrc === ssrc && h.payloadType === payloadType && stats && !rx.stopped && rx.receiverTWCC === undefined) {
-      stats.add(packet);
+    if (enabled && h.ssrc === ssrc && h.payloadType === payloadType && usable()) {
+      stats!.add(packet);
       route.shortcuts++;
       deliver(packet);
       return;
     }
     original.call(router, packet);
   };
+
+  /** The datagram shortcut on the nominated pair's UDP transport (see the top of this file); once. */
+  let udpInstalled = false;
+  function shortenDatagramRoute(): void {
+    if (udpInstalled) return;
+    const dtls = receiver.dtlsTransport as unknown as DtlsInternals | undefined;
+    const pair = dtls?.iceTransport?.connection?.nominated;
+    const udp = pair?.protocol?.transport;
+    const werift = udp?.onData;
+    if (!dtls || !pair || !udp || typeof werift !== 'function' || typeof dtls.srtp?.remoteContext?.decryptRtp !== 'function') return;
+    if (typeof dtls.bytesReceived !== 'number' || typeof pair.packetsReceived !== 'number') return;
+    udpInstalled = true;
+    const connection = dtls.iceTransport!.connection!;
+    udp.onData = (data: Buffer, addr: unknown) => {
+      // RTP (version 2, not RTCP's 192–208 in the second byte) of the learnt SSRC and payload type
+      if (
+        !(udpEnabled && enabled && data.length >= 12 && (data[0] & 0xc0) === 0x80 && (data[1] < 192 || data[1] > 208) && (data[1] & 0x7f) === payloadType && data.readUInt32BE(8) === ssrc && usable())
+      ) {
+        werift.call(udp, data, addr);
+        return;
+      }
+      // the statistics werift's layers keep on the way: the nominated pair's, the DTLS transport's
+      const nominated = connection.nominated;
+      if (nominated && nominated.protocol?.transport === udp) {
+        nominated.packetsReceived++;
+        nominated.bytesReceived += data.length;
+      }
+      dtls.bytesReceived += data.length;
+      dtls.packetsReceived++;
+      const context = dtls.srtp?.remoteContext;
+      if (!context?.decryptRtp) return;
+      let decrypted: Buffer;
+      let header: RtpHeader;
+      try {
+        [decrypted, header] = context.decryptRtp(data);
+      } catch {
+        return; // werift drops a packet that fails authentication or is malformed, and so do we
+      }
+      const packet = new RtpPacket(header, decrypted.subarray(header.payloadOffset, decrypted.length - header.paddingSize));
+      stats!.add(packet);
+      route.shortcuts++;
+      route.datagrams++;
+      deliver(packet);
+    };
+  }
   return route;
 }

@@ -8,13 +8,17 @@
  * payload type or SSRC) still take werift's route. A werift upgrade that moves the internals
  * the route uses makes shortenRtpRoute answer undefined, which the first test catches.
  *
+ * The datagram shortcut (ICE and DTLS layers skipped as well): the same packets, once, in order;
+ * werift's ICE pair and DTLS transport counters still count them; a datagram that fails SRTP
+ * authentication is dropped as werift drops it; switched off, werift's layers take them again.
+ *
  * Receiver reports: paced, the sender gets at most one in 5 s; unpaced (werift's own pace) one
  * every 0.5–1.5 s.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RTCPeerConnection, RTCRtpCodecParameters, RtcpRrPacket, RtpHeader, RtpPacket, type RTCRtpTransceiver } from 'werift';
-import { setShortRtpRoute, shortenRtpRoute, type RtpRoute } from '../../lib/whep/werift-route';
+import { setShortRtpRoute, setUdpRtpRoute, shortenRtpRoute, type RtpRoute } from '../../lib/whep/werift-route';
 import { paceReceiverReports, setReceiverReportPacing } from '../../lib/whep/werift-rtcp';
 import '../../lib/whep'; // the other receive-path replacements, installed as whep-in has them
 import { sleep, until } from '../support/processes';
@@ -65,6 +69,7 @@ describe('werift receive path: short RTP route, paced receiver reports', () => {
   });
   after(async () => {
     setShortRtpRoute(true);
+    setUdpRtpRoute(true);
     setReceiverReportPacing(true);
     await Promise.all([sender?.close(), receiver?.close()]);
   });
@@ -89,15 +94,55 @@ describe('werift receive path: short RTP route, paced receiver reports', () => {
     assert.ok(route, 'shortenRtpRoute found werift 0.24 internals it needs (router.routeRtp, receiver.remoteStreams)');
   });
 
+  /** werift's own counters on the way in: the ICE pair's and the DTLS transport's */
+  function layerCounters(): { pair: number; dtls: number } {
+    const dtls = receiver.getTransceivers()[0].receiver.dtlsTransport as unknown as { packetsReceived: number; iceTransport: { connection: { nominated: { packetsReceived: number } } } };
+    return { pair: dtls.iceTransport.connection.nominated.packetsReceived, dtls: dtls.packetsReceived };
+  }
+
   test('delivers every packet once, in order, unchanged; werift still counts them all', async () => {
+    const before = layerCounters();
     const sent = await send(60);
     assert.deepEqual(got.slice(-60), sent);
-    // the first packet went werift's whole way (the track), the rest the short route
+    // the first packet went werift's whole way (the track), the rest the short route, past werift's ICE and DTLS layers too
     assert.equal(route!.shortcuts, 59);
+    assert.equal(route!.datagrams, 59);
     const ssrc = out.sender.ssrc;
     const stats = (receiver.getTransceivers()[0].receiver as unknown as { remoteStreams: Record<number, { packets_received: number; max_seq: number }> }).remoteStreams[ssrc];
     assert.equal(stats.packets_received, 60, "werift's statistics (its receiver reports) count every packet");
     assert.equal(stats.max_seq, sent[59].seq);
+    const after = layerCounters();
+    // RTCP from the sender counts there too: at least every RTP packet
+    assert.ok(after.pair - before.pair >= 60, `ICE pair counted ${after.pair - before.pair} of 60`);
+    assert.ok(after.dtls - before.dtls >= 60, `DTLS transport counted ${after.dtls - before.dtls} of 60`);
+  });
+
+  test('a datagram of the SSRC that fails SRTP authentication is dropped, as werift drops it', async () => {
+    const udp = (receiver.getTransceivers()[0].receiver.dtlsTransport as unknown as { iceTransport: { connection: { nominated: { protocol: { transport: { onData(d: Buffer, a: unknown): void } } } } } }).iceTransport.connection.nominated.protocol.transport;
+    const forged = Buffer.alloc(12 + 40 + 16, 0x5a);
+    forged[0] = 0x80;
+    forged[1] = 111;
+    forged.writeUInt16BE(seq, 2);
+    forged.writeUInt32BE(ts, 4);
+    forged.writeUInt32BE(out.sender.ssrc, 8);
+    const n = got.length;
+    udp.onData(forged, ['127.0.0.1', 9]);
+    assert.equal(got.length, n, 'nothing delivered');
+    // the stream goes on: the forged packet left the SRTP state alone
+    const sent = await send(5);
+    assert.deepEqual(got.slice(-5), sent);
+  });
+
+  test('datagram shortcut switched off: werift ICE and DTLS layers again, router still skipped', async () => {
+    setUdpRtpRoute(false);
+    const before = { shortcuts: route!.shortcuts, datagrams: route!.datagrams };
+    const sent = await send(10);
+    setUdpRtpRoute(true);
+    assert.deepEqual(got.slice(-10), sent);
+    assert.equal(route!.datagrams, before.datagrams);
+    assert.equal(route!.shortcuts, before.shortcuts + 10);
+    await send(5);
+    assert.equal(route!.datagrams, before.datagrams + 5);
   });
 
   test('other payload types and SSRCs take werift route', async () => {

@@ -9,6 +9,10 @@
  *
  *   npm run bench -- whep --streams 50 [--seconds 10] [--rate 16000 --channels 1] [--chunk 20] [--warmup 5] [--voip]
  *   --whep-only: the whep-in engine alone (the measurement before 2026-11-21)
+ *   after the main window (not with --whep-only; --no-bare skips it), bare Node for comparison
+ *   (bench/whep/bare-node.ts): the same packets received on plain UDP sockets, decoded, and sent
+ *   as the same JSON frames, with no werift, SRTP or code of ours: bareNodeCpuPctPerStream
+ *   {udp, decode, ws} and ratioToBareNode (the pipeline's CPU over bare Node's ws figure)
  *   A/B of the receive-path optimisations (see OPTIMISATIONS): --without srtp,… / --baseline;
  *   --alternate ";srtp;rtp,srtp" [--phase 2] [--alternate-seconds 60] switches between variants
  *   inside one process; --ab "…;--baseline" --rounds 3 alternates whole runs.
@@ -259,9 +263,12 @@ async function main() {
     const s = sender.summary();
     const got = await receiverCount(receiver.proc);
     ws = { framesSent: s.sent, framesReceived: got.frames, framesDropped: s.dropped, lost: s.sent - got.frames, streamsReceived: got.streams, pipelineErrors };
-    receiver.proc.kill('SIGTERM');
   }
   for (const s of sources) s.proc.kill('SIGTERM');
+  // bare Node on the same machine right after (bench/whep/bare-node.ts): UDP receive, Opus decode
+  // and ws frames without werift, SRTP or any of our code around them
+  const bare = receiver && !args.includes('--no-bare') ? await bareNode(receiver.url) : undefined;
+  receiver?.proc.kill('SIGTERM');
   const cpuPct = ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
   const realtimeRatio = audioBytes / bytesPerMs / (streams * wallMs);
   const result = {
@@ -284,6 +291,7 @@ async function main() {
     opus: voip ? 'voip 32 kbit/s (SILK/hybrid)' : 'audio 64 kbit/s (CELT)',
     srtp: negotiated,
     ...(ws ?? {}),
+    ...(bare ? { bareNodeCpuPctPerStream: bare, ratioToBareNode: +(cpuPct / streams / bare.ws).toFixed(2) } : {}),
     windowS: seconds,
     // the machine's 1-minute load average at the end: other work on a shared machine inflates CPU figures
     loadAvg1: +os.loadavg()[0].toFixed(2),
@@ -301,6 +309,22 @@ async function main() {
   process.exit(0);
 }
 
+
+/** Runs bench/whep/bare-node.ts for about the main window's length: its figures, % of a core per stream. */
+async function bareNode(wsUrl: string): Promise<{ udp: number; decode: number; ws: number }> {
+  log('bare Node (UDP, Opus decode, ws frames; no werift, no SRTP) for comparison…');
+  const proc = fork(path.resolve(__dirname, 'bare-node.js'), [String(streams), wsUrl, String(seconds)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(proc);
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('bare-node did not report')), 120_000);
+    proc.once('message', (m: { udp: number; decode: number; ws: number }) => {
+      clearTimeout(t);
+      proc.kill();
+      resolve({ udp: m.udp, decode: m.decode, ws: m.ws });
+    });
+    proc.once('exit', (code) => code && reject(new Error(`bare-node exited with ${code}`)));
+  });
+}
 
 /**
  * Before the main window: about --alternate-seconds (default 60) of phases of --phase seconds each, the variants in turn

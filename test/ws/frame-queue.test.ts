@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BoundedQueue, FrameBuilder, WsSender, fillTemplate, redactUrl } from '../../lib/ws';
 import { wavHeader } from '../../lib/pcm';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 const fmt = { rate: 16000, channels: 1 };
 
@@ -74,6 +76,30 @@ test('bounded queue: drop-newest and stop-stream reject the new chunk; unshift r
     assert.deepEqual(q.drain().map((d) => d.data), ['a', 'b']);
   }
   assert.throws(() => new BoundedQueue(0, 'drop-oldest'), RangeError);
+});
+
+test('bounded queue: an item that left is no longer held (frames would otherwise live until a compaction)', async () => {
+  // a real collection, not a look at the internals: a frame shifted out must be garbage once
+  // its sender lets go of it, whether the queue then is empty or still holds others
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const q = new BoundedQueue(60_000, 'drop-oldest');
+  // frames made, queued and sent in a function of their own: this async test's own frame keeps
+  // no reference to any of them
+  const refs = ((): Array<WeakRef<Buffer>> => {
+    const made = [0, 1, 2].map((i) => Buffer.alloc(8600, i));
+    for (const data of made) q.push({ data, key: 'k', ms: 200 });
+    q.shift(); // two still queued
+    q.shift();
+    q.shift(); // empty
+    return made.map((b) => new WeakRef(b));
+  })();
+  q.push({ data: 'next', key: 'k', ms: 200 });
+  await new Promise((r) => setImmediate(r));
+  gc();
+  assert.deepEqual(refs.map((r) => r.deref() === undefined), [true, true, true]);
+  assert.equal(q.length, 1);
+  assert.equal(q.shift()!.data, 'next');
 });
 
 test('an unknown queue policy is a coded configuration error, at once (even for per-stream connections)', () => {

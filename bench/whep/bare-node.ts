@@ -8,15 +8,18 @@
  *   decode   each packet decoded to 16 kHz mono with our libopus wrapper (lib/whep/opus.ts)
  *   ws       decoded, and every 200 ms of a stream sent as the seed's JSON frame (base64) on one
  *            `ws` connection to the bench's receiver, as base64-ws-out's defaults do
- * Answers over IPC with the median CPU (user + system) of each, % of one core per stream.
- * Started by bench/whep: node bare-node.js <streams> <ws url> <seconds>
+ * Measures what bench/whep asks over IPC ({cmd:'measure', kind, ms}; between measurements it
+ * keeps doing the last kind): CPU (user + system) of this process, % of one core per stream.
+ * Started by bench/whep: node bare-node.js <streams> <ws url>
  */
 import { fork } from 'node:child_process';
 import dgram from 'node:dgram';
 import WebSocket from 'ws';
 import { OpusDecoder } from '../../lib/whep/opus';
 import { encodeOpus, speechPcm48k } from '../../test/peers/whep-source';
-import { median, sleep } from '../support/stats';
+import { sleep } from '../support/stats';
+
+export type Kind = 'udp' | 'decode' | 'ws';
 
 const SRTP_GCM_OVERHEAD = 16; // the datagrams are as long as the SRTP ones (AES-GCM tag)
 
@@ -43,12 +46,11 @@ function sender(ports: number[]): void {
 }
 
 async function main(): Promise<void> {
-  const [streams, url, seconds] = [Number(process.argv[2]), process.argv[3], Number(process.argv[4])];
+  const [streams, url] = [Number(process.argv[2]), process.argv[3]];
   process.on('disconnect', () => process.exit(0));
   const ws = new WebSocket(url);
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const kinds = ['udp', 'decode', 'ws'] as const;
-  let kind: (typeof kinds)[number] = 'udp';
+  let kind: Kind = 'ws';
   const socks = await Promise.all(
     Array.from({ length: streams }, (_, i) => {
       const sock = dgram.createSocket('udp4');
@@ -73,21 +75,21 @@ async function main(): Promise<void> {
   const child = fork(__filename, ['sender', JSON.stringify(socks.map((s) => s.address().port))], { stdio: 'inherit' });
   process.on('exit', () => child.kill());
   await sleep(3000); // JIT and libopus's wasm tier-up, as the bench's warm-up
-  const cpu: Record<string, number[]> = { udp: [], decode: [], ws: [] };
-  const rounds = Math.max(2, Math.round(seconds / (kinds.length * 2)));
-  for (let r = 0; r < rounds; r++) {
-    for (let k = 0; k < kinds.length; k++) {
-      kind = kinds[(k + r) % kinds.length];
-      await sleep(300);
+  // one measurement at a time, in the order asked: {kind, ms} -> {kind, cpuPctPerStream}
+  let busy = Promise.resolve();
+  process.on('message', (m: { cmd: string; kind: Kind; ms: number }) => {
+    if (m.cmd !== 'measure') return;
+    busy = busy.then(async () => {
+      if (kind !== m.kind) {
+        kind = m.kind;
+        await sleep(300); // code paths settle after the switch
+      }
       const c0 = process.cpuUsage();
       const t0 = performance.now();
-      await sleep(2000);
+      await sleep(m.ms);
       const c = process.cpuUsage(c0);
-      cpu[kind].push(((c.user + c.system) / 1000 / (performance.now() - t0)) * 100);
-    }
-  }
-  const perStream = (k: string) => +(median(cpu[k]) / streams).toFixed(3);
-  process.send!({ udp: perStream('udp'), decode: perStream('decode'), ws: perStream('ws'), phases: rounds });
-  ws.close();
-  child.kill();
+      process.send!({ kind: m.kind, cpuPctPerStream: ((c.user + c.system) / 1000 / (performance.now() - t0)) * 100 / streams });
+    });
+  });
+  process.send!({ ready: true });
 }

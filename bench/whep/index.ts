@@ -9,10 +9,12 @@
  *
  *   npm run bench -- whep --streams 50 [--seconds 10] [--rate 16000 --channels 1] [--chunk 20] [--warmup 5] [--voip]
  *   --whep-only: the whep-in engine alone (the measurement before 2026-11-21)
- *   after the main window (not with --whep-only; --no-bare skips it), bare Node for comparison
- *   (bench/whep/bare-node.ts): the same packets received on plain UDP sockets, decoded, and sent
- *   as the same JSON frames, with no werift, SRTP or code of ours: bareNodeCpuPctPerStream
- *   {udp, decode, ws} and ratioToBareNode (the pipeline's CPU over bare Node's ws figure)
+ *   bare Node beside it (not with --whep-only or --alternate; --no-bare skips it;
+ *   bench/whep/bare-node.ts): in a process of its own, running at the same time as the pipeline,
+ *   the same packets received on plain UDP sockets, decoded, and sent as the same JSON frames,
+ *   with no werift, SRTP or code of ours. bareNodeCpuPctPerStream is its CPU over the same
+ *   window, ratioToBareNode the pipeline's over it; bareNodePartsCpuPctPerStream {udp, decode, ws}
+ *   the parts, measured right after the window (2 s phases, the pipeline still running)
  *   A/B of the receive-path optimisations (see OPTIMISATIONS): --without srtp,… / --baseline;
  *   --alternate ";srtp;rtp,srtp" [--phase 2] [--alternate-seconds 60] switches between variants
  *   inside one process; --ab "…;--baseline" --rounds 3 alternates whole runs.
@@ -38,6 +40,7 @@ import { ResampleStreams } from '../../lib/resample';
 import { setWriteBatching, WsSender } from '../../lib/ws';
 import { installFastRtpParsing, installFastSrtp, setLeanEvents, setReceiverReportPacing, setShortRtpRoute, setUdpRtpRoute, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
 import { median, numberOption, pct } from '../support/stats';
+import type { Kind } from './bare-node';
 
 const args = process.argv.slice(2);
 const opt = (name: string, d: number) => numberOption(args, name, d);
@@ -148,7 +151,10 @@ function receiverCount(proc: ChildProcess): Promise<{ frames: number; streams: n
       if (!m.report) return;
       clearTimeout(t);
       proc.off('message', on);
-      const lists = Object.values(m.report);
+      // bare Node's frames (stmId bare<i>) reach the same receiver: not the pipeline's
+      const lists = Object.entries(m.report)
+        .filter(([stmId]) => !stmId.startsWith('bare'))
+        .map(([, l]) => l);
       resolve({ frames: lists.reduce((n, l) => n + l.length, 0), streams: lists.length });
     };
     proc.on('message', on);
@@ -222,7 +228,10 @@ async function main() {
   while (engine.summary().live < streams && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   const live = engine.summary().live;
   log(`${live}/${streams} streams live after ${Date.now() - startAt} ms; warming up`);
+  // bare Node beside the pipeline (bench/whep/bare-node.ts), warming up with it, measured in the same window
+  const bareStart = receiver && !alternate && !args.includes('--no-bare') ? startBareNode(receiver.url) : undefined;
   await new Promise((r) => setTimeout(r, warmup * 1000));
+  const bare = await bareStart;
   global.gc?.();
   const inspector = profileFile ? new Session() : undefined;
   if (inspector) {
@@ -231,6 +240,7 @@ async function main() {
   }
   let phases: Array<{ variant: number; cpuPctPerStream: number }> = [];
   if (alternate) phases = await alternatePhases(alternate, engine.summary.bind(engine));
+  const bareWindow = bare?.measure('ws', seconds * 1000);
   const cpu0 = process.cpuUsage();
   const w0 = performance.now();
   measuring = true;
@@ -238,6 +248,15 @@ async function main() {
   measuring = false;
   const wallMs = performance.now() - w0;
   const cpu = process.cpuUsage(cpu0);
+  // bare Node's parts, the pipeline still running beside it: received only, decoded, and the
+  // frames too; 2 s each, two rounds, order rotating
+  const bareWs = await bareWindow;
+  const bareBy: Record<Kind, number[]> = { udp: [], decode: [], ws: [] };
+  if (bare) {
+    const kinds: Kind[] = ['udp', 'decode', 'ws'];
+    for (let r = 0; r < 2; r++) for (let k = 0; k < 3; k++) bareBy[kinds[(k + r) % 3]].push(await bare.measure(kinds[(k + r) % 3], 2000));
+    bare.stop();
+  }
   const rssMb = process.memoryUsage().rss / 2 ** 20;
   if (inspector) {
     await new Promise<void>((r) =>
@@ -265,9 +284,6 @@ async function main() {
     ws = { framesSent: s.sent, framesReceived: got.frames, framesDropped: s.dropped, lost: s.sent - got.frames, streamsReceived: got.streams, pipelineErrors };
   }
   for (const s of sources) s.proc.kill('SIGTERM');
-  // bare Node on the same machine right after (bench/whep/bare-node.ts): UDP receive, Opus decode
-  // and ws frames without werift, SRTP or any of our code around them
-  const bare = receiver && !args.includes('--no-bare') ? await bareNode(receiver.url) : undefined;
   receiver?.proc.kill('SIGTERM');
   const cpuPct = ((cpu.user + cpu.system) / 1000 / wallMs) * 100;
   const realtimeRatio = audioBytes / bytesPerMs / (streams * wallMs);
@@ -291,7 +307,13 @@ async function main() {
     opus: voip ? 'voip 32 kbit/s (SILK/hybrid)' : 'audio 64 kbit/s (CELT)',
     srtp: negotiated,
     ...(ws ?? {}),
-    ...(bare ? { bareNodeCpuPctPerStream: bare, ratioToBareNode: +(cpuPct / streams / bare.ws).toFixed(2) } : {}),
+    ...(bareWs !== undefined
+      ? {
+          bareNodeCpuPctPerStream: +bareWs.toFixed(3),
+          ratioToBareNode: +(cpuPct / streams / bareWs).toFixed(2),
+          bareNodePartsCpuPctPerStream: { udp: +median(bareBy.udp).toFixed(3), decode: +median(bareBy.decode).toFixed(3), ws: +median(bareBy.ws).toFixed(3) },
+        }
+      : {}),
     windowS: seconds,
     // the machine's 1-minute load average at the end: other work on a shared machine inflates CPU figures
     loadAvg1: +os.loadavg()[0].toFixed(2),
@@ -310,20 +332,27 @@ async function main() {
 }
 
 
-/** Runs bench/whep/bare-node.ts for about the main window's length: its figures, % of a core per stream. */
-async function bareNode(wsUrl: string): Promise<{ udp: number; decode: number; ws: number }> {
-  log('bare Node (UDP, Opus decode, ws frames; no werift, no SRTP) for comparison…');
-  const proc = fork(path.resolve(__dirname, 'bare-node.js'), [String(streams), wsUrl, String(seconds)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** Starts bench/whep/bare-node.ts; measure(kind, ms) gives its CPU over the next ms, % of a core per stream. */
+async function startBareNode(wsUrl: string): Promise<{ measure(kind: Kind, ms: number): Promise<number>; stop(): void }> {
+  const proc = fork(path.resolve(__dirname, 'bare-node.js'), [String(streams), wsUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.push(proc);
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('bare-node did not report')), 120_000);
-    proc.once('message', (m: { udp: number; decode: number; ws: number }) => {
-      clearTimeout(t);
-      proc.kill();
-      resolve({ udp: m.udp, decode: m.decode, ws: m.ws });
+  const next = <T>(ms: number) =>
+    new Promise<T>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('bare-node did not answer')), ms);
+      proc.once('message', (m: T) => {
+        clearTimeout(t);
+        resolve(m);
+      });
     });
-    proc.once('exit', (code) => code && reject(new Error(`bare-node exited with ${code}`)));
-  });
+  await next(60_000);
+  return {
+    async measure(kind, ms) {
+      const answer = next<{ cpuPctPerStream: number }>(ms + 30_000);
+      proc.send({ cmd: 'measure', kind, ms });
+      return (await answer).cpuPctPerStream;
+    },
+    stop: () => proc.kill(),
+  };
 }
 
 /**

@@ -9,6 +9,11 @@
  *
  *   npm run bench -- whep --streams 50 [--seconds 10] [--rate 16000 --channels 1] [--chunk 20] [--warmup 5] [--voip]
  *   --whep-only: the whep-in engine alone (the measurement before 2026-11-21)
+ *   --node-red: the same pipeline as a user runs it, nodes in a real Node-RED (4.1, a process of
+ *   its own, this checkout linked in as the palette installs it): one whep-in in dynamic mode
+ *   started by N messages from a function node → resample → base64-ws-out → the same receiver.
+ *   CPU is the Node-RED process's (/proc), real time from the frames the receiver got in the
+ *   window; no latency figures (they need the engine's per-packet hook); bare Node beside it
  *   bare Node beside it (not with --whep-only or --alternate; --no-bare skips it;
  *   bench/whep/bare-node.ts): in a process of its own, running at the same time as the pipeline,
  *   the same packets received on plain UDP sockets, decoded, and sent as the same JSON frames,
@@ -40,6 +45,7 @@ import { ResampleStreams } from '../../lib/resample';
 import { setWriteBatching, WsSender } from '../../lib/ws';
 import { installFastRtpParsing, installFastSrtp, setLeanEvents, setReceiverReportPacing, setShortRtpRoute, setUdpRtpRoute, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
 import { median, numberOption, pct } from '../support/stats';
+import { linkPackage, makeUserDir, startNodeRed } from '../../test/support/node-red-process';
 import type { Kind } from './bare-node';
 
 const args = process.argv.slice(2);
@@ -141,6 +147,82 @@ async function startReceiver(): Promise<{ url: string; proc: ChildProcess }> {
     proc.once('exit', () => reject(new Error('ws receiver exited')));
   });
   return { url: `ws://127.0.0.1:${port}/bench`, proc };
+}
+
+/**
+ * --node-red: the pipeline as nodes in a real Node-RED process (see the top of this file). Prints
+ * one JSON line like the engine run's, with the figures this way of running can give.
+ */
+async function mainNodeRed(): Promise<void> {
+  const t0 = Date.now();
+  const sources = await Promise.all(Array.from({ length: Math.ceil(streams / perSource) }, startSource));
+  const receiver = await startReceiver();
+  const urls = sources.map((src) => src.url);
+  const func = `const urls = ${JSON.stringify(urls)};\nfor (let i = 0; i < ${streams}; i++) node.send({ action: 'start', url: urls[Math.floor(i / ${perSource})], stmId: 's' + i });\nreturn null;`;
+  const flows = [
+    { id: 'tab', type: 'tab', label: 'bench' },
+    { id: 'go', z: 'tab', type: 'inject', once: true, onceDelay: 0.5, repeat: '', wires: [['starts']] },
+    { id: 'starts', z: 'tab', type: 'function', func, outputs: 1, wires: [['whep']] },
+    { id: 'whep', z: 'tab', type: 'whep-in', mode: 'dynamic', url: '', rate: String(rate), channels: String(channels), chunkMs, idleMs: 5, idleSilence: false, idleReconnectMs: 0, retryMaxMs: 30, maxStreams: streams, iceServers: '', iceHostAddresses: '127.0.0.1', insecureTls: false, wires: [['rs'], []] },
+    { id: 'rs', z: 'tab', type: 'resample', outRate: 16000, outChannels: '1', mix: 'average', quality: 'standard', idleTimeout: 60, wires: [['out']] },
+    { id: 'out', z: 'tab', type: 'base64-ws-out', target: 'asr', chunkSize: 200, chunkUnit: 'ms', frameMode: 'json', fieldTraceId: 'traceId', fieldStmId: 'stmId', fieldTimestamp: 'timestamp', fieldData: 'data', extras: [], wavHeader: false, endFrame: '', queueSeconds: 30, policy: 'drop-oldest', closePolicy: 'flush', wires: [[], []] },
+    { id: 'asr', type: 'live-audio-ws-target', url: receiver.url, mode: 'shared', protocols: '', tlsVerify: true, connectTimeout: 10, pingInterval: 15, deflate: false, backoffInitial: 0.5, backoffMax: 30 },
+  ];
+  const userDir = makeUserDir('live-audio-bench-');
+  linkPackage(userDir);
+  const red = await startNodeRed({ userDir, flows });
+  const pid = red.child.pid!;
+  /** CPU time (ms, user + system) of the Node-RED process so far, from /proc (clock ticks of 10 ms) */
+  const cpuMs = () => {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  };
+  try {
+    const deadline = Date.now() + 60_000;
+    let got = await receiverCount(receiver.proc);
+    while (got.streams < streams && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      got = await receiverCount(receiver.proc);
+    }
+    log(`${got.streams}/${streams} streams reach the receiver through Node-RED after ${Date.now() - t0} ms; warming up`);
+    const bareStart = args.includes('--no-bare') ? undefined : startBareNode(receiver.url);
+    await new Promise((r) => setTimeout(r, warmup * 1000));
+    const bare = await bareStart;
+    const bareWindow = bare?.measure('ws', seconds * 1000);
+    const frames0 = (await receiverCount(receiver.proc)).frames;
+    const c0 = cpuMs();
+    const w0 = performance.now();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    const cpu = cpuMs() - c0;
+    const wallMs = performance.now() - w0;
+    const frames = (await receiverCount(receiver.proc)).frames - frames0;
+    const bareWs = await bareWindow;
+    bare?.stop();
+    const rssMb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    const cpuPct = (cpu / wallMs) * 100;
+    console.log(
+      JSON.stringify({
+        pipeline: 'Node-RED: whep-in (dynamic) → resample → base64-ws-out',
+        streams,
+        cpuPctPerStream: +(cpuPct / streams).toFixed(3),
+        rssMb: +rssMb.toFixed(1),
+        // frames of 200 ms the receiver got in the window, against what N streams make in it
+        realtimeRatio: +((frames * 200) / (streams * wallMs)).toFixed(3),
+        cpuPctTotal: +cpuPct.toFixed(1),
+        streamsReceived: got.streams,
+        output: `${rate} Hz ${channels === 1 ? 'mono' : 'stereo'}, ${chunkMs} ms chunks`,
+        ...(bareWs !== undefined ? { bareNodeCpuPctPerStream: +bareWs.toFixed(3), ratioToBareNode: +(cpuPct / streams / bareWs).toFixed(2) } : {}),
+        windowS: seconds,
+        loadAvg1: +os.loadavg()[0].toFixed(2),
+        totalS: +((Date.now() - t0) / 1000).toFixed(1),
+      }),
+    );
+  } finally {
+    await red.stop();
+    fs.rmSync(userDir, { recursive: true, force: true });
+    for (const src of sources) src.proc.kill('SIGTERM');
+    receiver.proc.kill('SIGTERM');
+  }
 }
 
 /** frames the receiver got, per stream and in all */
@@ -416,7 +498,7 @@ async function abDriver(): Promise<void> {
   }
 }
 
-(args.includes('--ab') ? abDriver().then(() => process.exit(0)) : main()).catch((err) => {
+(args.includes('--ab') ? abDriver() : args.includes('--node-red') ? mainNodeRed() : main()).then(() => process.exit(0)).catch((err) => {
   console.error(err);
   process.exit(1);
 });

@@ -3,7 +3,7 @@
  * avoid, in a process of its own with none of werift, SRTP, reordering, messages or queues: N
  * plain UDP sockets each receiving the bench source's Opus packets (same speech, same 64 kbit/s
  * CELT, 20 ms apart, sent in bursts by a 10 ms timer as the source sends them, from a sender
- * process of its own), and, in rotating phases:
+ * process of its own), handled in one of three ways (bench/whep says which, and when):
  *   udp      nothing done with a datagram
  *   decode   each packet decoded to 16 kHz mono with our libopus wrapper (lib/whep/opus.ts)
  *   ws       decoded, and every 200 ms of a stream sent as the seed's JSON frame (base64) on one

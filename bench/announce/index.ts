@@ -37,6 +37,7 @@ import { Resampler } from '../../lib/resample';
 import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
 import { useOriginal, useSocketTimeouts } from './before';
 import { median, pct, sleep } from '../support/stats';
+import { nextMessage } from '../support/ipc';
 import { freePort } from '../../test/support/processes';
 
 const LISTENERS = 50;
@@ -100,19 +101,11 @@ async function startBareNode(station: AnnouncementStream): Promise<{ variants: V
   const server = (station.output as unknown as { server: { bytesSent: number; packetsSent: number } }).server;
   const bytes = Math.round(server.bytesSent / Math.max(1, server.packetsSent)) + 4;
   const proc = fork(join(__dirname, 'bare-node.js'), [String(LISTENERS)], { stdio: 'inherit' });
-  const reply = (ms: number) =>
-    new Promise<{ cpu?: number; ready?: number }>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('the bare-Node process did not answer')), ms);
-      proc.once('message', (m: { cpu?: number; ready?: number }) => {
-        clearTimeout(t);
-        resolve(m);
-      });
-    });
-  await reply(20_000);
+  await nextMessage(proc, 20_000, 'the bare-Node process');
   const slice = (kind: 'timer' | 'writes') => async (ms: number) => {
-    const answer = reply(ms + 10_000);
+    const answer = nextMessage<{ cpu: number }>(proc, ms + 10_000, 'the bare-Node process');
     proc.send({ cmd: 'slice', kind, ms, intervalMs: DEFAULT_IDLE * 20, bytes });
-    return (await answer).cpu!;
+    return (await answer).cpu;
   };
   return {
     variants: [

@@ -47,6 +47,7 @@ import { installFastRtpParsing, installFastSrtp, setLeanEvents, setReceiverRepor
 import { median, numberOption, pct } from '../support/stats';
 import { linkPackage, makeUserDir, startNodeRed } from '../../test/support/node-red-process';
 import type { Kind } from './bare-node';
+import { nextMessage } from '../support/ipc';
 
 const args = process.argv.slice(2);
 const opt = (name: string, d: number) => numberOption(args, name, d);
@@ -418,18 +419,10 @@ async function main() {
 async function startBareNode(wsUrl: string): Promise<{ measure(kind: Kind, ms: number): Promise<number>; stop(): void }> {
   const proc = fork(path.resolve(__dirname, 'bare-node.js'), [String(streams), wsUrl], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.push(proc);
-  const next = <T>(ms: number) =>
-    new Promise<T>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('bare-node did not answer')), ms);
-      proc.once('message', (m: T) => {
-        clearTimeout(t);
-        resolve(m);
-      });
-    });
-  await next(60_000);
+  await nextMessage(proc, 60_000, 'bare-node');
   return {
     async measure(kind, ms) {
-      const answer = next<{ cpuPctPerStream: number }>(ms + 30_000);
+      const answer = nextMessage<{ cpuPctPerStream: number }>(proc, ms + 30_000, 'bare-node');
       proc.send({ cmd: 'measure', kind, ms });
       return (await answer).cpuPctPerStream;
     },

@@ -49,12 +49,13 @@ export = function (RED: NodeAPI) {
     // what the status shows, as a key compared on every message: translating the text (RED._,
     // i18next) for every message was 12 % of a Node-RED process's time in bench/whep --node-red,
     // as much as decoding the Opus, for a status that changes only when a stream comes or goes
-    let shown = '';
+    let shown: [number, number, number] | undefined;
     function showStatus(): void {
       const c = streams.lastConversion;
-      const key = `${streams.size}:${c ? `${c.from.rate}>${c.to.rate}` : ''}`;
-      if (key === shown) return;
-      shown = key;
+      const from = c ? c.from.rate : 0;
+      const to = c ? c.to.rate : 0;
+      if (shown && shown[0] === streams.size && shown[1] === from && shown[2] === to) return;
+      shown = [streams.size, from, to];
       const text =
         streams.size === 0 && !c
           ? RED._('resample.status.idle')

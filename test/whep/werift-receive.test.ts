@@ -94,10 +94,15 @@ describe('werift receive path: short RTP route, paced receiver reports', () => {
     assert.ok(route, 'shortenRtpRoute found werift 0.24 internals it needs (router.routeRtp, receiver.remoteStreams)');
   });
 
+  /** the receiver's DTLS transport and nominated ICE pair, as werift 0.24 has them (not in its typings) */
+  function layers(): { dtls: { packetsReceived: number }; pair: { packetsReceived: number; protocol: { transport: { onData(d: Buffer, a: unknown): void } } } } {
+    const dtls = receiver.getTransceivers()[0].receiver.dtlsTransport as unknown as { packetsReceived: number; iceTransport: { connection: { nominated: ReturnType<typeof layers>['pair'] } } };
+    return { dtls, pair: dtls.iceTransport.connection.nominated };
+  }
   /** werift's own counters on the way in: the ICE pair's and the DTLS transport's */
   function layerCounters(): { pair: number; dtls: number } {
-    const dtls = receiver.getTransceivers()[0].receiver.dtlsTransport as unknown as { packetsReceived: number; iceTransport: { connection: { nominated: { packetsReceived: number } } } };
-    return { pair: dtls.iceTransport.connection.nominated.packetsReceived, dtls: dtls.packetsReceived };
+    const { dtls, pair } = layers();
+    return { pair: pair.packetsReceived, dtls: dtls.packetsReceived };
   }
 
   test('delivers every packet once, in order, unchanged; werift still counts them all', async () => {
@@ -118,7 +123,7 @@ describe('werift receive path: short RTP route, paced receiver reports', () => {
   });
 
   test('a datagram of the SSRC that fails SRTP authentication is dropped, as werift drops it', async () => {
-    const udp = (receiver.getTransceivers()[0].receiver.dtlsTransport as unknown as { iceTransport: { connection: { nominated: { protocol: { transport: { onData(d: Buffer, a: unknown): void } } } } } }).iceTransport.connection.nominated.protocol.transport;
+    const udp = layers().pair.protocol.transport;
     const forged = Buffer.alloc(12 + 40 + 16, 0x5a);
     forged[0] = 0x80;
     forged[1] = 111;

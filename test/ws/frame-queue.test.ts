@@ -84,20 +84,26 @@ test('bounded queue: an item that left is no longer held (frames would otherwise
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   const q = new BoundedQueue(60_000, 'drop-oldest');
-  // frames made, queued and sent in a function of their own: this async test's own frame keeps
-  // no reference to any of them
+  // frames made, queued and sent in functions of their own: this async test's own frame keeps no
+  // reference to any of them (a WeakRef's target is kept until the job ends: collect after a turn)
+  const collected = async (refs: Array<WeakRef<Buffer>>) => {
+    await new Promise((r) => setImmediate(r));
+    gc();
+    return refs.map((r) => r.deref() === undefined);
+  };
   const refs = ((): Array<WeakRef<Buffer>> => {
     const made = [0, 1, 2].map((i) => Buffer.alloc(8600, i));
     for (const data of made) q.push({ data, key: 'k', ms: 200 });
-    q.shift(); // two still queued
     q.shift();
-    q.shift(); // empty
     return made.map((b) => new WeakRef(b));
   })();
+  assert.deepEqual(await collected(refs), [true, false, false], 'the sent frame is garbage while two are still queued');
+  (() => {
+    q.shift();
+    q.shift(); // empty now
+  })();
   q.push({ data: 'next', key: 'k', ms: 200 });
-  await new Promise((r) => setImmediate(r));
-  gc();
-  assert.deepEqual(refs.map((r) => r.deref() === undefined), [true, true, true]);
+  assert.deepEqual(await collected(refs), [true, true, true], 'and so are the others once sent');
   assert.equal(q.length, 1);
   assert.equal(q.shift()!.data, 'next');
 });

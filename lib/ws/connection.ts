@@ -9,6 +9,7 @@
  * kernel accepted before an abrupt reset (no close handshake) cannot be told apart from a
  * received one; that is TCP's limit, not ours.
  */
+import { redactUrl } from '../util/redact';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
@@ -348,19 +349,4 @@ export function assertWsUrl(url: string): void {
   }
 }
 
-/** The URL with user:password and secret-looking query values masked, for status, events and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.username || u.password) {
-      u.username = u.username ? '***' : '';
-      u.password = u.password ? '***' : '';
-    }
-    for (const k of [...u.searchParams.keys()]) {
-      if (/token|key|secret|auth|sign|pass|ticket|credential/i.test(k)) u.searchParams.set(k, '***');
-    }
-    return u.toString().replace(/%2A%2A%2A/g, '***');
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//***@');
-  }
-}
+export { redactUrl };

@@ -1,5 +1,5 @@
 /**
- * SRTP decryption cost per packet: werift 0.24's own code vs lib/whep/werift-srtp.ts, for both
+ * SRTP decryption cost per packet: werift 0.24's own code vs lib/whep/werift/srtp.ts, for both
  * profiles werift negotiates, with N receiving sessions interleaved packet by packet (as N
  * streams arrive; one hot session would flatter both).
  *
@@ -11,8 +11,8 @@
  */
 import crypto from 'node:crypto';
 import { RtpHeader, SrtpSession } from 'werift';
-import { installFastRtpParsing } from '../../lib/whep/werift-rtp';
-import { installFastSrtp, uninstallFastSrtp } from '../../lib/whep/werift-srtp';
+import { installWeriftLayer } from '../../lib/whep';
+import { setFastPath } from '../../lib/whep/werift/bench-switches';
 import { median, numberOption } from '../support/stats';
 
 const args = process.argv.slice(2);
@@ -22,8 +22,7 @@ const payload = opt('payload', 160);
 const rounds = opt('rounds', 7);
 const PACKETS = 1000; // per session and round: 20 s of 20 ms packets
 
-installFastRtpParsing(); // as whep-in runs it: the SRTP layer parses headers through it too
-
+installWeriftLayer(); // as whep-in runs it: the SRTP layer parses headers through the fast parser too
 
 for (const [name, profile] of [['AES_CM_128_HMAC_SHA1_80', 0x0001], ['AEAD_AES_128_GCM', 0x0007]] as const) {
   // one sender per session; every round decrypts the same packets with fresh receivers
@@ -36,15 +35,14 @@ for (const [name, profile] of [['AES_CM_128_HMAC_SHA1_80', 0x0001], ['AEAD_AES_1
   const ns: Record<'werift' | 'ours', number[]> = { werift: [], ours: [] };
   for (let r = 0; r < rounds * 2; r++) {
     const which = (r % 2 === 0) === (Math.floor(r / 2) % 2 === 0) ? 'werift' : 'ours';
-    if (which === 'ours') installFastSrtp();
-    else uninstallFastSrtp();
+    setFastPath('srtp', which === 'ours');
     const rx = keys.map(session);
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < PACKETS; i++) for (let s = 0; s < sessions; s++) rx[s].decrypt(packets[s][i]);
     const per = Number(process.hrtime.bigint() - t0) / (PACKETS * sessions);
     if (r >= 2) ns[which].push(per); // the first pair warms both up
   }
-  installFastSrtp();
+  setFastPath('srtp', true);
   const w = median(ns.werift);
   const o = median(ns.ours);
   console.log(JSON.stringify({ profile: name, sessions, payloadBytes: payload, weriftNsPerPacket: Math.round(w), oursNsPerPacket: Math.round(o), ratio: +(o / w).toFixed(3), rounds: ns.ours.length }));

@@ -43,7 +43,8 @@ import { Session } from 'node:inspector';
 import path from 'node:path';
 import { ResampleStreams } from '../../lib/resample';
 import { setWriteBatching, WsSender } from '../../lib/ws';
-import { installFastRtpParsing, installFastSrtp, setLeanEvents, setReceiverReportPacing, setShortRtpRoute, setUdpRtpRoute, uninstallFastRtpParsing, uninstallFastSrtp, WhepIn, type OpusRate } from '../../lib/whep';
+import { WhepIn, type OpusRate } from '../../lib/whep';
+import { setFastPath } from '../../lib/whep/werift/bench-switches';
 import { median, numberOption, pct } from '../support/stats';
 import { linkPackage, makeUserDir, startNodeRed } from '../../test/support/node-red-process';
 import type { Kind } from './bare-node';
@@ -65,13 +66,14 @@ const voip = args.includes('--voip');
 // --srtp aes-cm: the sources allow only AES_CM_128_HMAC_SHA1_80, as SRS does (werift↔werift picks AES-GCM)
 const srtpAesCm = args[args.indexOf('--srtp') + 1] === 'aes-cm' && args.includes('--srtp');
 // A/B switches for the optimisations of the receive path (each can be turned off alone):
-//   rtp: lib/whep/werift-rtp.ts (werift's own RTP header parsing without it)
-//   srtp: lib/whep/werift-srtp.ts (werift's own SRTP decryption without it)
-//   route: lib/whep/werift-route.ts (every packet through werift's router and receiver without it)
-//   udp: lib/whep/werift-route.ts's datagram shortcut (every packet through werift's ICE and DTLS
+// (the werift layer's fast paths, lib/whep/werift/, switched by its bench-switches.ts)
+//   rtp: lib/whep/werift/rtp.ts (werift's own RTP header parsing without it)
+//   srtp: lib/whep/werift/srtp.ts (werift's own SRTP decryption without it)
+//   route: lib/whep/werift/route.ts (every packet through werift's router and receiver without it)
+//   udp: lib/whep/werift/route.ts's datagram shortcut (every packet through werift's ICE and DTLS
 //   layers without it; the router and receiver are still skipped unless route is off too)
-//   events: lib/whep/werift-event.ts (werift's Event.execute, two promises per event, without it)
-//   rr: lib/whep/werift-rtcp.ts (a receiver report every 0.5–1.5 s per stream, werift's pace, without it)
+//   events: lib/whep/werift/event.ts (werift's Event.execute, two promises per event, without it)
+//   rr: lib/whep/werift/rtcp.ts (a receiver report every 0.5–1.5 s per stream, werift's pace, without it)
 //   ws-batch: frames of one ws connection sent in the same event-loop turn leave in one write
 //   (lib/ws/connection.ts batch(); a write per frame without it)
 // --without rtp,srtp,…  turns the named ones off; --baseline turns all off
@@ -89,14 +91,7 @@ if (baseline) without.delete('pipeline'); // --baseline: the receive-path optimi
 /** turns every optimisation on except the ones named */
 function configure(off: Iterable<string>): void {
   const o = new Set(off);
-  if (o.has('rtp')) uninstallFastRtpParsing();
-  else installFastRtpParsing();
-  if (o.has('srtp')) uninstallFastSrtp();
-  else installFastSrtp();
-  setShortRtpRoute(!o.has('route'));
-  setUdpRtpRoute(!o.has('udp'));
-  setLeanEvents(!o.has('events'));
-  setReceiverReportPacing(!o.has('rr'));
+  for (const fastPath of ['rtp', 'srtp', 'route', 'udp', 'events', 'rr'] as const) setFastPath(fastPath, !o.has(fastPath));
   setWriteBatching(!o.has('ws-batch'));
   pipelineOn = !whepOnly && !o.has('pipeline');
 }

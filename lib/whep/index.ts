@@ -4,8 +4,6 @@ export * from './reorder';
 export * from './opus';
 export * from './stream';
 export * from './whep-in';
-export { installFastRtpParsing, uninstallFastRtpParsing } from './werift-rtp';
-export { installFastSrtp, uninstallFastSrtp } from './werift-srtp';
-export { setShortRtpRoute, setUdpRtpRoute } from './werift-route';
-export { installLeanEvents, setLeanEvents } from './werift-event';
-export { setReceiverReportPacing } from './werift-rtcp';
+// the werift layer's report and its late fallbacks (the on/off switches are bench/'s alone:
+// lib/whep/werift/bench-switches.ts)
+export { install as installWeriftLayer, onWeriftFallback, FAST_PATHS, TESTED_WERIFT, type FastPath, type WeriftFallback, type WeriftLayerReport } from './werift';

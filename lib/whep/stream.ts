@@ -13,17 +13,13 @@ import { OpusDecoder, opusPacketSamples, type OpusRate } from './opus';
 import { ReorderBuffer, type Ordered } from './reorder';
 import { sanitizeAnswer } from './sdp';
 import { deleteSession, postOffer, WhepError, type IceServer } from './signalling';
-import { installFastRtpParsing } from './werift-rtp';
-import { installFastSrtp } from './werift-srtp';
-import { shortenRtpRoute } from './werift-route';
-import { installLeanEvents } from './werift-event';
-import { paceReceiverReports } from './werift-rtcp';
+import { install as installWeriftLayer, paceReceiverReports, shortenRtpRoute } from './werift';
 
-// werift's RTP header parsing and SRTP decryption were the largest costs of receiving besides
-// Opus decoding (see werift-rtp.ts, werift-srtp.ts)
-installFastRtpParsing();
-installFastSrtp();
-installLeanEvents();
+// werift's receive path does much an audio-only client does not need; the werift layer
+// (lib/whep/werift/) skips it, or leaves werift's own code where werift looks different (never
+// throws). Installed before
+// the first peer connection: werift's events pick it up when they are made.
+installWeriftLayer();
 
 export type WhepState = 'connecting' | 'live' | 'idle' | 'reconnecting' | 'stopped' | 'error';
 export type WhepEventName = 'connecting' | 'connected' | 'idle' | 'resumed' | 'reconnecting' | 'stopped' | 'error';
@@ -310,7 +306,7 @@ export class WhepStream {
     this.reorder.reset();
     this.lastRtpAt = 0;
     const transceiver = pc.addTransceiver('audio', { direction: 'recvonly' });
-    // packets werift has routed once take a shorter way from then on (lib/whep/werift-route.ts)
+    // packets werift has routed once take a shorter way from then on (lib/whep/werift/route.ts)
     const route = shortenRtpRoute(pc, transceiver.receiver, (rtp) => this.onRtp(rtp));
     transceiver.onTrack.subscribe((track) => {
       track.onReceiveRtp.subscribe((rtp) => {
@@ -334,7 +330,7 @@ export class WhepStream {
     } catch (err) {
       throw new SessionEnd('malformed answer', new WhepError('whep.badAnswer', `the SDP answer of ${this.o.url} cannot be used: ${(err as Error).message}`, { url: this.o.url, reason: (err as Error).message }, false));
     }
-    // receiver reports every 5 s as RTP recommends, not werift's 0.5–1.5 s (lib/whep/werift-rtcp.ts)
+    // receiver reports every 5 s as RTP recommends, not werift's 0.5–1.5 s (lib/whep/werift/rtcp.ts)
     paceReceiverReports(transceiver.receiver.dtlsTransport);
     const timeout = setTimeout(
       () => this.endSession?.(new SessionEnd('connect timeout', new WhepError('whep.connectTimeout', `ICE/DTLS did not connect within ${this.o.connectTimeoutMs} ms`, { ms: this.o.connectTimeoutMs }, true))),

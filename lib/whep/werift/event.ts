@@ -1,5 +1,6 @@
 /**
- * A leaner `Event.execute` for werift (0.24), installed once per process.
+ * `events`: a leaner `Event.execute` for werift (0.24), installed once per process by
+ * `install()` (lib/whep/werift/index.ts).
  *
  * Why: werift passes every received datagram through three of its own `Event`s (the STUN
  * protocol's onDataReceived, the ICE connection's onData, the DTLS transport's onRtp), and each
@@ -13,7 +14,7 @@
  * which arguments, and which errors surface where, are unchanged. Only events created after the
  * install are affected: install it before the first peer connection (lib/whep/stream.ts does, at
  * load). If werift's Event no longer looks as expected, nothing is changed.
- * test/whep/werift-event.test.ts checks it.
+ * test/whep/werift/event.test.ts checks it.
  */
 import path from 'node:path';
 
@@ -28,34 +29,43 @@ let eventModule: { Event: EventClass } | undefined;
 let original: EventClass | undefined;
 let enabled = true;
 
-function load(): { Event: EventClass } | undefined {
+/** werift's event module, found by path: its package "exports" allow only its entry points */
+function load(): { Event: EventClass } {
   if (eventModule) return eventModule;
+  const file = path.join(path.dirname(require.resolve('werift')), '..', '..', 'common', 'src', 'event.js');
+  let m: { Event?: EventClass };
   try {
-    // werift's package "exports" allow only its entry points: reach the module by file path
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    eventModule = require(path.join(path.dirname(require.resolve('werift')), '..', '..', 'common', 'src', 'event.js')) as { Event: EventClass };
-    original = eventModule.Event;
-    return eventModule;
-  } catch {
-    return undefined;
+    m = require(file) as { Event?: EventClass };
+  } catch (err) {
+    throw new Error(`werift's event module is not at ${file}: ${(err as Error).message}`);
   }
+  if (typeof m.Event !== 'function') throw new Error(`werift's ${file} exports no Event class`);
+  eventModule = m as { Event: EventClass };
+  original = m.Event;
+  return eventModule;
 }
 
-function looksRight(E: EventClass): boolean {
+/** why werift's Event is not the one the lean execute mirrors, or undefined */
+function mismatch(E: EventClass): string | undefined {
   try {
     const e = new E();
-    return typeof e.execute === 'function' && Array.isArray(e.event?.stack) && Array.isArray(e.event?.promiseStack) && e.ended === false;
-  } catch {
-    return false;
+    if (typeof e.execute !== 'function') return 'its execute is no per-instance function';
+    if (!Array.isArray(e.event?.stack) || !Array.isArray(e.event?.promiseStack)) return 'it keeps no event.stack and event.promiseStack';
+    if (e.ended !== false) return 'it has no ended flag';
+    return undefined;
+  } catch (err) {
+    return `constructing one failed: ${(err as Error).message}`;
   }
 }
 
-/** Installs the lean execute into werift (idempotent); false (nothing changed) if werift's Event is not shaped as expected. */
-export function installLeanEvents(): boolean {
+/** Installs the lean execute into werift (idempotent); throws why (nothing changed) if werift's Event is not shaped as expected. */
+export function installLeanEvents(): void {
   const m = load();
-  if (!m || !original) return false;
-  if (m.Event !== original) return true;
-  if (!looksRight(original)) return false;
+  if (!original) throw new Error("werift's Event class was not found");
+  if (m.Event !== original) return;
+  const wrong = mismatch(original);
+  if (wrong) throw new Error(`werift's Event changed: ${wrong}`);
   const Base = original;
   class LeanEvent extends Base {
     constructor(...a: unknown[]) {
@@ -70,7 +80,6 @@ export function installLeanEvents(): boolean {
     }
   }
   m.Event = LeanEvent;
-  return true;
 }
 
 /** Turns the lean execute off (werift's own runs) or on, also in events already created (the benchmark's A/B). */
@@ -80,6 +89,10 @@ export function setLeanEvents(on: boolean): void {
 
 /** werift's own Event class (tests). */
 export function weriftOriginalEvent(): EventClass | undefined {
-  load();
+  try {
+    load();
+  } catch {
+    /* not found: undefined */
+  }
   return original;
 }

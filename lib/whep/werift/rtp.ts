@@ -1,5 +1,6 @@
 /**
- * A faster RTP header parser for werift (0.24), installed once per process.
+ * `rtp`: a faster RTP header parser for werift (0.24), installed once per process by
+ * `install()` (lib/whep/werift/index.ts).
  *
  * Why: werift builds an `RtpHeader` three times for every received packet (SRTP decryption parses
  * the header, the decrypted packet is parsed again, the receiver clones it before handing it to
@@ -12,10 +13,11 @@
  * return the same objects (instances of werift's `RtpHeader`, same own fields in the same order,
  * same values, same errors on truncated input), built by a plain constructor that shares
  * werift's prototype. Nothing else changes; werift's own code paths call these two through
- * the class, so both its SRTP and its RTP layers pick them up. `test/whep/werift-rtp.test.ts`
+ * the class, so both its SRTP and its RTP layers pick them up. `test/whep/werift/rtp.test.ts`
  * compares both parsers on packets with CSRCs, one- and two-byte header extensions, padding and
  * truncation, so a werift upgrade that changes the header shape fails there instead of silently;
- * at run time, a werift whose `RtpHeader` has other fields keeps its own parser.
+ * at run time, a werift whose `RtpHeader` has other fields keeps its own parser. Nothing here
+ * touches werift before install(): a werift without these exports cannot break loading.
  */
 import { RtpHeader, RtpPacket } from 'werift';
 
@@ -61,7 +63,6 @@ const FastRtpHeader = function (this: FastHeader) {
   this.extensionLength = undefined;
   this.extensions = [];
 } as unknown as new () => FastHeader;
-FastRtpHeader.prototype = RtpHeader.prototype;
 
 /** Same result as werift 0.24's `RtpHeader.deSerialize`, without the string-based bit reads. */
 export function fastDeserializeRtpHeader(raw: Buffer): RtpHeader {
@@ -155,24 +156,30 @@ function fastClone(this: RtpPacket): RtpPacket {
   return new RtpPacket(h as unknown as RtpHeader, this.payload);
 }
 
-const original = { deSerialize: RtpHeader.deSerialize, clone: RtpPacket.prototype.clone };
-
-/** werift's own implementations (for the equivalence test and the benchmark's baseline). */
-export const weriftOriginal = original;
+/** werift's own implementations (for the equivalence test and the benchmark's baseline), kept at the first install. */
+export const weriftOriginal = {} as { deSerialize: typeof RtpHeader.deSerialize; clone: RtpPacket['clone'] };
 
 // the fields of werift 0.24's RtpHeader, in order: a werift whose header differs keeps its own parser
 const FIELDS = 'version,padding,paddingSize,extension,marker,payloadOffset,payloadType,sequenceNumber,timestamp,ssrc,csrcLength,csrc,extensionProfile,extensionLength,extensions';
 
-/** Installs the fast parser into werift (idempotent); false (nothing changed) if werift's header is not the one it mirrors. */
-export function installFastRtpParsing(): boolean {
-  if (Object.keys(new RtpHeader()).join(',') !== FIELDS || Object.keys(new FastRtpHeader()).join(',') !== FIELDS) return false;
+/** Installs the fast parser into werift (idempotent); throws why (nothing changed) if werift's header is not the one it mirrors. */
+export function installFastRtpParsing(): void {
+  if (typeof RtpHeader !== 'function' || typeof RtpHeader.deSerialize !== 'function') throw new Error('werift exports no RtpHeader.deSerialize');
+  if (typeof RtpPacket !== 'function' || typeof RtpPacket.prototype.clone !== 'function') throw new Error('werift exports no RtpPacket.prototype.clone');
+  if (RtpHeader.deSerialize === fastDeserializeRtpHeader) return;
+  const fields = Object.keys(new RtpHeader()).join(',');
+  if (fields !== FIELDS) throw new Error(`werift's RtpHeader fields changed: ${fields}`);
+  FastRtpHeader.prototype = RtpHeader.prototype;
+  if (Object.keys(new FastRtpHeader()).join(',') !== FIELDS) throw new Error('the mirrored RtpHeader fields differ');
+  weriftOriginal.deSerialize = RtpHeader.deSerialize;
+  weriftOriginal.clone = RtpPacket.prototype.clone;
   RtpHeader.deSerialize = fastDeserializeRtpHeader;
   RtpPacket.prototype.clone = fastClone;
-  return true;
 }
 
 /** Puts werift's own parser back (the benchmark's `--baseline`). */
 export function uninstallFastRtpParsing(): void {
-  RtpHeader.deSerialize = original.deSerialize;
-  RtpPacket.prototype.clone = original.clone;
+  if (RtpHeader.deSerialize !== fastDeserializeRtpHeader) return;
+  RtpHeader.deSerialize = weriftOriginal.deSerialize;
+  RtpPacket.prototype.clone = weriftOriginal.clone;
 }

@@ -1,13 +1,14 @@
 /**
- * A shorter route for received RTP inside werift (0.24), set up per peer connection.
+ * `route` and `udp`: a shorter route for received RTP inside werift (0.24), set up per peer
+ * connection through lib/whep/werift/index.ts (`shortenRtpRoute` there never throws).
  *
  * Why: after decrypting a packet, werift hands it to the connection's RtpRouter (header
  * extensions parsed into an object, SSRC and RID tables), then to the RTCRtpReceiver's
  * handleRTP, which for every packet looks the codec up through getters that rebuild arrays,
  * lower-cases the codec name twice to check for RTX and RED, clones the packet, and calls its
  * async RTCP loop starter (a promise per packet), and only then fires the track's event. For an
- * audio-only WHEP stream none of that does anything after the first packet; in bench/whep it was
- * about a tenth of the main thread (README, Benchmarks → whep: `--alternate ";route"`).
+ * audio-only WHEP stream none of that does anything after the first packet (its cost:
+ * docs/benchmarks.md, `npm run bench -- whep --alternate ";route"`).
  *
  * What: once werift itself has delivered a packet of an SSRC to our track, so that the receiver
  * has created that SSRC's statistics and started its RTCP loop, later packets of that SSRC with
@@ -22,12 +23,11 @@
  * went through the UDP transport, an attempt to parse it as STUN, the ICE connection's event,
  * every subscriber of the DTLS transport (the handshake's too), SRTP decryption through the
  * session wrapper (the header parsed, the state object copied), a second parse of the decrypted
- * header and the DTLS transport's event, which is the router's way in: about a sixth of the
- * main thread's busy time in a profile of bench/whep, 7 % of the process's CPU when skipped
- * (`--alternate ";udp"`, README). Once the route has learnt the SSRC, a
+ * header and the DTLS transport's event, which is the router's way in (its cost:
+ * docs/benchmarks.md, `--alternate ";udp"`). Once the route has learnt the SSRC, a
  * datagram on the nominated pair's UDP transport that is RTP of that SSRC and payload type is
- * decrypted with the DTLS transport's own SRTP context (werift's rollover state, lib/whep/
- * werift-srtp.ts ciphers), its header parsed once, and handed on as above; the statistics werift
+ * decrypted with the DTLS transport's own SRTP context (werift's rollover state, the ciphers of
+ * lib/whep/werift/srtp.ts when active), its header parsed once, and handed on as above; the statistics werift
  * keeps on the way (ICE pair, DTLS transport, receiver) are updated as werift updates them.
  * Everything else, STUN, DTLS, RTCP and any other RTP, reaches werift unchanged.
  */
@@ -80,14 +80,18 @@ export interface RtpRoute {
 }
 
 /**
- * Sets up the short route on `pc` for packets of `receiver`, delivered to `deliver`. Returns
- * undefined (nothing changed) when werift does not look as expected.
+ * Sets up the short route on `pc` for packets of `receiver`, delivered to `deliver`. Throws why
+ * (nothing changed) when werift does not look as expected. The datagram shortcut is set up at
+ * the first learnt packet, once ICE has nominated a pair; if werift's ICE or DTLS internals are
+ * not there then, `onDatagramFallback` hears why and those packets keep werift's layers. Without
+ * `onDatagramFallback` there is no datagram shortcut.
  */
-export function shortenRtpRoute(pc: RTCPeerConnection, receiver: RTCRtpReceiver, deliver: (rtp: RtpPacket) => void): RtpRoute | undefined {
+export function shortenRtpRoute(pc: RTCPeerConnection, receiver: RTCRtpReceiver, deliver: (rtp: RtpPacket) => void, onDatagramFallback?: (reason: string) => void): RtpRoute {
   const router = (pc as unknown as Internals).router;
   const original = router?.routeRtp;
   const rx = receiver as unknown as ReceiverInternals;
-  if (!router || typeof original !== 'function' || typeof rx.remoteStreams !== 'object' || rx.remoteStreams === null) return undefined;
+  if (!router || typeof original !== 'function') throw new Error('werift RTCPeerConnection has no router.routeRtp');
+  if (typeof rx.remoteStreams !== 'object' || rx.remoteStreams === null) throw new Error('werift RTCRtpReceiver has no remoteStreams');
   // one SSRC per audio receiver is the rule; a Map would cost more than the checks it saves
   let ssrc = -1;
   let payloadType = -1;
@@ -104,7 +108,7 @@ export function shortenRtpRoute(pc: RTCPeerConnection, receiver: RTCRtpReceiver,
       ssrc = h.ssrc;
       payloadType = h.payloadType;
       stats = s as { add: (packet: RtpPacket) => void };
-      shortenDatagramRoute();
+      if (onDatagramFallback) shortenDatagramRoute(onDatagramFallback);
     },
   };
   router.routeRtp = (packet: RtpPacket) => {
@@ -120,15 +124,24 @@ export function shortenRtpRoute(pc: RTCPeerConnection, receiver: RTCRtpReceiver,
 
   /** The datagram shortcut on the nominated pair's UDP transport (see the top of this file); once. */
   let udpInstalled = false;
-  function shortenDatagramRoute(): void {
+  function shortenDatagramRoute(onDatagramFallback: (reason: string) => void): void {
     if (udpInstalled) return;
+    udpInstalled = true; // tried once per connection, whatever the outcome
     const dtls = receiver.dtlsTransport as unknown as DtlsInternals | undefined;
     const pair = dtls?.iceTransport?.connection?.nominated;
     const udp = pair?.protocol?.transport;
     const werift = udp?.onData;
-    if (!dtls || !pair || !udp || typeof werift !== 'function' || typeof dtls.srtp?.remoteContext?.decryptRtp !== 'function') return;
-    if (typeof dtls.bytesReceived !== 'number' || typeof pair.packetsReceived !== 'number') return;
-    udpInstalled = true;
+    const missing =
+      typeof RtpPacket !== 'function' ? 'werift exports no RtpPacket'
+      : !dtls || !pair ? "werift's DTLS transport has no iceTransport.connection.nominated"
+      : !udp || typeof werift !== 'function' ? "werift's nominated ICE pair has no protocol.transport.onData"
+      : typeof dtls.srtp?.remoteContext?.decryptRtp !== 'function' ? "werift's DTLS transport has no srtp.remoteContext.decryptRtp"
+      : typeof dtls.bytesReceived !== 'number' || typeof pair.packetsReceived !== 'number' ? "werift's DTLS transport or ICE pair keeps no packet counters"
+      : undefined;
+    if (missing || !dtls || !pair || !udp || !werift) {
+      onDatagramFallback(missing ?? 'werift internals missing');
+      return;
+    }
     const connection = dtls.iceTransport!.connection!;
     udp.onData = (data: Buffer, addr: unknown) => {
       // RTP (version 2, not RTCP's 192–208 in the second byte) of the learnt SSRC and payload type

@@ -1,9 +1,10 @@
 /**
- * Receiver reports at RTP's pace instead of werift's (0.24), per peer connection.
+ * `rr`: receiver reports at RTP's pace instead of werift's (0.24), per peer connection, set up
+ * through lib/whep/werift/index.ts (`paceReceiverReports` there never throws).
  *
  * Why: werift's receiver sends an RTCP receiver report every 0.5–1.5 s per stream, each encrypted
- * (SRTCP) and sent as its own datagram: at 50 streams ~45 sends a second, about a twentieth of the
- * Listen pipeline's CPU in bench/whep (`--alternate ";rr"`). RTP (RFC 3550 §6.2) recommends at
+ * (SRTCP) and sent as its own datagram, about one send a second per stream (its cost:
+ * docs/benchmarks.md, `npm run bench -- whep --alternate ";rr"`). RTP (RFC 3550 §6.2) recommends at
  * least 5 s between reports, and browsers send audio receiver reports every 5 s; WHEP servers (SRS,
  * mediamtx, Janus) do not need them more often, since ICE consent checks keep the session alive.
  *
@@ -27,11 +28,12 @@ interface DtlsInternals {
 
 export const RR_MIN_INTERVAL_MS = 5000;
 
-/** Paces the lone receiver reports `transport` sends; false (nothing changed) if it has no sendRtcp. */
-export function paceReceiverReports(transport: unknown, minIntervalMs = RR_MIN_INTERVAL_MS): boolean {
+/** Paces the lone receiver reports `transport` sends; throws why (nothing changed) if werift's DTLS transport or RTCP classes differ. */
+export function paceReceiverReports(transport: unknown, minIntervalMs = RR_MIN_INTERVAL_MS): void {
   const t = transport as DtlsInternals | undefined;
   const original = t?.sendRtcp;
-  if (!t || typeof original !== 'function') return false;
+  if (!t || typeof original !== 'function') throw new Error("werift's DTLS transport has no sendRtcp");
+  if (typeof RtcpRrPacket !== 'function') throw new Error('werift exports no RtcpRrPacket');
   let lastSent = -Infinity;
   t.sendRtcp = function (this: unknown, packets: unknown[]) {
     if (enabled && packets.length === 1 && packets[0] instanceof RtcpRrPacket) {
@@ -41,5 +43,4 @@ export function paceReceiverReports(transport: unknown, minIntervalMs = RR_MIN_I
     }
     return original.call(t, packets);
   };
-  return true;
 }

@@ -1,5 +1,6 @@
 /**
- * Leaner SRTP decryption for werift (0.24), installed once per process, for the two profiles
+ * `srtp`: leaner SRTP decryption for werift (0.24), installed once per process by `install()`
+ * (lib/whep/werift/index.ts), for the two profiles
  * werift negotiates: AES_CM_128_HMAC_SHA1_80 (what SRS and aiortc pick; Janus's default) and
  * AEAD_AES_128_GCM (werift's own preference; what pion-based servers such as mediamtx pick).
  *
@@ -7,7 +8,7 @@
  * much JS around it. For AES-CM: a new `aes-128-ctr` decipher (key schedule included) plus a new
  * HMAC (its key padded and hashed again) per packet, and a counter built through a BigInt. For
  * GCM: an IV built through a generic field writer, a zero-filled output grown from an empty
- * buffer, and copies. SRTP was about 17 % of the whep-in benchmark's main thread.
+ * buffer, and copies (figures: docs/benchmarks.md, `npm run bench -- whep-srtp`).
  *
  * What (only `decryptRtp` of werift's two cipher classes; encryption, SRTCP, the key
  * derivation and the roll-over counter bookkeeping of werift's SrtpContext are untouched):
@@ -22,8 +23,9 @@
  *   around it is leaner. A failed tag is the same `SrtpAuthenticationError`.
  * Both return what werift's own code returns: the same plaintext packet (header ‖ payload,
  * tag removed) and the same header, with the same padding checks and error messages.
- * `test/whep/werift-srtp.test.ts` compares them with werift's on many packets, including
- * tampered ones (each must fail the same way) and packets around a roll-over.
+ * `test/whep/werift/srtp.test.ts` compares them with werift's on many packets, including
+ * tampered ones (each must fail the same way) and packets around a roll-over. Nothing here
+ * touches werift before install(): a werift whose SRTP internals moved cannot break loading.
  */
 import crypto from 'node:crypto';
 import { RtpHeader, SrtpAuthenticationError, SrtpSession } from 'werift';
@@ -53,15 +55,18 @@ function cipherClass<T>(profile: number): CipherClass<T> {
   const key = Buffer.alloc(16);
   const salt = Buffer.alloc(profile === PROFILE_AEAD_AES_128_GCM ? 12 : 14);
   const session = new SrtpSession({ keys: { localMasterKey: key, localMasterSalt: salt, remoteMasterKey: key, remoteMasterSalt: salt }, profile } as never);
-  const cipher = (session as unknown as { remoteContext: { cipher: object } }).remoteContext.cipher;
-  return cipher.constructor as unknown as CipherClass<T>;
+  const cipher = (session as unknown as { remoteContext?: { cipher?: object } }).remoteContext?.cipher;
+  if (!cipher) throw new Error('werift SrtpSession has no remoteContext.cipher');
+  const cls = cipher.constructor as unknown as CipherClass<T> & { prototype: { decryptRtp?: unknown } };
+  if (typeof cls.prototype.decryptRtp !== 'function') throw new Error(`werift's SRTP cipher ${cipher.constructor.name} has no decryptRtp`);
+  return cls;
 }
-const CtrClass = cipherClass<CtrCipher>(PROFILE_AES_CM_80);
-const GcmClass = cipherClass<GcmCipher>(PROFILE_AEAD_AES_128_GCM);
-const original = { ctr: CtrClass.prototype.decryptRtp, gcm: GcmClass.prototype.decryptRtp };
 
-/** werift's own implementations (for the equivalence test and the benchmark's baseline). */
-export const weriftOriginalSrtp = original;
+/** werift's cipher classes and their own decryptRtp (found at the first install) */
+let classes: { Ctr: CipherClass<CtrCipher>; Gcm: CipherClass<GcmCipher> } | undefined;
+/** werift's own implementations (for the equivalence test and the benchmark's baseline), kept at the first install. */
+export const weriftOriginalSrtp = {} as { ctr: DecryptRtp; gcm: DecryptRtp };
+const original = weriftOriginalSrtp;
 
 // crypto.hash (one call, no object) is in Node ≥ 20.12; older 20.x computes the HMAC the usual way
 const oneShotHash = (crypto as unknown as { hash?: (alg: string, data: Buffer, enc: 'buffer') => Buffer }).hash;
@@ -214,38 +219,40 @@ function fastGcmDecryptRtp(this: GcmCipher, cipherText: Buffer, rolloverCounter:
 
 /**
  * Encrypts a packet with werift's own encryption and checks that our decryption gives what
- * werift's gives: a werift whose ciphers changed keeps its own code.
+ * werift's gives: a werift whose ciphers changed keeps its own code. Throws why not.
  */
-function selfTest(): boolean {
-  try {
-    for (const profile of [PROFILE_AES_CM_80, PROFILE_AEAD_AES_128_GCM]) {
-      const key = crypto.randomBytes(16);
-      const salt = crypto.randomBytes(profile === PROFILE_AEAD_AES_128_GCM ? 12 : 14);
-      const session = new SrtpSession({ keys: { localMasterKey: key, localMasterSalt: salt, remoteMasterKey: key, remoteMasterSalt: salt }, profile } as never);
-      const header = new RtpHeader({ payloadType: 111, sequenceNumber: 4321, timestamp: 123456, ssrc: 0x89abcdef, marker: true });
-      const packet = session.encrypt(crypto.randomBytes(77), header);
-      const ctx = (session as unknown as { remoteContext: { rtpAuthTagLength: number; cipher: CtrCipher | GcmCipher } }).remoteContext;
-      const ours = (profile === PROFILE_AES_CM_80 ? fastCtrDecryptRtp : fastGcmDecryptRtp).call(ctx.cipher as never, packet, 0, RtpHeader.deSerialize(packet.subarray(0, packet.length - ctx.rtpAuthTagLength)));
-      const theirs = (profile === PROFILE_AES_CM_80 ? original.ctr : original.gcm).call(ctx.cipher, packet, 0);
-      if (!ours[0].equals(theirs[0]) || ours[1].payloadOffset !== theirs[1].payloadOffset) return false;
-    }
-    return true;
-  } catch {
-    return false;
+function selfTest(): void {
+  for (const profile of [PROFILE_AES_CM_80, PROFILE_AEAD_AES_128_GCM]) {
+    const key = crypto.randomBytes(16);
+    const salt = crypto.randomBytes(profile === PROFILE_AEAD_AES_128_GCM ? 12 : 14);
+    const session = new SrtpSession({ keys: { localMasterKey: key, localMasterSalt: salt, remoteMasterKey: key, remoteMasterSalt: salt }, profile } as never);
+    const header = new RtpHeader({ payloadType: 111, sequenceNumber: 4321, timestamp: 123456, ssrc: 0x89abcdef, marker: true });
+    const packet = session.encrypt(crypto.randomBytes(77), header);
+    const ctx = (session as unknown as { remoteContext: { rtpAuthTagLength: number; cipher: CtrCipher | GcmCipher } }).remoteContext;
+    const ours = (profile === PROFILE_AES_CM_80 ? fastCtrDecryptRtp : fastGcmDecryptRtp).call(ctx.cipher as never, packet, 0, RtpHeader.deSerialize(packet.subarray(0, packet.length - ctx.rtpAuthTagLength)));
+    const theirs = (profile === PROFILE_AES_CM_80 ? original.ctr : original.gcm).call(ctx.cipher, packet, 0);
+    if (!ours[0].equals(theirs[0]) || ours[1].payloadOffset !== theirs[1].payloadOffset) throw new Error(`decrypting a werift ${profile === PROFILE_AES_CM_80 ? 'AES-CM' : 'AES-GCM'} packet gave another result than werift's own`);
   }
 }
 
-/** Installs the leaner SRTP decryption into werift (idempotent); false (nothing changed) if werift's ciphers no longer decrypt the way it mirrors. */
-export function installFastSrtp(): boolean {
-  if (CtrClass.prototype.decryptRtp === fastCtrDecryptRtp) return true;
-  if (!selfTest()) return false;
-  CtrClass.prototype.decryptRtp = fastCtrDecryptRtp;
-  GcmClass.prototype.decryptRtp = fastGcmDecryptRtp;
-  return true;
+/** Installs the leaner SRTP decryption into werift (idempotent); throws why (nothing changed) if werift's ciphers no longer decrypt the way it mirrors. */
+export function installFastSrtp(): void {
+  if (typeof SrtpSession !== 'function' || typeof RtpHeader !== 'function' || typeof SrtpAuthenticationError !== 'function') throw new Error('werift exports no SrtpSession, RtpHeader or SrtpAuthenticationError');
+  if (!classes) {
+    const found = { Ctr: cipherClass<CtrCipher>(PROFILE_AES_CM_80), Gcm: cipherClass<GcmCipher>(PROFILE_AEAD_AES_128_GCM) };
+    original.ctr = found.Ctr.prototype.decryptRtp;
+    original.gcm = found.Gcm.prototype.decryptRtp;
+    classes = found;
+  }
+  if (classes.Ctr.prototype.decryptRtp === fastCtrDecryptRtp) return;
+  selfTest();
+  classes.Ctr.prototype.decryptRtp = fastCtrDecryptRtp;
+  classes.Gcm.prototype.decryptRtp = fastGcmDecryptRtp;
 }
 
 /** Puts werift's own SRTP decryption back (the benchmark's A/B). */
 export function uninstallFastSrtp(): void {
-  CtrClass.prototype.decryptRtp = original.ctr;
-  GcmClass.prototype.decryptRtp = original.gcm;
+  if (!classes) return;
+  classes.Ctr.prototype.decryptRtp = original.ctr;
+  classes.Gcm.prototype.decryptRtp = original.gcm;
 }

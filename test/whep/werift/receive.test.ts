@@ -1,5 +1,5 @@
 /**
- * Guards lib/whep/werift-route.ts and lib/whep/werift-rtcp.ts on a real werift connection.
+ * Guards lib/whep/werift/route.ts and lib/whep/werift/rtcp.ts on a real werift connection.
  *
  * The short route: a real werift connection (two peer
  * connections on 127.0.0.1 in this process, DTLS-SRTP between them) delivers every packet, in
@@ -18,10 +18,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RTCPeerConnection, RTCRtpCodecParameters, RtcpRrPacket, RtpHeader, RtpPacket, type RTCRtpTransceiver } from 'werift';
-import { setShortRtpRoute, setUdpRtpRoute, shortenRtpRoute, type RtpRoute } from '../../lib/whep/werift-route';
-import { paceReceiverReports, setReceiverReportPacing } from '../../lib/whep/werift-rtcp';
-import '../../lib/whep'; // the other receive-path replacements, installed as whep-in has them
-import { sleep, until } from '../support/processes';
+import { paceReceiverReports, shortenRtpRoute, type RtpRoute } from '../../../lib/whep/werift';
+import { setFastPath } from '../../../lib/whep/werift/bench-switches';
+import '../../../lib/whep'; // the other receive-path replacements, installed as whep-in has them
+import { until } from '../../support/processes';
 
 const LOOPBACK = { iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' } };
 const opus = () => new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType: 111 });
@@ -68,9 +68,9 @@ describe('werift receive path: short RTP route, paced receiver reports', () => {
     await until(() => receiver.connectionState === 'connected' && out.sender.dtlsTransport?.state === 'connected', 20_000, 'the two werift peers to connect');
   });
   after(async () => {
-    setShortRtpRoute(true);
-    setUdpRtpRoute(true);
-    setReceiverReportPacing(true);
+    setFastPath('route', true);
+    setFastPath('udp', true);
+    setFastPath('rr', true);
     await Promise.all([sender?.close(), receiver?.close()]);
   });
 
@@ -139,10 +139,10 @@ describe('werift receive path: short RTP route, paced receiver reports', () => {
   });
 
   test('datagram shortcut switched off: werift ICE and DTLS layers again, router still skipped', async () => {
-    setUdpRtpRoute(false);
+    setFastPath('udp', false);
     const before = { shortcuts: route!.shortcuts, datagrams: route!.datagrams };
     const sent = await send(10);
-    setUdpRtpRoute(true);
+    setFastPath('udp', true);
     assert.deepEqual(got.slice(-10), sent);
     assert.equal(route!.datagrams, before.datagrams);
     assert.equal(route!.shortcuts, before.shortcuts + 10);
@@ -162,28 +162,35 @@ describe('werift receive path: short RTP route, paced receiver reports', () => {
     assert.equal(got.length, n, 'werift delivered neither (unknown payload type, unknown SSRC)');
   });
 
-  test('receiver reports: at most one per 5 s when paced, werift pace (0.5–1.5 s) when not', async () => {
+  test('receiver reports: 5 s or more apart when paced, werift pace (0.5–1.5 s) when not', async () => {
     assert.ok(paced, "the receiver's DTLS transport has sendRtcp to pace");
     await send(5); // werift's report loop runs once a packet has arrived
+    const since = (from: number) => reports.filter((t) => t >= from);
+    const gaps = (ts: number[]) => ts.slice(1).map((t, i) => t - ts[i]);
+    // waits on the reports themselves, not on a window: a loaded machine only makes them later
     let from = performance.now();
-    await sleep(4000);
-    const pacedCount = reports.filter((t) => t >= from).length;
-    assert.ok(pacedCount <= 1, `paced: ${pacedCount} reports in 4 s`);
-    setReceiverReportPacing(false);
-    from = performance.now();
-    await sleep(4000);
-    setReceiverReportPacing(true);
-    const unpaced = reports.filter((t) => t >= from).length;
-    assert.ok(unpaced >= 2, `unpaced: ${unpaced} reports in 4 s (werift sends one every 0.5–1.5 s)`);
+    await until(() => since(from).length >= 2, 20_000, 'two paced receiver reports');
+    const pacedGap = Math.min(...gaps(since(from)));
+    // (a report's trip over loopback may be delayed, never earlier than sent: a little below 5 s at most)
+    assert.ok(pacedGap >= 4500, `paced: two reports ${Math.round(pacedGap)} ms apart`);
+    setFastPath('rr', false);
+    try {
+      from = performance.now();
+      // three reports are at least 10 s when paced; werift's own pace sends them in 1.5–4.5 s
+      await until(() => since(from).length >= 3, 9000, "three receiver reports at werift's pace");
+      assert.ok(Math.min(...gaps(since(from))) < 2500, `unpaced gaps ${gaps(since(from)).map(Math.round).join(', ')} ms`);
+    } finally {
+      setFastPath('rr', true);
+    }
   });
 
   test('switched off, packets take werift route again', async () => {
-    setShortRtpRoute(false);
+    setFastPath('route', false);
     const before = route!.shortcuts;
     const sent = await send(10);
     assert.deepEqual(got.slice(-10), sent);
     assert.equal(route!.shortcuts, before);
-    setShortRtpRoute(true);
+    setFastPath('route', true);
     await send(5);
     assert.equal(route!.shortcuts, before + 5);
   });

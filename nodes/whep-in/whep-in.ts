@@ -3,7 +3,7 @@
  * stats (output 2). Glue only: the engine is lib/whep (WhepIn).
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { WhepIn, type WhepEvent, type WhepSummary } from '../../lib/whep';
+import { installWeriftLayer, onWeriftFallback, WhepIn, type WeriftFallback, type WhepEvent, type WhepSummary } from '../../lib/whep';
 import type { IceServer } from '../../lib/whep';
 import { CodedError } from '../../lib/util/errors';
 import { streamKey } from '../../lib/pcm';
@@ -27,10 +27,27 @@ interface WhepInDef extends NodeDef {
   insecureTls: boolean;
 }
 
+// the werift layer's report is logged once per Node-RED process, each fallback warned once
+let weriftLogged = false;
+const weriftWarned = new Set<string>();
+
 export = function (RED: NodeAPI) {
   function WhepInNode(this: Node<{ token?: string; iceServers?: string }>, config: WhepInDef) {
     RED.nodes.createNode(this, config);
     const node = this;
+    const werift = installWeriftLayer();
+    const warnFallback = (f: WeriftFallback) => {
+      if (weriftWarned.has(f.fastPath)) return;
+      weriftWarned.add(f.fastPath);
+      node.warn(RED._('whep-in.werift.fallback', { version: werift.weriftVersion, tested: werift.testedWith, path: f.fastPath, reason: f.reason }));
+    };
+    if (!weriftLogged) {
+      weriftLogged = true;
+      if (werift.active.length) node.log(RED._('whep-in.werift.active', { version: werift.weriftVersion, paths: werift.active.join(', ') }));
+      for (const f of werift.fallbacks) warnFallback(f);
+    }
+    // a per-connection fast path can still fall back at a stream's first connection
+    const stopWeriftWarnings = onWeriftFallback(warnFallback);
     const num = (v: string, d: number) => (v === '' || v === undefined || !Number.isFinite(Number(v)) ? d : Number(v));
     const engine = new WhepIn(
       {
@@ -124,6 +141,7 @@ export = function (RED: NodeAPI) {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       clearImmediate(autostart);
+      stopWeriftWarnings();
       engine.close().then(done, done);
     });
   }

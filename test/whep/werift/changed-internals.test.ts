@@ -69,15 +69,17 @@ describe('whep-in on a werift with changed internals', () => {
     await src?.kill();
   });
 
-  test("SRTP sessions' remoteContext renamed: whep-in still registers and streams; srtp (at install) and udp (at the first connection) fall back, each warned", async () => {
+  test("SRTP sessions' remoteContext renamed: whep-in still registers and streams; srtp (at install) and udp (at the first connection) fall back, each warned", async (t) => {
     const out = await runWhepIn({ remoteContext: 'remoteCryptoContext' }, src.url);
+    for (const w of out.warns ?? []) t.diagnostic(w);
     assertDegradedNotBroken(out, ['srtp', 'udp'], ['rtp', 'events', 'route', 'udp', 'rr']);
     assert.match(out.report!.fallbacks.find((f) => f.fastPath === 'srtp')!.reason, /remoteContext/);
     assert.deepEqual(out.report!.active, ['rtp', 'events', 'route', 'rr']);
   });
 
-  test('an internal of every fast path renamed: every one falls back, werift alone carries the audio', async () => {
+  test('an internal of every fast path renamed: every one falls back, werift alone carries the audio', async (t) => {
     const out = await runWhepIn({ remoteContext: 'remoteCryptoContext', csrcLength: 'csrcCount', promiseStack: 'asyncStack', routeRtp: 'dispatchRtp', sendRtcp: 'transmitRtcp' }, src.url);
+    for (const w of out.warns ?? []) t.diagnostic(w);
     assertDegradedNotBroken(out, ['rtp', 'srtp', 'events', 'route', 'udp', 'rr'], []);
     assert.deepEqual(out.report!.active, []);
   });

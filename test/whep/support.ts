@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PcmMessage } from '../../lib/pcm';
 import { sleep, spawnPeer, until } from '../support/processes';
+import { PYTHON } from '../support/peers';
 import { WhepIn, type WhepEvent, type WhepInOptions } from '../../lib/whep';
 
 export const root = path.resolve(__dirname, '..', '..', '..');
@@ -98,7 +99,7 @@ export async function startAiortc(pcm48k: Buffer, loop = false): Promise<{ url: 
   const failures: string[] = [];
   for (let attempt = 1; attempt <= 2; attempt++) {
     // 3 minutes is the most any test using it runs; the guard kills it whatever happens
-    const peer = spawnPeer('/usr/bin/python3', [script, '--pcm', file, ...(loop ? ['--loop'] : [])], 180_000);
+    const peer = spawnPeer(PYTHON, [script, '--pcm', file, ...(loop ? ['--loop'] : [])], 180_000);
     let exitCode: number | null | undefined;
     void peer.exited.then((c) => (exitCode = c));
     const ready = () => /^READY (\d+)$/m.exec(peer.stdout());
@@ -131,7 +132,7 @@ export async function startAiortc(pcm48k: Buffer, loop = false): Promise<{ url: 
 }
 
 /** The werift source in a child process (a server the test can kill); it lives 3 minutes at most. */
-export async function startSourceProcess(args: string[] = []): Promise<{ url: string; port: number; proc: ChildProcess; kill: () => Promise<void> }> {
+export async function startSourceProcess(args: string[] = []): Promise<{ url: string; port: number; durationMs: number; proc: ChildProcess; kill: () => Promise<void> }> {
   const peer = spawnPeer(process.execPath, [path.join(root, 'dist', 'test', 'peers', 'whep-source-cli.js'), ...args], 180_000);
   let exited = false;
   void peer.exited.then(() => (exited = true));
@@ -143,7 +144,7 @@ export async function startSourceProcess(args: string[] = []): Promise<{ url: st
     peer.kill();
     throw new Error(`whep source ${exited ? 'exited' : 'did not start within 30 s'}: ${peer.stderr() || '(no stderr)'}`);
   }
-  const info = JSON.parse(line) as { url: string; port: number };
+  const info = JSON.parse(line) as { url: string; port: number; durationMs: number };
   const kill = async () => {
     peer.kill();
     await Promise.race([peer.exited, sleep(3000)]);

@@ -43,7 +43,7 @@ import { Session } from 'node:inspector';
 import path from 'node:path';
 import { ResampleStreams } from '../../lib/resample';
 import { setWriteBatching, WsSender } from '../../lib/ws';
-import { WhepIn, type OpusRate } from '../../lib/whep';
+import { installWeriftLayer, WhepIn, type OpusRate } from '../../lib/whep';
 import { setFastPath } from '../../lib/whep/werift/bench-switches';
 import { median, numberOption, pct } from '../support/stats';
 import { linkPackage, makeUserDir, startNodeRed } from '../../test/support/node-red-process';
@@ -382,6 +382,8 @@ async function main() {
     live: summary.live,
     output: `${rate} Hz ${channels === 1 ? 'mono' : 'stereo'}, ${chunkMs} ms chunks`,
     optimisationsOff: [...without].join(',') || 'none',
+    // a fast path that fell back (werift differs from the one it mirrors) runs werift's own code
+    weriftFallbacks: installWeriftLayer().fallbacks.map((f) => f.fastPath).join(',') || 'none',
     opus: voip ? 'voip 32 kbit/s (SILK/hybrid)' : 'audio 64 kbit/s (CELT)',
     srtp: negotiated,
     ...(ws ?? {}),

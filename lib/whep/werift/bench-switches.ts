@@ -12,12 +12,13 @@ import { installFastRtpParsing, uninstallFastRtpParsing } from './rtp';
 import { installFastSrtp, uninstallFastSrtp } from './srtp';
 
 /**
- * Turns one fast path on or off. Throws when it fell back at install (werift's own code runs
- * either way: an A/B of it would compare werift with itself).
+ * Turns one fast path on or off. A fast path that fell back stays werift's own code: turning it
+ * on does nothing, turning it off throws (an A/B of it would compare werift with itself).
  */
 export function setFastPath(fastPath: FastPath, on: boolean): void {
   const report = install();
   const fallback = report.fallbacks.find((f) => f.fastPath === fastPath);
+  if (fallback && on) return;
   if (fallback) throw new Error(`the werift fast path "${fastPath}" is not active (${fallback.reason}): nothing to compare`);
   switch (fastPath) {
     case 'rtp':

@@ -17,7 +17,7 @@
  * handler as the track would hand it. Anything else takes werift's route unchanged: another
  * SSRC, another payload type (RTX, RED), transport-wide congestion control set up, the receiver
  * stopped. If werift's internals are not shaped as expected, nothing is changed.
- * `test/whep/werift-receive.test.ts` checks both routes give the same packets and statistics.
+ * `test/whep/werift/receive.test.ts` checks both routes give the same packets and statistics.
  *
  * Shorter still (`udp`): those packets also skip werift's ICE and DTLS layers. Each datagram
  * went through the UDP transport, an attempt to parse it as STUN, the ICE connection's event,

@@ -6,8 +6,8 @@
  * the header, the decrypted packet is parsed again, the receiver clones it before handing it to
  * the track), and each build is slow: the compiled class defines its 15 fields with
  * `Object.defineProperty` and reads the header bits through `getBit`, which goes through a
- * binary string (`n.toString(2).split("")`). In the whep-in benchmark that was about 17 % of the
- * process's CPU plus a share of the garbage collection (README, Benchmarks → whep).
+ * binary string (`n.toString(2).split("")`) (its cost: docs/benchmarks.md,
+ * `npm run bench -- whep --alternate ";rtp"`).
  *
  * What: `RtpHeader.deSerialize` and `RtpPacket.prototype.clone` are replaced by versions that
  * return the same objects (instances of werift's `RtpHeader`, same own fields in the same order,

@@ -293,19 +293,29 @@ export class RtspOutput extends EventEmitter {
     // built once (interleaved header room in front), the same buffer to every player/publisher
     const packet = rtp.packet(u.payload, u.timestamp, u.marker ?? this.markNext);
     this.markNext = false;
-    // broadcast() settles every player's failure with that player: nothing it meets reaches the
-    // encoder or the pacer, so the stream's clock and frame count never depend on the players
-    this.server?.broadcast(packet);
-    // AAC frames are encoded even while disconnected (the ffmpeg child keeps its pipe flowing)
-    if (this.publisher && !this.publisher.sendRtp(packet) && this.opts.codec === 'aac') this.framesDropped++;
-    // RTCP sender reports ride on the stream's own clock: every 5 s of RTP time (RFC 3550's
-    // minimum interval), right after the packet whose timestamp they map to NTP
-    if (rtp.senderReportDue) {
-      const sr = rtp.senderReport();
-      this.server?.broadcastRtcp(sr);
-      this.publisher?.sendRtcp(sr);
+    // broadcast() settles every player's failure with that player; and whatever else sending
+    // meets stays here: it never reaches the encoder (the AAC one calls this from a pipe's data
+    // handler) nor the pacer, so the stream's clock and frame count never depend on the players
+    try {
+      this.server?.broadcast(packet);
+      // AAC frames are encoded even while disconnected (the ffmpeg child keeps its pipe flowing)
+      if (this.publisher && !this.publisher.sendRtp(packet) && this.opts.codec === 'aac') this.framesDropped++;
+      // RTCP sender reports ride on the stream's own clock: every 5 s of RTP time (RFC 3550's
+      // minimum interval), right after the packet whose timestamp they map to NTP
+      if (rtp.senderReportDue) {
+        const sr = rtp.senderReport();
+        this.server?.broadcastRtcp(sr);
+        this.publisher?.sendRtcp(sr);
+      }
+    } catch (err) {
+      const message = (err as Error).message;
+      if (message !== this.lastSendError) this.emit('log', `RTSP output: sending a packet failed: ${message}`);
+      this.lastSendError = message;
     }
   }
+
+  /** the last send failure logged (the same one is not logged 50 times a second) */
+  private lastSendError: string | undefined;
 
   /** Releases every socket, timer and child process. */
   async close(): Promise<void> {

@@ -53,6 +53,9 @@ interface Session {
   rtpPort: number;
   rtcpPort: number;
   playing: boolean;
+  /** it has played at least once (a session set up and never played expires sooner) */
+  played: boolean;
+  createdAt: number;
   lastSeen: number;
   /** TCP: when its connection was first found with more than MAX_QUEUED bytes queued (a stalled reader) */
   stalledSince?: number;
@@ -74,6 +77,11 @@ export const MAX_SEND_FAILURES = 50;
 export const DEFAULT_MAX_PLAYERS = 100;
 /** A request (or an interleaved frame) must arrive whole within this many ms of its first byte. */
 export const REQUEST_TIMEOUT_MS = 5000;
+/**
+ * A session set up but never played is dropped after this long: players PLAY right after SETUP,
+ * and a client that only sets up must not hold places under the maximum for a session timeout.
+ */
+export const SETUP_TIMEOUT_MS = 10000;
 const SERVER_NAME = 'node-red-contrib-live-audio';
 const PUBLIC = 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
 
@@ -133,6 +141,7 @@ export class RtspServer extends EventEmitter {
 
   private setPlaying(s: Session, on: boolean): void {
     s.playing = on;
+    if (on) s.played = true;
     s.stalledSince = undefined;
     this.playing = [...this.sessions.values()].filter((x) => x.playing);
     if (s.tcp && !s.conn.destroyed) {
@@ -220,6 +229,11 @@ export class RtspServer extends EventEmitter {
           this.emit('log', `RTSP player ${s.remote} has read nothing for ${this.timeoutSec} s: closing its connection`);
           s.conn.destroy(); // its 'close' removes the session
         }
+        continue;
+      }
+      if (!s.played && !s.playing && now - s.createdAt > SETUP_TIMEOUT_MS) {
+        this.emit('log', `RTSP session ${s.id} of ${s.remote} was set up but not played within ${SETUP_TIMEOUT_MS / 1000} s: dropped`);
+        this.removeSession(s);
         continue;
       }
       if (now - s.lastSeen > this.timeoutSec * 1000) {
@@ -392,7 +406,7 @@ export class RtspServer extends EventEmitter {
     }
     const id = randomBytes(8).toString('hex').toUpperCase();
     const s: Session = {
-      id, remote, conn, playing: false, lastSeen: Date.now(), failures: 0, onSent: () => {}, onRtcpSent: () => {},
+      id, remote, conn, playing: false, played: false, createdAt: Date.now(), lastSeen: Date.now(), failures: 0, onSent: () => {}, onRtcpSent: () => {},
       tcp: t.kind === 'tcp', address: conn.remoteAddress ?? '',
       rtpChannel: t.kind === 'tcp' ? t.rtp : 0, rtcpChannel: t.kind === 'tcp' ? t.rtcp : 1,
       rtpPort: t.kind === 'udp' ? t.rtp : 0, rtcpPort: t.kind === 'udp' ? t.rtcp : 0,

@@ -61,7 +61,8 @@ export class AnnouncementStream extends EventEmitter {
   idleFrames: number;
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  private readonly onState: (s: string) => void;
+  private readonly onState: (s: string, detail?: string) => void;
+  private readonly onOutputLog: (line: string) => void;
   private readonly rate: number;
   /**
    * Announcer events raised while a frame is being made (started, finished) wait here until the
@@ -90,11 +91,15 @@ export class AnnouncementStream extends EventEmitter {
     );
     this.pacer.on('error', (e: Error) => this.emit('log', `frame output failed: ${e.message}`));
     this.announcer.on('log', (x) => this.emit('log', x));
+    // the output's own lines too (a refused SETUP, a connection closed for being slow, a push retry)
+    this.onOutputLog = (x: string) => this.emit('log', x);
+    this.output.on('log', this.onOutputLog);
     this.announcer.on('event', (x: AnnouncementEvent) => (this.making ? this.held.push(x) : this.emit('event', x)));
     const live = opts.liveStates;
-    this.onState = (s: string) => {
+    this.onState = (s: string, detail?: string) => {
       if (live) this.announcer.hold(!live.includes(s));
-      this.emit('state', s);
+      // the output's detail too: why a push target is reconnecting, for the node's status
+      this.emit('state', s, detail);
     };
     this.output.on('state', this.onState);
     if (live) this.announcer.hold(!live.includes(this.output.state));
@@ -134,6 +139,7 @@ export class AnnouncementStream extends EventEmitter {
       this.pacer.stop();
       this.announcer.close();
       this.output.off('state', this.onState);
+      this.output.off('log', this.onOutputLog);
       // a close during start (a quick redeploy) must wait for the server to be up to close it
       await this.starting?.catch(() => undefined);
       await Promise.all([this.output.close(), this.engine.close()]);

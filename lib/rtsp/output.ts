@@ -35,7 +35,8 @@ export interface RtspOutputOptions {
   channels: 1;
   /** length of one frame (ms): writeFrame is called every frameMs of wall clock */
   frameMs: number;
-  serve?: { host: string; port: number; path: string; auth?: RtspAuth & { scheme?: 'basic' | 'digest' }; sessionTimeoutSec?: number };
+  /** maxPlayers: most players at once (default 100), a SETUP beyond is refused with 453 */
+  serve?: { host: string; port: number; path: string; auth?: RtspAuth & { scheme?: 'basic' | 'digest' }; sessionTimeoutSec?: number; maxPlayers?: number };
   push?: { url: string; auth?: RtspAuth; transport?: 'tcp' | 'udp'; backoff?: { initialMs: number; maxMs: number } };
   /** ffmpeg executable for AAC (default `ffmpeg` on PATH) */
   ffmpegPath?: string;
@@ -53,6 +54,12 @@ export interface RtspOutputStats {
   reconnects: number;
   /** frames written while nothing could take them (push not connected) */
   framesDropped: number;
+  /** serve: SETUPs refused (a Transport we cannot honour, or no room for another player) */
+  setupsRefused: number;
+  /** serve: players dropped because sending to them kept failing */
+  playersDropped: number;
+  /** serve: connections closed for not completing a request in time */
+  connectionsTimedOut: number;
   lastError?: string;
 }
 
@@ -92,6 +99,8 @@ export class RtspOutput extends EventEmitter {
     checkCodecInput(o.codec, o.rate, o.frameMs);
     if (o.mode === 'serve' && !o.serve) throw badConfig('serve settings', 'missing', 'host, port and path');
     if (o.mode === 'push' && !o.push) throw badConfig('push settings', 'missing', 'a URL like rtsp://host:8554/path');
+    const maxPlayers = o.serve?.maxPlayers;
+    if (o.mode === 'serve' && maxPlayers !== undefined && !(Number.isInteger(maxPlayers) && maxPlayers >= 1)) throw badConfig('maximum players', String(maxPlayers), 'a whole number from 1');
     this.opts = o;
     this.frameSamples = (o.rate * o.frameMs) / 1000;
     if (o.mode === 'push') this.publisher = this.makePublisher(); // validates the URL now
@@ -129,6 +138,9 @@ export class RtspOutput extends EventEmitter {
       listeners: this.players,
       reconnects: this.publisher?.reconnects ?? 0,
       framesDropped: this.framesDropped,
+      setupsRefused: this.server?.setupsRefused ?? 0,
+      playersDropped: this.server?.playersDropped ?? 0,
+      connectionsTimedOut: this.server?.connectionsTimedOut ?? 0,
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
     };
   }
@@ -199,6 +211,8 @@ export class RtspOutput extends EventEmitter {
       const server = new RtspServer({ ...s, sdp: this.sdp, requestSenderReport: this.requestSenderReport, nextPacket: () => ({ seq: this.rtp!.nextSeq, rtptime: this.nextTimestamp() }) });
       server.on('listener', (e: { count: number; remote: string }) => this.emit('listener', e));
       server.on('log', (l: string) => this.emit('log', l));
+      // a player dropped (CodedError rtsp.playerDropped): worth a warning, the stream goes on
+      server.on('warning', (w: CodedError) => this.emit('warning', w));
       try {
         await server.start();
       } catch (err) {
@@ -279,17 +293,29 @@ export class RtspOutput extends EventEmitter {
     // built once (interleaved header room in front), the same buffer to every player/publisher
     const packet = rtp.packet(u.payload, u.timestamp, u.marker ?? this.markNext);
     this.markNext = false;
-    this.server?.broadcast(packet);
-    // AAC frames are encoded even while disconnected (the ffmpeg child keeps its pipe flowing)
-    if (this.publisher && !this.publisher.sendRtp(packet) && this.opts.codec === 'aac') this.framesDropped++;
-    // RTCP sender reports ride on the stream's own clock: every 5 s of RTP time (RFC 3550's
-    // minimum interval), right after the packet whose timestamp they map to NTP
-    if (rtp.senderReportDue) {
-      const sr = rtp.senderReport();
-      this.server?.broadcastRtcp(sr);
-      this.publisher?.sendRtcp(sr);
+    // broadcast() settles every player's failure with that player; and whatever else sending
+    // meets stays here: it never reaches the encoder (the AAC one calls this from a pipe's data
+    // handler) nor the pacer, so the stream's clock and frame count never depend on the players
+    try {
+      this.server?.broadcast(packet);
+      // AAC frames are encoded even while disconnected (the ffmpeg child keeps its pipe flowing)
+      if (this.publisher && !this.publisher.sendRtp(packet) && this.opts.codec === 'aac') this.framesDropped++;
+      // RTCP sender reports ride on the stream's own clock: every 5 s of RTP time (RFC 3550's
+      // minimum interval), right after the packet whose timestamp they map to NTP
+      if (rtp.senderReportDue) {
+        const sr = rtp.senderReport();
+        this.server?.broadcastRtcp(sr);
+        this.publisher?.sendRtcp(sr);
+      }
+    } catch (err) {
+      const message = (err as Error).message;
+      if (message !== this.lastSendError) this.emit('log', `RTSP output: sending a packet failed: ${message}`);
+      this.lastSendError = message;
     }
   }
+
+  /** the last send failure logged (the same one is not logged 50 times a second) */
+  private lastSendError: string | undefined;
 
   /** Releases every socket, timer and child process. */
   async close(): Promise<void> {

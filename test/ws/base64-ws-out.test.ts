@@ -186,7 +186,7 @@ const core = ['common/20-inject', 'common/21-debug', 'common/90-comment', 'commo
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   (p) => require(require.resolve(`@node-red/nodes/core/${p}.js`, { paths: [require.resolve('node-red')] })) as NodeModule,
 );
-for (const name of ['base64-ws-out-asr', 'base64-ws-out-per-stream']) {
+for (const name of ['base64-ws-out-asr', 'base64-ws-out-per-stream', 'base64-ws-out-ack']) {
   test(`example ${name}.json deploys without errors and streams to a receiver`, async () => {
     const r = await receiver({ reply: () => JSON.stringify({ text: '你好' }) });
     const file = join(__dirname, '..', '..', '..', 'examples', `${name}.json`);
@@ -197,6 +197,7 @@ for (const name of ['base64-ws-out-asr', 'base64-ws-out-per-stream']) {
     assert.ok(ours.length > 0);
     await until(() => r.frames.length >= 3, 15_000, 'frames from the example');
     for (const n of ours) assert.equal(n.error.called, false, `no error on ${n.id}`);
+    if (name === 'base64-ws-out-ack') assert.deepEqual(r.frames.slice(0, 3).map((f) => f.json.seq), [0, 1, 2], 'ack mode: frames carry seq');
   });
 }
 

@@ -18,6 +18,8 @@ export interface KillRunOptions {
   streams?: number;
   /** ms between chunks of each stream (default 10: 200 ms chunks at 20× real time) */
   everyMs?: number;
+  /** stop killing after this long (default 55000): the run then reports the kills done */
+  maxMs?: number;
 }
 
 export interface KillRunResult {
@@ -81,6 +83,8 @@ export async function killRun(o: KillRunOptions): Promise<KillRunResult> {
   s.on('event', (e: SenderEvent) => events.push(e));
   let fed = 0;
   let kills = 0;
+  const end = Date.now() + (o.maxMs ?? 55_000);
+  const left = () => Math.max(1000, end - Date.now());
   try {
     await start();
     const feeder = setInterval(() => {
@@ -88,16 +92,16 @@ export async function killRun(o: KillRunOptions): Promise<KillRunResult> {
       fed++;
     }, o.everyMs ?? 10);
     try {
-      for (; kills < o.kills; kills++) {
+      for (; kills < o.kills && Date.now() < end; kills++) {
         // mid-stream: after this receiver has consumed a few frames (a different number each time)
         const want = 4 + ((kills * 7) % 11);
-        await until(() => incarnationFrames >= want, 30_000, `receiver ${kills} consuming`);
+        await until(() => incarnationFrames >= want, left(), `receiver ${kills} consuming`);
         peer!.kill('SIGKILL');
         await peer!.exited;
         await sleep(50 + ((kills * 37) % 150));
         await start();
       }
-      await until(() => incarnationFrames >= 10, 30_000, 'the last receiver consuming');
+      await until(() => incarnationFrames >= 10, left(), 'the last receiver consuming');
     } finally {
       clearInterval(feeder);
     }

@@ -142,12 +142,21 @@ export class WsConnection extends EventEmitter {
   private retryTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private provenTimer: NodeJS.Timeout | undefined;
+  /** the peer sent Close and has not closed the socket: cut off after a grace instead of ws's 30 s */
+  private closeGrace: NodeJS.Timeout | undefined;
   /** the current connection got a frame through or stayed up long enough: its end restarts the back-off */
   private proven = false;
   /** connections in a row that ended before proving themselves */
   private earlyCloses = 0;
   private everOpened = false;
   private closed = false;
+  /**
+   * The code of the Close frame we sent while the connection was still open (the peer had not
+   * closed first): a Close coming back with the same code answers ours, so the peer read every
+   * frame before it. A Close the peer sent on its own (first, or crossing ours) proves nothing:
+   * a peer that has sent Close may discard what arrives afterwards (RFC 6455, 5.5.1).
+   */
+  private ourCloseCode: number | undefined;
   private closing: Promise<void> | undefined;
   /** ends a close()'s wait for the queue to drain early */
   private endFlush: (() => void) | undefined;
@@ -302,7 +311,10 @@ export class WsConnection extends EventEmitter {
           resolve();
         });
         if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-        else ws.close(code);
+        else {
+          if (ws.readyState === WebSocket.OPEN) this.ourCloseCode = code;
+          ws.close(code);
+        }
       });
     }
     // whatever is still unsettled (no socket, or settled above) is given up
@@ -385,6 +397,8 @@ export class WsConnection extends EventEmitter {
       this.socket = undefined;
       this.stopPing();
       clearTimeout(this.provenTimer);
+      clearTimeout(this.closeGrace);
+      this.closeGrace = undefined;
       clearTimeout(this.probeTimer);
       this.probeTimer = undefined;
       this.pings = [];
@@ -409,8 +423,8 @@ export class WsConnection extends EventEmitter {
     if (this.closed) {
       // we closed: ws wrote these before our Close frame (or the socket died first)
       for (const i of notWritten) this.written(i);
-      // 1006: no Close frame came back (reset, terminate): the handshake did not complete
-      if (!this.ackBy && code !== 1006) this.confirm(this.window.length);
+      // the peer's Close answered ours (same code) only if we sent ours first; 1006 = none came
+      if (!this.ackBy && this.ourCloseCode !== undefined && code === this.ourCloseCode) this.confirm(this.window.length);
       return; // shutdown() gives up what is left
     }
     if (this.ackBy) {
@@ -449,6 +463,12 @@ export class WsConnection extends EventEmitter {
   private pump(): void {
     const ws = this.ws;
     if (!ws || this.state !== 'open') return;
+    if (ws.readyState === WebSocket.CLOSING && !this.closed && !this.closeGrace) {
+      // the peer closed and we answered, but it keeps the socket open (a receiver stuck in its
+      // own close): frames would wait for ws's 30 s close timeout; reconnect after 1 s instead
+      this.closeGrace = setTimeout(() => ws.terminate(), 1000);
+      this.closeGrace.unref();
+    }
     // keep at most ~1 MB in ws/kernel buffers so a slow peer backs up into our bounded queue
     while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount < 1 << 20) {
       const item = this.queue.shift() as Pending | undefined;

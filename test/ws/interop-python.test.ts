@@ -30,12 +30,12 @@ after(async () => {
   for (const p of peers) p.kill();
 });
 
-async function pythonReceiver(): Promise<{ url: string; events: PyEvent[] }> {
+async function pythonReceiver(extra: string[] = []): Promise<{ url: string; events: PyEvent[] }> {
   const script = join(__dirname, '..', '..', '..', 'test', 'peers', 'ws_receiver.py');
   const events: PyEvent[] = [];
   let port = 0;
   // stdin stays open: the receiver exits when it closes (or after --max-seconds)
-  const peer = spawnPeer(PYTHON, [script, '--max-seconds', '120'], 130_000, {
+  const peer = spawnPeer(PYTHON, [script, '--max-seconds', '120', ...extra], 130_000, {
     stdin: 'pipe',
     onLine: (line) => {
       if (!line) return;
@@ -122,3 +122,25 @@ test('python websockets: per-stream connections with zero masking keys and perme
   assert.ok(opens.every((e) => /permessage-deflate/.test(e.extensions ?? '')), JSON.stringify(opens));
   assert.deepEqual(py.events.filter((e) => e.ev === 'close').map((e) => e.code), [1000, 1000]);
 });
+
+for (const maxQueue of [1, 32]) {
+  test(`python websockets that reads 3 frames and closes, 25 times (max_queue ${maxQueue}): every chunk it did not read is counted unconfirmed or dropped`, { skip: missingPeer('websockets') }, async () => {
+    const py = await pythonReceiver(['--close-after', '3', '--close-count', '25', '--max-queue', String(maxQueue)]);
+    const s = new WsSender({ target: { url: py.url, backoffInitialMs: 20, backoffMaxMs: 100 } });
+    senders.push(s);
+    const total = 300;
+    for (let i = 0; i < total; i++) {
+      s.push({ payload: pcmFor(0, i * 3200, 3200), ...FMT16K, stmId: 'pc', timestamp: 1_700_000_000_000 + i * 200 });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    await s.close();
+    const read = new Set(py.events.filter((e) => e.ev === 'frame' && e.text).map((e) => JSON.parse(e.text!).timestamp)).size;
+    const c = s.summary();
+    console.log(`# python max_queue ${maxQueue}: read ${read} of ${total}; written ${c.written}, confirmed ${c.confirmed}, unconfirmed ${c.unconfirmed}, dropped ${c.dropped}`);
+    assert.equal(c.written + c.dropped, total);
+    assert.equal(c.written, c.confirmed + c.unconfirmed);
+    assert.ok(c.confirmed <= read, `confirmed ${c.confirmed} but the application read ${read}`);
+    assert.ok(total - read <= c.unconfirmed + c.dropped, `${total - read - c.unconfirmed - c.dropped} chunks lost silently`);
+  });
+}

@@ -287,3 +287,33 @@ test('node: ack mode: frames carry seq, the reply field acknowledges them, count
   assert.equal(c.acknowledged, 3);
   assert.equal(c.unconfirmed, 0);
 });
+
+test('node: a server that accepts and closes at once (rejected token) gets one warning with its close code and reason, and growing delays', async () => {
+  const { WebSocketServer } = await import('ws');
+  const { createServer } = await import('node:http');
+  const http = createServer();
+  const wss = new WebSocketServer({ server: http });
+  let conns = 0;
+  wss.on('connection', (ws) => {
+    conns++;
+    ws.close(4001, 'invalid token');
+  });
+  await new Promise<void>((res) => http.listen(0, '127.0.0.1', () => res()));
+  try {
+    const port = (http.address() as import('node:net').AddressInfo).port;
+    await load(nodes, flow(`ws://127.0.0.1:${port}/asr?token=t0ps3cret`, { backoffInitial: 0.05, backoffMax: 30 }));
+    const o = getNode('o1');
+    await until(() => o.warn.getCalls().some((c: any) => /keeps closing/.test(String(c.args[0]))), 10_000, 'the warning');
+    const warned = o.warn.getCalls().map((c: any) => String(c.args[0])).filter((t: string) => /keeps closing/.test(t));
+    assert.equal(warned.length, 1);
+    assert.match(warned[0], /code 4001, reason "invalid token"/);
+    assert.ok(!warned[0].includes('t0ps3cret'), warned[0]);
+    const at = conns;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(conns - at <= 2, `${conns - at} more connections in the next second`);
+  } finally {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+    await new Promise<void>((res) => http.close(() => res()));
+  }
+});

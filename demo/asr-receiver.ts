@@ -4,6 +4,11 @@
  * shows per stream what arrived (terminal and a web page), answers like a recogniser would
  * (a JSON reply per second of audio, so replies flow back into Node-RED), and saves each stream
  * as a WAV file. Loopback only.
+ *
+ * Acknowledgements (base64-ws-out's ack mode): a frame that carries a numeric `seq` is answered,
+ * once consumed, with `{"stmId","ack":<seq>}`; a frame whose `seq` is not higher than the last one
+ * consumed for its stream is a re-sent duplicate and is acknowledged again but not used twice.
+ * The stream's last seq is forgotten at its end frame (a new stream under that id starts at 0).
  */
 import http from 'node:http';
 import fs from 'node:fs';
@@ -32,6 +37,9 @@ interface StreamInfo {
   ended: boolean;
   pcm: Buffer[];
   repliedSeconds: number;
+  /** ack mode: the last seq consumed (-1 before the first) and re-sent duplicates ignored */
+  lastSeq: number;
+  duplicates: number;
 }
 
 export interface AsrReceiver {
@@ -66,7 +74,7 @@ export async function startAsrReceiver(opts: AsrReceiverOptions): Promise<AsrRec
   function onAudio(ws: WebSocket, stmId: string, traceId: string | undefined, pcm: Buffer): void {
     let s = streams.get(stmId);
     if (!s) {
-      s = { stmId, traceId, chunks: 0, bytes: 0, firstAt: Date.now(), lastAt: Date.now(), ended: false, pcm: [], repliedSeconds: 0 };
+      s = { stmId, traceId, chunks: 0, bytes: 0, firstAt: Date.now(), lastAt: Date.now(), ended: false, pcm: [], repliedSeconds: 0, lastSeq: -1, duplicates: 0 };
       streams.set(stmId, s);
       log(`[asr-receiver] new stream ${stmId}${traceId ? ` (traceId ${traceId})` : ''}`);
     }
@@ -85,10 +93,27 @@ export async function startAsrReceiver(opts: AsrReceiverOptions): Promise<AsrRec
     }
   }
 
+  /** Ack mode: consumes a frame once (by its seq) and acknowledges it. */
+  function onSeqAudio(ws: WebSocket, stmId: string, traceId: string | undefined, pcm: Buffer, seq: number): void {
+    const s = streams.get(stmId);
+    if (s && !s.ended && seq <= s.lastSeq) s.duplicates++;
+    else {
+      if (s && s.ended) {
+        // the same id again after its end: a new stream
+        s.ended = false;
+        s.lastSeq = -1;
+      }
+      onAudio(ws, stmId, traceId, pcm);
+      streams.get(stmId)!.lastSeq = seq;
+    }
+    ws.send(JSON.stringify({ stmId, ack: seq }));
+  }
+
   function onEnd(ws: WebSocket, stmId: string): void {
     const s = streams.get(stmId);
     if (!s) return;
     s.ended = true;
+    s.lastSeq = -1;
     const file = save(s);
     ws.send(JSON.stringify({ stmId, traceId: s.traceId, type: 'final', text: `(demo ASR) stream ended after ${seconds(s).toFixed(1)} s`, seconds: seconds(s) }));
     log(`[asr-receiver] ${stmId} ended: ${s.chunks} chunks, ${seconds(s).toFixed(1)} s${file ? `, saved ${file}` : ''}`);
@@ -131,7 +156,8 @@ export async function startAsrReceiver(opts: AsrReceiverOptions): Promise<AsrRec
         return;
       }
       const stmId = String(m.stmId ?? sid ?? 'unnamed');
-      if (typeof m.data === 'string') onAudio(ws, stmId, m.traceId as string | undefined, Buffer.from(m.data, 'base64'));
+      if (typeof m.data === 'string' && typeof m.seq === 'number') onSeqAudio(ws, stmId, m.traceId as string | undefined, Buffer.from(m.data, 'base64'), m.seq);
+      else if (typeof m.data === 'string') onAudio(ws, stmId, m.traceId as string | undefined, Buffer.from(m.data, 'base64'));
       if (m.end === true || m.complete === true) onEnd(ws, stmId);
     });
   });

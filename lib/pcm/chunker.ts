@@ -2,6 +2,12 @@
  * Re-chunks one stream's PCM into chunks of a fixed size (bytes or milliseconds), keeping the
  * capture timestamp of each chunk's first sample. Per-stream: keep one Chunker per stream key
  * (see StreamTable).
+ *
+ * A chunk is shorter than the size only in three cases: the stream ended (flush), the format
+ * changed, or the audio jumped in time. A message whose timestamp does not continue the buffered
+ * audio (a publisher pause, a reconnect, an overlap) by more than the tolerance ends the buffered
+ * part as a short chunk of its own, so every chunk's timestamp stays the capture time of its
+ * first sample instead of lagging by the gap from then on.
  */
 import type { PcmFormat } from './contract';
 import { bytesForMs, frameBytes, PcmFormatError } from './contract';
@@ -23,6 +29,9 @@ export function assertChunkSize(size: ChunkSize): void {
   if (!(n > 0) || !Number.isFinite(n)) throw new RangeError(`chunk size must be a positive number, got ${n}`);
 }
 
+/** How far (ms) a message's timestamp may differ from where the buffered audio ends before it counts as a jump (default). */
+export const GAP_TOLERANCE_MS = 50;
+
 export class Chunker {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -31,7 +40,10 @@ export class Chunker {
   private pendingTimestamp: number | undefined;
   private nextSeq = 0;
 
-  constructor(private readonly size: ChunkSize) {
+  constructor(
+    private readonly size: ChunkSize,
+    private readonly gapToleranceMs = GAP_TOLERANCE_MS,
+  ) {
     assertChunkSize(size);
   }
 
@@ -66,6 +78,13 @@ export class Chunker {
     }
     this.format = format;
     if (pcm.length === 0) return out;
+    if (this.pendingBytes > 0 && timestamp !== undefined && this.pendingTimestamp !== undefined) {
+      const expected = this.pendingTimestamp + (this.pendingBytes / frameBytes(format) / format.rate) * 1000;
+      if (Math.abs(timestamp - expected) > this.gapToleranceMs) {
+        const tail = this.flush();
+        if (tail) out.push(tail);
+      }
+    }
     if (this.pendingBytes === 0) this.pendingTimestamp = timestamp;
     this.pending.push(pcm);
     this.pendingBytes += pcm.length;

@@ -29,6 +29,11 @@ export interface FrameOptions {
   extra?: ExtraField[];
   /** prepend a 44-byte WAV header to every chunk's PCM */
   wavHeader?: boolean;
+  /**
+   * name of a `seq` field (the chunk's 0-based number within its stream) added after the other
+   * fields; set in ack mode, where the receiver acknowledges it and drops re-sent duplicates by it
+   */
+  seqField?: string;
   /** JSON template of the frame sent after a stream completes, e.g. `{"stmId":"{{stmId}}","end":true}`; empty = none */
   endFrame?: string;
 }
@@ -40,6 +45,8 @@ export interface FrameContext {
   topic?: string;
   /** capture time of the first sample (ms since epoch); the send time when unknown */
   timestampMs: number;
+  /** the chunk's number within its stream (written when FrameOptions.seqField is set) */
+  seq?: number;
   /** the message whose audio completed the chunk (source of `fromMsg` extras) */
   msg?: Record<string, unknown>;
 }
@@ -95,6 +102,7 @@ export class FrameBuilder {
     if (this.keys.stmId) parts.push(this.keys.stmId + JSON.stringify(ctx.stmId));
     if (this.keys.timestamp) parts.push(this.keys.timestamp + JSON.stringify(ctx.timestampMs / 1000));
     if (this.keys.data) parts.push(this.keys.data + '"' + audio.toString('base64') + '"');
+    if (this.opts.seqField && ctx.seq !== undefined) parts.push(JSON.stringify(this.opts.seqField) + ':' + ctx.seq);
     for (const e of this.extra) {
       const v = 'get' in e ? e.get(ctx.msg) : 'fromMsg' in e ? getPath(ctx.msg, e.fromMsg) : e.value;
       if (v !== undefined) parts.push(JSON.stringify(e.name) + ':' + JSON.stringify(v));

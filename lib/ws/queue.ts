@@ -26,8 +26,10 @@ export interface QueueItem {
   key: string;
   /** audio duration in ms; 0 for control frames (end-of-stream), which are never dropped for space */
   ms: number;
-  /** chunk sequence number within its stream (for events and tests) */
+  /** chunk sequence number within its stream (the frame's `seq` in ack mode) */
   seq?: number;
+  /** the frame's timestamp as sent (seconds), for acknowledgements by timestamp */
+  ts?: number;
 }
 
 export interface PushResult {
@@ -41,6 +43,8 @@ export class BoundedQueue {
   private items: QueueItem[] = [];
   private head = 0;
   private queuedMs = 0;
+  /** audio held elsewhere that counts against the same bound (ack mode: frames awaiting their acknowledgement) */
+  extraMs = 0;
 
   constructor(
     /** the bound, ms of audio; may be changed (a shared connection's grows with its streams) */
@@ -62,17 +66,17 @@ export class BoundedQueue {
 
   push(item: QueueItem): PushResult {
     const dropped: QueueItem[] = [];
-    if (item.ms > 0 && this.queuedMs + item.ms > this.maxMs) {
+    if (item.ms > 0 && this.queuedMs + this.extraMs + item.ms > this.maxMs) {
       if (this.policy !== 'drop-oldest') return { accepted: false, dropped: [item] };
       // make room by dropping the oldest audio; control frames stay so streams still end properly
-      while (this.queuedMs + item.ms > this.maxMs) {
+      while (this.queuedMs + this.extraMs + item.ms > this.maxMs) {
         const i = this.oldestAudio();
         if (i < 0) break;
         const [gone] = this.items.splice(i, 1);
         this.queuedMs -= gone.ms;
         dropped.push(gone);
       }
-      if (this.queuedMs + item.ms > this.maxMs) return { accepted: false, dropped: [...dropped, item] };
+      if (this.queuedMs + this.extraMs + item.ms > this.maxMs) return { accepted: false, dropped: [...dropped, item] };
     }
     this.items.push(item);
     this.queuedMs += item.ms;

@@ -6,7 +6,8 @@
 import { EventEmitter } from 'node:events';
 import type { ChunkSize, PcmFormat } from '../pcm';
 import { Chunker, StreamTable, assertChunkSize, msForBytes, readPcm, streamKey } from '../pcm';
-import type { ConnectionCounters, ConnectionOptions } from './connection';
+import type { ConnectionCounters, ConnectionOptions, UnconfirmedCause } from './connection';
+import { CodedError } from '../util/errors';
 import { WsConnection, assertWsUrl, redactUrl } from './connection';
 import type { FrameOptions } from './frame';
 import { FrameBuilder, fillTemplate } from './frame';
@@ -26,9 +27,16 @@ export interface SenderOptions {
   flushTimeoutMs?: number;
   /** a stream without messages for this long is treated as complete (default 60000; 0 = never) */
   idleMs?: number;
+  /**
+   * Ack mode (the no-loss bridge): every JSON frame carries `seq` (0, 1, 2… per stream); the
+   * receiver replies with `{"<field>": <last seq consumed>}` (plus `stmId` on a shared
+   * connection); frames stay, within the queue bound, until acknowledged, and are re-sent
+   * unchanged after a reconnect. `by: 'timestamp'` acknowledges by the frames' timestamp instead.
+   */
+  ack?: { field?: string; by?: 'seq' | 'timestamp'; seqField?: string };
 }
 
-export type SenderEventName = 'connected' | 'disconnected' | 'reconnecting' | 'dropped' | 'error';
+export type SenderEventName = 'connected' | 'disconnected' | 'reconnecting' | 'dropped' | 'unconfirmed' | 'error';
 
 export interface SenderEvent {
   event: SenderEventName;
@@ -42,9 +50,13 @@ export interface SenderEvent {
   reason?: string;
   delayMs?: number;
   attempt?: number;
-  /** dropped: chunks dropped since the previous 'dropped' event, and why */
+  /** dropped / unconfirmed: chunks since the previous event of that kind, and why */
   count?: number;
-  cause?: 'queueFull' | 'closed' | 'streamStopped';
+  cause?: 'queueFull' | 'closed' | 'streamStopped' | UnconfirmedCause;
+  /** disconnected: whether the connection had proved itself (a frame confirmed, or up for a while); false = the receiver closes at once */
+  proven?: boolean;
+  /** disconnected: connections in a row that the receiver ended before any proved itself */
+  earlyCloses?: number;
   /** dropped under the stop-stream policy: the rest of this stream is dropped until it completes */
   stopped?: boolean;
   error?: Error;
@@ -69,17 +81,24 @@ interface Stream {
   lastMsg?: Record<string, unknown>;
 }
 
-/** A connection plus who it belongs to (undefined = shared) and its drop-event throttle. */
+/** Chunks lost or unconfirmed, not reported yet (one event at once, then at most one a second). */
+interface Tally {
+  pending: number;
+  cause?: SenderEvent['cause'];
+  /** the one stream the pending chunks belong to; null when they span several */
+  who?: { stmId: string; traceId: string; topic?: string } | null;
+  timer?: NodeJS.Timeout;
+  last: number;
+}
+
+type TallyKind = 'dropped' | 'unconfirmed';
+
+/** A connection plus who it belongs to (undefined = shared) and its event throttles. */
 interface Link {
   conn: WsConnection;
   owner?: { stmId: string; traceId: string; topic?: string };
   url: string;
-  pendingDrops: number;
-  pendingCause?: SenderEvent['cause'];
-  /** the one stream the pending drops belong to; null when they span several */
-  pendingWho?: { stmId: string; traceId: string; topic?: string } | null;
-  dropTimer?: NodeJS.Timeout;
-  lastDropEvent: number;
+  tally: Record<TallyKind, Tally>;
 }
 
 export interface SenderSummary {
@@ -91,7 +110,16 @@ export interface SenderSummary {
   queued: number;
   /** audio queued or in flight, in seconds (one decimal) */
   queuedSeconds: number;
+  /** frames handed to the socket (first time) */
+  written: number;
+  /** the same as written (the name of earlier versions) */
   sent: number;
+  /** written frames the receiver is known to have read (pong, close handshake or, in ack mode, its acknowledgement) */
+  confirmed: number;
+  acknowledged: number;
+  /** written frames whose connection ended before they were confirmed: maybe received, maybe not */
+  unconfirmed: number;
+  resent: number;
   dropped: number;
 }
 
@@ -111,7 +139,8 @@ export class WsSender extends EventEmitter {
   /** the stream whose chunk is being queued (a drop reported meanwhile is that stream's) */
   private current: Stream | undefined;
   /** counters of connections already closed, so totals do not go backwards */
-  private retired = { sent: 0, dropped: 0 };
+  private retired = { written: 0, confirmed: 0, acknowledged: 0, unconfirmed: 0, resent: 0, dropped: 0 };
+  private readonly ackField: string | undefined;
 
   constructor(private readonly opts: SenderOptions) {
     super();
@@ -121,7 +150,11 @@ export class WsSender extends EventEmitter {
     // now rather than on the first message (per-stream connections open only then)
     assertChunkSize(this.chunkSize);
     if (opts.target.policy !== undefined) assertDropPolicy(opts.target.policy);
-    this.frames = new FrameBuilder(opts.frame);
+    if (opts.ack && opts.frame?.mode === 'binary') {
+      throw new CodedError('ws.ackNeedsJson', 'acknowledgement mode needs JSON frames (the seq field travels in them): choose JSON frames or turn acknowledgements off', {});
+    }
+    this.ackField = opts.ack ? opts.ack.field || 'ack' : undefined;
+    this.frames = new FrameBuilder({ ...opts.frame, seqField: opts.ack ? opts.ack.seqField || 'seq' : undefined });
     this.streams = new StreamTable<Stream>({ idleMs: opts.idleMs ?? 60_000, onIdle: (_k, s) => this.finish(s) });
     if (this.mode === 'shared') {
       this.shared = this.link(opts.target.url);
@@ -161,8 +194,7 @@ export class WsSender extends EventEmitter {
     let open = 0;
     let queued = 0;
     let queuedMs = 0;
-    let sent = this.retired.sent;
-    let dropped = this.retired.dropped;
+    const c = { ...this.retired };
     let worst = order.length;
     for (const l of this.links) {
       const st = l.conn.state === 'closing' ? 'closed' : l.conn.state;
@@ -170,11 +202,10 @@ export class WsSender extends EventEmitter {
       worst = Math.min(worst, order.indexOf(st));
       queued += l.conn.depth;
       queuedMs += l.conn.depthMs;
-      sent += l.conn.counters.sent;
-      dropped += l.conn.counters.dropped;
+      for (const k of Object.keys(c) as Array<keyof typeof c>) c[k] += l.conn.counters[k];
     }
     if (!this.closed && worst < order.length) state = order[worst];
-    return { state, connections: this.links.size, open, streams: this.streams.size, queued, queuedSeconds: Math.round(queuedMs / 100) / 10, sent, dropped };
+    return { state, connections: this.links.size, open, streams: this.streams.size, queued, queuedSeconds: Math.round(queuedMs / 100) / 10, ...c, sent: c.written };
   }
 
   /** Flushes or drops (per closePolicy) and closes every connection; resolves when all sockets are closed. */
@@ -187,13 +218,14 @@ export class WsSender extends EventEmitter {
       if (flush) this.sendChunk(s, tail.pcm, tail.format, tail.timestamp, tail.seq);
       else {
         s.conn.conn.counters.dropped++;
-        this.noteDrop(s.conn, 1, 'closed', s);
+        this.note('dropped', s.conn, 1, 'closed', s);
       }
     }
     this.closed = true;
     const flushMs = flush ? Math.min(this.opts.flushTimeoutMs ?? 5000, 10_000) : 0;
     await Promise.all([...this.links].map((l) => l.conn.close(flushMs, 1001)));
-    for (const l of this.links) clearTimeout(l.dropTimer);
+    // what the throttle still holds is reported now: the events add up to the counters
+    for (const l of this.links) for (const k of ['dropped', 'unconfirmed'] as const) this.flushTally(l, k);
     this.emit('status');
   }
 
@@ -207,6 +239,7 @@ export class WsSender extends EventEmitter {
       link = this.link(url, { stmId, traceId, topic });
       link.conn.start();
     }
+    link.conn.resetAck(key);
     return { key, stmId, traceId, topic, chunker: new Chunker(this.chunkSize), conn: link, stopped: false };
   }
 
@@ -214,13 +247,14 @@ export class WsSender extends EventEmitter {
     const ms = msForBytes(format, pcm.length);
     if (s.stopped) {
       s.conn.conn.counters.dropped++;
-      this.noteDrop(s.conn, 1, 'streamStopped', s);
+      this.note('dropped', s.conn, 1, 'streamStopped', s);
       return;
     }
-    const data = this.frames.chunk(pcm, format, { stmId: s.stmId, traceId: s.traceId, topic: s.topic, timestampMs: timestamp ?? Date.now(), msg: s.lastMsg });
+    const timestampMs = timestamp ?? Date.now();
+    const data = this.frames.chunk(pcm, format, { stmId: s.stmId, traceId: s.traceId, topic: s.topic, timestampMs, seq, msg: s.lastMsg });
     this.current = s;
     try {
-      s.conn.conn.send({ data, key: s.key, ms, seq });
+      s.conn.conn.send({ data, key: s.key, ms, seq, ts: timestampMs / 1000 });
     } finally {
       this.current = undefined;
     }
@@ -252,23 +286,21 @@ export class WsSender extends EventEmitter {
   private async retire(l: Link): Promise<void> {
     const c = l.conn;
     await c.close(c.queue.maxMs + 10_000, 1000);
-    if (l.pendingDrops) this.flushDropEvent(l);
-    clearTimeout(l.dropTimer);
-    this.retired.sent += c.counters.sent;
-    this.retired.dropped += c.counters.dropped;
+    for (const k of ['dropped', 'unconfirmed'] as const) this.flushTally(l, k);
+    for (const k of Object.keys(this.retired) as Array<keyof WsSender['retired']>) this.retired[k] += c.counters[k];
     this.links.delete(l);
     this.emit('status');
   }
 
   private link(url: string, owner?: Link['owner']): Link {
-    const conn = new WsConnection({ ...this.opts.target, url });
-    const l: Link = { conn, owner, url: redactUrl(url), pendingDrops: 0, lastDropEvent: 0 };
+    const conn = new WsConnection({ ...this.opts.target, url, ack: this.opts.ack ? { by: this.opts.ack.by } : undefined });
+    const l: Link = { conn, owner, url: redactUrl(url), tally: { dropped: { pending: 0, last: 0 }, unconfirmed: { pending: 0, last: 0 } } };
     this.links.add(l);
     const ev = (event: SenderEventName, extra: Partial<SenderEvent> = {}) => {
       this.emit('event', { event, url: l.url, ...(owner ?? {}), counters: conn.countersNow, ...extra } as SenderEvent);
     };
     conn.on('connected', () => ev('connected'));
-    conn.on('disconnected', (d: { code: number; reason: string }) => ev('disconnected', d));
+    conn.on('disconnected', (d: { code: number; reason: string; proven: boolean; earlyCloses: number }) => ev('disconnected', d));
     conn.on('reconnecting', (d: { delayMs: number; attempt: number }) => ev('reconnecting', d));
     conn.on('failed', (error: Error) => ev('error', { error }));
     conn.on('dropped', (items: QueueItem[], cause: 'queueFull' | 'closed') => {
@@ -278,13 +310,18 @@ export class WsSender extends EventEmitter {
       const s = this.current;
       if (s && cause === 'queueFull' && conn.queue.policy === 'stop-stream') {
         s.stopped = true;
-        this.noteDrop(l, n, cause, s, true);
+        this.note('dropped', l, n, cause, s, true);
         return;
       }
       // drop-oldest may drop other streams' chunks: name a stream only when all were its own
       const keys = new Set(items.map((i) => i.key));
       const only = keys.size === 1 ? this.streams.peek([...keys][0]) : undefined;
-      this.noteDrop(l, n, cause, only, false, keys.size > 1);
+      this.note('dropped', l, n, cause, only, false, keys.size > 1);
+    });
+    conn.on('unconfirmed', (items: QueueItem[], cause: UnconfirmedCause) => {
+      const keys = new Set(items.map((i) => i.key));
+      const only = keys.size === 1 ? this.streams.peek([...keys][0]) : undefined;
+      this.note('unconfirmed', l, items.length, cause, only, false, keys.size > 1);
     });
     conn.on('state', () => this.emit('status'));
     // no status on 'drained': it fires after nearly every chunk; the node samples queue depth on a timer
@@ -300,6 +337,7 @@ export class WsSender extends EventEmitter {
         }
       }
       const reply: Reply = { payload };
+      if (this.ackField && payload && typeof payload === 'object') this.takeAck(conn, owner, payload as Record<string, unknown>);
       // a per-stream connection's replies are its stream's; on a shared connection, a JSON reply
       // that names a live stream (under the frames' stmId field name) is attributed to it
       const named = !owner && payload && typeof payload === 'object' ? (payload as Record<string, unknown>)[this.frames.fields.stmId || 'stmId'] : undefined;
@@ -315,32 +353,46 @@ export class WsSender extends EventEmitter {
     return l;
   }
 
-  /** Counts drops into one 'dropped' event: the first at once, then at most one per second per connection. */
-  private noteDrop(l: Link, n: number, cause: SenderEvent['cause'], s?: Stream, stopped = false, mixed = false): void {
-    l.pendingDrops += n;
-    l.pendingCause = cause;
+  /** Ack mode: a reply naming the last seq (or timestamp) its stream consumed releases those frames. */
+  private takeAck(conn: WsConnection, owner: Link['owner'], reply: Record<string, unknown>): void {
+    const raw = reply[this.ackField!];
+    const value = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+    if (!Number.isFinite(value)) return;
+    const named = reply[this.frames.fields.stmId || 'stmId'];
+    const key = owner ? owner.stmId : typeof named === 'string' || typeof named === 'number' ? String(named) : undefined;
+    if (key !== undefined) conn.ack(key, value);
+  }
+
+  /** Counts chunks into one event of its kind: the first at once, then at most one per second per connection. */
+  private note(kind: TallyKind, l: Link, n: number, cause: SenderEvent['cause'], s?: Stream, stopped = false, mixed = false): void {
+    const t = l.tally[kind];
+    // one event says one cause: what is pending for another cause is reported first
+    if (t.pending && t.cause !== cause) this.flushTally(l, kind);
+    t.pending += n;
+    t.cause = cause;
     const who = mixed || !s ? null : { stmId: s.stmId, traceId: s.traceId, topic: s.topic };
-    if (l.pendingWho === undefined) l.pendingWho = who;
-    else if (!who || !l.pendingWho || l.pendingWho.stmId !== who.stmId) l.pendingWho = null;
+    if (t.who === undefined) t.who = who;
+    else if (!who || !t.who || t.who.stmId !== who.stmId) t.who = null;
     this.emit('status');
     const now = Date.now();
-    if (stopped || now - l.lastDropEvent >= 1000 || cause === 'closed') this.flushDropEvent(l, stopped);
-    else if (!l.dropTimer) {
-      l.dropTimer = setTimeout(() => this.flushDropEvent(l), 1000 - (now - l.lastDropEvent));
-      l.dropTimer.unref();
+    if (stopped || now - t.last >= 1000 || cause === 'closed' || cause === 'connectionLost') this.flushTally(l, kind, stopped);
+    else if (!t.timer) {
+      t.timer = setTimeout(() => this.flushTally(l, kind), 1000 - (now - t.last));
+      t.timer.unref();
     }
   }
 
-  private flushDropEvent(l: Link, stopped = false): void {
-    clearTimeout(l.dropTimer);
-    l.dropTimer = undefined;
-    if (!l.pendingDrops) return;
-    const who = l.owner ?? l.pendingWho ?? {};
-    const e: SenderEvent = { event: 'dropped', url: l.url, ...who, counters: l.conn.countersNow, count: l.pendingDrops, cause: l.pendingCause };
+  private flushTally(l: Link, kind: TallyKind, stopped = false): void {
+    const t = l.tally[kind];
+    clearTimeout(t.timer);
+    t.timer = undefined;
+    if (!t.pending) return;
+    const who = l.owner ?? t.who ?? {};
+    const e: SenderEvent = { event: kind, url: l.url, ...who, counters: l.conn.countersNow, count: t.pending, cause: t.cause };
     if (stopped) e.stopped = true;
-    l.pendingDrops = 0;
-    l.pendingWho = undefined;
-    l.lastDropEvent = Date.now();
+    t.pending = 0;
+    t.who = undefined;
+    t.last = Date.now();
     this.emit('event', e);
   }
 }

@@ -23,6 +23,10 @@ interface OutDef extends NodeDef {
   queueSeconds: number | string;
   policy: DropPolicy;
   closePolicy: 'flush' | 'drop';
+  /** ack mode: the reply field that names the last seq (or timestamp) consumed; off when false/absent */
+  ack?: boolean;
+  ackField?: string;
+  ackBy?: 'seq' | 'timestamp';
 }
 
 const SHOW: Record<SenderSummary['state'], { fill: 'green' | 'yellow' | 'grey' | 'red'; shape: 'dot' | 'ring' }> = {
@@ -65,6 +69,7 @@ export = function (RED: NodeAPI) {
           endFrame: def.endFrame,
         },
         closePolicy: def.closePolicy === 'drop' ? 'drop' : 'flush',
+        ack: def.ack === true ? { field: (def.ackField || '').trim() || 'ack', by: def.ackBy === 'timestamp' ? 'timestamp' : 'seq' } : undefined,
       });
     } catch (err) {
       return broken('badConfig', L(err));
@@ -72,7 +77,10 @@ export = function (RED: NodeAPI) {
     let shown = '';
     const showStatus = () => {
       const s = sender.summary();
-      const text = RED._(`base64-ws-out.status.${s.state}`, { ...s }) + (s.dropped ? RED._('base64-ws-out.status.dropped', { dropped: s.dropped }) : '');
+      const text =
+        RED._(`base64-ws-out.status.${s.state}`, { ...s }) +
+        (s.dropped ? RED._('base64-ws-out.status.dropped', { dropped: s.dropped }) : '') +
+        (s.unconfirmed ? RED._('base64-ws-out.status.unconfirmed', { unconfirmed: s.unconfirmed }) : '');
       if (text !== shown) node.status({ ...SHOW[s.state], text });
       shown = text;
     };
@@ -88,6 +96,10 @@ export = function (RED: NodeAPI) {
       // one warning per distinct failure, not one per retry; never the headers (not in the event)
       if (event === 'error' && payload.error !== warned) node.warn(RED._('base64-ws-out.errors.connection', { url: e.url, error: (warned = payload.error!) }));
       if (event === 'connected') warned = '';
+      // a receiver that keeps closing right after it opens (token, quota): say why, once per streak
+      if (event === 'disconnected' && e.proven === false && e.earlyCloses === 3) {
+        node.warn(RED._('base64-ws-out.errors.keepsClosing', { url: e.url, code: e.code ?? '', reason: e.reason || '-' }));
+      }
     });
     node.on('input', (msg, _send, done) => {
       try {

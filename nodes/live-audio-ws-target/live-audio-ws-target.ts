@@ -5,6 +5,7 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { ConnectionMode } from '../../lib/ws';
+import { mergeUrlSecrets, parseUrlSecrets } from '../../lib/ws/url-secrets';
 import type { TargetCredentials, WsTargetNode } from './types';
 
 interface TargetDef extends NodeDef {
@@ -18,6 +19,8 @@ interface TargetDef extends NodeDef {
   zeroMask: boolean;
   backoffInitial: number | string;
   backoffMax: number | string;
+  /** largest reply taken from the server, KiB (default 1024) */
+  maxReply?: number | string;
 }
 
 /** Seconds from the editor to ms, with a default for blanks and nonsense. */
@@ -39,8 +42,13 @@ export = function (RED: NodeAPI) {
         /* unreadable header list: none (the editor always writes valid JSON) */
       }
       if (this.credentials?.authorization) headers.Authorization = this.credentials.authorization;
+      // the flow holds the URL with *** where its secrets were; the credentials hold them. A flow
+      // from before (secrets still in the URL) works as it is; the editor moves them on its next save.
+      const url = mergeUrlSecrets(def.url, parseUrlSecrets(this.credentials?.urlSecrets));
+      const maxReplyKiB = Number(def.maxReply);
       return {
-        url: def.url,
+        url,
+        maxReplyBytes: def.maxReply === '' || def.maxReply === undefined || !(maxReplyKiB > 0) ? 1 << 20 : Math.round(maxReplyKiB * 1024),
         mode: def.mode === 'per-stream' ? 'per-stream' : 'shared',
         headers,
         protocols: (def.protocols || '').split(',').map((p) => p.trim()).filter(Boolean),
@@ -55,6 +63,6 @@ export = function (RED: NodeAPI) {
     };
   }
   RED.nodes.registerType<Node<TargetCredentials>, TargetDef, unknown, TargetCredentials>('live-audio-ws-target', LiveAudioWsTarget, {
-    credentials: { headers: { type: 'text' }, authorization: { type: 'password' } },
+    credentials: { headers: { type: 'text' }, authorization: { type: 'password' }, urlSecrets: { type: 'text' } },
   });
 };

@@ -5,6 +5,8 @@ export interface TargetCredentials {
   /** JSON array of {name, value} */
   headers?: string;
   authorization?: string;
+  /** JSON of UrlSecrets (lib/ws/url-secrets): the URL's userinfo and secret query values */
+  urlSecrets?: string;
 }
 
 /** What a live-audio-ws-target config node offers the nodes that use it. */

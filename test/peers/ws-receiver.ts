@@ -185,9 +185,13 @@ export class WsReceiver {
   }
 }
 
-// CLI for the benchmark and the examples: `node ws-receiver.js [port] [--reply]` prints {"port":N} and
-// then every frame; --reply answers each audio frame like a recogniser would
-// ({"stmId","traceId","seq","text"}). With an IPC channel (the benchmark) it prints nothing,
+// CLI for the benchmark and the examples: `node ws-receiver.js [port] [--reply] [--ack] [--lines]` prints
+// {"port":N} and then every frame; --reply answers each audio frame like a recogniser would
+// ({"stmId","traceId","seq","text"}); --ack answers each audio frame with {"stmId","ack":<its seq>}
+// once it is recorded and ignores a frame whose seq it already has (ack mode's receiver side);
+// --lines prints one JSON line per audio frame at once ({"conn","stmId","seq","ts","bytes","dup"}),
+// so that a test can SIGKILL it and still know everything it consumed (stdout on a pipe is
+// synchronous on Linux). With an IPC channel (the benchmark) it prints nothing,
 // answers {cmd:"report"} with per-stream receive times, {cmd:"clock"} with its clock, and
 // {cmd:"stop"} by exiting.
 if (require.main === module) {
@@ -201,13 +205,25 @@ if (require.main === module) {
         return JSON.stringify({ stmId: f.stmId, traceId: f.json.traceId, seq: n, text: `heard ${ms} ms of 16 kHz audio` });
       }
     : undefined;
+  const lines = process.argv.includes('--lines');
+  const ack = process.argv.includes('--ack');
+  const lastSeq = new Map<string, number>();
+  const consume = (f: ReceivedFrame): string | undefined => {
+    if (!f.json || typeof f.json.data !== 'string') return undefined;
+    const s = typeof f.json.seq === 'number' ? f.json.seq : undefined;
+    const dup = s !== undefined && s <= (lastSeq.get(f.stmId) ?? -1);
+    if (s !== undefined && !dup) lastSeq.set(f.stmId, s);
+    if (lines) process.stdout.write(JSON.stringify({ conn: f.conn, stmId: f.stmId, seq: s, ts: f.json.timestamp, bytes: (f.json.data.length * 3) / 4, dup }) + '\n');
+    if (ack && s !== undefined) return JSON.stringify({ stmId: f.stmId, ack: s });
+    return reply?.(f);
+  };
   const port = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 0);
-  const r = new WsReceiver({ port, keepData: !process.send, reply });
+  const r = new WsReceiver({ port, keepData: !process.send || lines, reply: lines || ack ? consume : reply });
   void r.start().then(() => {
     if (process.send) process.send({ port: r.port });
     else console.log(JSON.stringify({ port: r.port, url: r.url }));
   });
-  if (!process.send) {
+  if (!process.send && !lines) {
     let shown = 0;
     setInterval(() => {
       for (; shown < r.frames.length; shown++) {

@@ -8,6 +8,9 @@ any), prints {"port": N} and then one JSON line per event on stdout:
   {"ev": "close", "conn": n, "code": c}
 Answers every JSON text frame with {"stmId": <its stmId>, "seq": k, "text": "heard <bytes>"}.
 Exits when stdin closes (the test ends) or after --max-seconds.
+--close-after N: the application of each of the first --close-count connections (default 25) reads
+N frames, works 50 ms, and closes (1000 "enough"), as a receiver that hangs up does.
+--max-queue N: websockets' max_queue (messages its library reads ahead of the application).
 """
 import asyncio
 import base64
@@ -17,6 +20,14 @@ import sys
 import websockets
 
 counter = 0
+
+
+def arg(name, default):
+    return type(default)(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+
+CLOSE_AFTER = arg("--close-after", 0)
+CLOSE_COUNT = arg("--close-count", 25)
 
 
 def emit(obj):
@@ -33,8 +44,10 @@ async def handler(ws, path=None):
           "authorization": ws.request_headers.get("Authorization", ""),
           "extensions": ws.response_headers.get("Sec-WebSocket-Extensions", "")})
     seq = 0
+    read = 0
     try:
         async for message in ws:
+            read += 1
             if isinstance(message, bytes):
                 emit({"ev": "frame", "conn": conn, "binary": base64.b64encode(message).decode()})
                 continue
@@ -47,6 +60,10 @@ async def handler(ws, path=None):
                 seq += 1
                 await ws.send(json.dumps({"stmId": frame.get("stmId"), "seq": seq,
                                           "text": "heard %d" % len(base64.b64decode(frame["data"]))}))
+            if CLOSE_AFTER and conn < CLOSE_COUNT and read >= CLOSE_AFTER:
+                await asyncio.sleep(0.05)
+                await ws.close(1000, "enough")
+                break
     except websockets.ConnectionClosed:
         pass
     emit({"ev": "close", "conn": conn, "code": ws.close_code})
@@ -56,7 +73,8 @@ async def main():
     max_seconds = 120.0
     if "--max-seconds" in sys.argv:
         max_seconds = float(sys.argv[sys.argv.index("--max-seconds") + 1])
-    async with websockets.serve(handler, "127.0.0.1", 0, max_size=2 ** 24) as server:
+    async with websockets.serve(handler, "127.0.0.1", 0, max_size=2 ** 24,
+                                max_queue=arg("--max-queue", 32)) as server:
         port = server.sockets[0].getsockname()[1]
         emit({"port": port})
         loop = asyncio.get_running_loop()

@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collect, collectErrors, getNode, helper, load, startServer, stopServer, unload, until, type NodeModule } from '../support/node-red';
 import { WsReceiver } from '../peers/ws-receiver';
+import { runInNewContext } from 'node:vm';
+import { mergeUrlSecrets, splitUrlSecrets } from '../../lib/ws/url-secrets';
 import { FMT16K, pcmFor } from './helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -79,14 +81,14 @@ test('node: seed JSON frames, credentials as headers (never in logs or events), 
     await r.stop();
     await until(() => statuses.some((s) => s.fill === 'red' && /reconnecting/.test(s.text)), 10_000, 'red status');
     for (let i = 0; i < 10; i++) o.receive({ payload: pcmFor(1, i * 320, 320), ...FMT16K, stmId: 'n2' });
-    await until(() => statuses.some((s) => /^reconnecting · queue 0.2 s$/.test(s.text)), 10_000, 'queue depth in the status');
+    await until(() => statuses.some((s) => /^reconnecting · queue 0.2 s( · unconfirmed \d+)?$/.test(s.text)), 10_000, 'queue depth in the status');
     await r.start();
     await until(() => events.some((e) => e.topic === 'disconnected') && events.filter((e) => e.topic === 'connected').length === 2, 10_000, 'reconnected');
     await until(() => r.pcm('n2').length === 6400, 10_000, 'queued chunk delivered after reconnecting');
     const dis = events.find((e) => e.topic === 'disconnected')!;
     assert.equal(dis.payload.code, 1012);
-    assert.deepEqual(Object.keys(dis.payload.counters).sort(), ['dropped', 'queued', 'reconnects', 'sent']);
-    await until(() => statuses.at(-1)?.fill === 'green' && /^connected 1\/1 · queue 0 s$/.test(statuses.at(-1).text), 10_000, 'status green, queue empty');
+    assert.deepEqual(Object.keys(dis.payload.counters).sort(), ['acknowledged', 'confirmed', 'dropped', 'queued', 'reconnects', 'resent', 'sent', 'unconfirmed', 'written']);
+    await until(() => statuses.at(-1)?.fill === 'green' && /^connected 1\/1 · queue 0 s( · unconfirmed \d+)?$/.test(statuses.at(-1).text), 10_000, 'status green, queue empty');
     const logged = JSON.stringify(helper.log().args) + printed.join('') + JSON.stringify(events);
     assert.ok(!logged.includes('5ecret') && !logged.includes(apiKey), 'no secret in logs, output or events');
   } finally {
@@ -184,7 +186,7 @@ const core = ['common/20-inject', 'common/21-debug', 'common/90-comment', 'commo
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   (p) => require(require.resolve(`@node-red/nodes/core/${p}.js`, { paths: [require.resolve('node-red')] })) as NodeModule,
 );
-for (const name of ['base64-ws-out-asr', 'base64-ws-out-per-stream']) {
+for (const name of ['base64-ws-out-asr', 'base64-ws-out-per-stream', 'base64-ws-out-ack']) {
   test(`example ${name}.json deploys without errors and streams to a receiver`, async () => {
     const r = await receiver({ reply: () => JSON.stringify({ text: '你好' }) });
     const file = join(__dirname, '..', '..', '..', 'examples', `${name}.json`);
@@ -195,6 +197,7 @@ for (const name of ['base64-ws-out-asr', 'base64-ws-out-per-stream']) {
     assert.ok(ours.length > 0);
     await until(() => r.frames.length >= 3, 15_000, 'frames from the example');
     for (const n of ours) assert.equal(n.error.called, false, `no error on ${n.id}`);
+    if (name === 'base64-ws-out-ack') assert.deepEqual(r.frames.slice(0, 3).map((f) => f.json.seq), [0, 1, 2], 'ack mode: frames carry seq');
   });
 }
 
@@ -218,4 +221,99 @@ test('example base64-ws-out-per-stream.json: with the server down, overflowing s
   const before = dropped();
   await new Promise((res) => setTimeout(res, 1000));
   assert.equal(dropped(), before, 'no more audio once the sources are stopped');
+});
+
+test('node: a token and a password written into the URL of a flow saved before still work (moved to credentials by the editor later)', async () => {
+  const r = await receiver();
+  await load(nodes, flow(`ws://alice:pa55w0rd@127.0.0.1:${r.port}/asr?lang=zh&token=abc123`));
+  const events = collect('events');
+  await until(() => r.connections.length === 1, 10_000, 'connected');
+  assert.equal(r.connections[0].url, '/asr?lang=zh&token=abc123');
+  assert.equal(r.connections[0].headers.authorization, `Basic ${Buffer.from('alice:pa55w0rd').toString('base64')}`);
+  await until(() => events.some((e) => e.topic === 'connected'), 10_000, 'connected event');
+  assert.ok(!JSON.stringify(events).includes('abc123') && !JSON.stringify(events).includes('pa55w0rd'));
+});
+
+test('node: URL secrets from the credentials (the flow holds ***): the same connection, nothing secret in the flow', async () => {
+  const r = await receiver();
+  const original = `ws://alice:pa55w0rd@127.0.0.1:${r.port}/asr?sid={{stmId}}&token=abc123&sign=s%2B1`;
+  const { url, secrets } = splitUrlSecrets(original);
+  assert.equal(url, `ws://***@127.0.0.1:${r.port}/asr?sid={{stmId}}&token=***&sign=***`);
+  assert.equal(mergeUrlSecrets(url, secrets), original);
+  await load(nodes, flow(url, { mode: 'per-stream' }), { t1: { urlSecrets: JSON.stringify(secrets) } });
+  getNode('o1').receive({ payload: pcmFor(0, 0, 3200), ...FMT16K, stmId: 'u1' });
+  await until(() => r.frames.length === 1, 10_000, 'a frame');
+  assert.equal(r.connections[0].url, '/asr?sid=u1&token=abc123&sign=s%2B1');
+  assert.equal(r.connections[0].headers.authorization, `Basic ${Buffer.from('alice:pa55w0rd').toString('base64')}`);
+});
+
+test('editor: flows saved before have their URL secrets moved to credentials on load (the next deploy saves a flow without them)', () => {
+  const html = readFileSync(join(__dirname, '..', '..', '..', 'nodes', 'live-audio-ws-target', 'live-audio-ws-target.html'), 'utf8');
+  const code = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)![1];
+  const handlers: Record<string, (...a: unknown[]) => void> = {};
+  const configs: Array<Record<string, any>> = [
+    { id: 'a', type: 'live-audio-ws-target', url: 'wss://u:p%40ss@asr.example/v1?appkey=K1&lang=en&access_token=T2' },
+    { id: 'b', type: 'live-audio-ws-target', url: 'ws://127.0.0.1:8080/asr?lang=en' },
+  ];
+  let dirty = false;
+  const RED = {
+    events: { on: (n: string, f: (...a: unknown[]) => void) => (handlers[n] = f) },
+    nodes: { registerType: () => undefined, eachConfig: (cb: (n: unknown) => void) => configs.forEach(cb), dirty: (d: boolean) => (dirty = d) },
+  };
+  runInNewContext(code, { RED, $: () => undefined });
+  handlers['flows:loaded']();
+  assert.equal(configs[0].url, 'wss://***@asr.example/v1?appkey=***&lang=en&access_token=***');
+  assert.ok(configs[0].changed && dirty, 'marked changed: the next deploy sends it');
+  const stored = JSON.parse(configs[0].credentials.urlSecrets);
+  assert.equal(mergeUrlSecrets(configs[0].url, stored), 'wss://u:p%40ss@asr.example/v1?appkey=K1&lang=en&access_token=T2');
+  assert.equal(configs[1].url, 'ws://127.0.0.1:8080/asr?lang=en', 'no secret: untouched');
+  assert.equal(configs[1].changed, undefined);
+  // the flow as the editor exports it (everything but credentials) holds no secret
+  const exported = JSON.stringify(configs.map(({ credentials: _c, ...n }) => n));
+  assert.ok(!/K1|T2|p%40ss/.test(exported), exported);
+});
+
+test('node: ack mode: frames carry seq, the reply field acknowledges them, counters say so', async () => {
+  const r = await receiver({ reply: (f) => (f.json?.data ? JSON.stringify({ stmId: f.json.stmId, done: f.json.seq }) : undefined) });
+  await load(nodes, flow(r.url, {}, { ack: true, ackField: 'done', ackBy: 'seq' }));
+  const events = collect('events');
+  const o = getNode('o1');
+  for (let i = 0; i < 3; i++) o.receive({ payload: pcmFor(0, i * 3200, 3200), ...FMT16K, stmId: 'k', timestamp: 1_700_000_000_000 + i * 200 });
+  await until(() => r.frames.length === 3, 10_000, 'three frames');
+  assert.deepEqual(r.frames.map((f) => f.json.seq), [0, 1, 2]);
+  await r.stop();
+  await until(() => events.some((e) => e.topic === 'disconnected'), 10_000, 'disconnected');
+  const c = events.find((e) => e.topic === 'disconnected')!.payload.counters;
+  assert.equal(c.acknowledged, 3);
+  assert.equal(c.unconfirmed, 0);
+});
+
+test('node: a server that accepts and closes at once (rejected token) gets one warning with its close code and reason, and growing delays', async () => {
+  const { WebSocketServer } = await import('ws');
+  const { createServer } = await import('node:http');
+  const http = createServer();
+  const wss = new WebSocketServer({ server: http });
+  let conns = 0;
+  wss.on('connection', (ws) => {
+    conns++;
+    ws.close(4001, 'invalid token');
+  });
+  await new Promise<void>((res) => http.listen(0, '127.0.0.1', () => res()));
+  try {
+    const port = (http.address() as import('node:net').AddressInfo).port;
+    await load(nodes, flow(`ws://127.0.0.1:${port}/asr?token=t0ps3cret`, { backoffInitial: 0.05, backoffMax: 30 }));
+    const o = getNode('o1');
+    await until(() => o.warn.getCalls().some((c: any) => /keeps closing/.test(String(c.args[0]))), 10_000, 'the warning');
+    const warned = o.warn.getCalls().map((c: any) => String(c.args[0])).filter((t: string) => /keeps closing/.test(t));
+    assert.equal(warned.length, 1);
+    assert.match(warned[0], /code 4001, reason "invalid token"/);
+    assert.ok(!warned[0].includes('t0ps3cret'), warned[0]);
+    const at = conns;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(conns - at <= 2, `${conns - at} more connections in the next second`);
+  } finally {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+    await new Promise<void>((res) => http.close(() => res()));
+  }
 });

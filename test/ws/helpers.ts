@@ -50,3 +50,78 @@ export function selfSignedCert(): { key: string; cert: string } {
 }
 
 export { sleep } from '../support/processes';
+
+/** One frame as it crossed the wire, read by rawFrameServer. */
+export interface RawFrame {
+  opcode: number;
+  masked: boolean;
+  /** the masking key, hex (8 digits) */
+  key: string;
+  /** the payload, unmasked */
+  payload: Buffer;
+}
+
+/**
+ * A WebSocket server written on a raw `net` socket: answers the opening handshake itself and then
+ * parses the client's frames byte by byte, so a test sees each frame's masking key as sent (a
+ * WebSocket library unmasks and hides it). Loopback only.
+ */
+export async function rawFrameServer(): Promise<{ url: string; frames: RawFrame[]; close: () => Promise<void> }> {
+  const { createServer } = await import('node:net');
+  const { createHash } = await import('node:crypto');
+  const frames: RawFrame[] = [];
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => undefined);
+    let buf = Buffer.alloc(0);
+    let open = false;
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (!open) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.toString('latin1', 0, end);
+        buf = buf.subarray(end + 4);
+        const key = /sec-websocket-key:\s*(\S+)/i.exec(head)?.[1] ?? '';
+        const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+        sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+        open = true;
+      }
+      for (;;) {
+        if (buf.length < 2) return;
+        const opcode = buf[0] & 0x0f;
+        const masked = (buf[1] & 0x80) !== 0;
+        let len = buf[1] & 0x7f;
+        let off = 2;
+        if (len === 126) {
+          if (buf.length < 4) return;
+          len = buf.readUInt16BE(2);
+          off = 4;
+        } else if (len === 127) {
+          if (buf.length < 10) return;
+          len = Number(buf.readBigUInt64BE(2));
+          off = 10;
+        }
+        const keyBytes = masked ? buf.subarray(off, off + 4) : Buffer.alloc(4);
+        if (masked) off += 4;
+        if (buf.length < off + len) return;
+        const payload = Buffer.from(buf.subarray(off, off + len));
+        for (let i = 0; i < payload.length; i++) payload[i] ^= keyBytes[i % 4];
+        frames.push({ opcode, masked, key: Buffer.from(keyBytes).toString('hex'), payload });
+        buf = buf.subarray(off + len);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `ws://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`,
+    frames,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}

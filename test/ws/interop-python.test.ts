@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { WsSender, type Reply } from '../../lib/ws';
 import { spawnPeer, until, type Peer } from '../support/processes';
-import { FMT16K, messagesFor, pcmFor } from './helpers';
+import { PYTHON, missingPeer } from '../support/peers';
+import { FMT16K, messagesFor, pcmFor, rawFrameServer } from './helpers';
 
 interface PyEvent {
   ev?: 'open' | 'frame' | 'close';
@@ -29,12 +30,12 @@ after(async () => {
   for (const p of peers) p.kill();
 });
 
-async function pythonReceiver(): Promise<{ url: string; events: PyEvent[] }> {
+async function pythonReceiver(extra: string[] = []): Promise<{ url: string; events: PyEvent[] }> {
   const script = join(__dirname, '..', '..', '..', 'test', 'peers', 'ws_receiver.py');
   const events: PyEvent[] = [];
   let port = 0;
   // stdin stays open: the receiver exits when it closes (or after --max-seconds)
-  const peer = spawnPeer('/usr/bin/python3', [script, '--max-seconds', '120'], 130_000, {
+  const peer = spawnPeer(PYTHON, [script, '--max-seconds', '120', ...extra], 130_000, {
     stdin: 'pipe',
     onLine: (line) => {
       if (!line) return;
@@ -61,7 +62,7 @@ function pcmSeen(events: PyEvent[], stmId: string): Buffer {
   );
 }
 
-test('python websockets receives the seed JSON frames exactly (random masking keys), with the Authorization header; its replies come back', async () => {
+test('python websockets receives the seed JSON frames exactly (random masking keys), with the Authorization header; its replies come back', { skip: missingPeer('websockets') }, async () => {
   const py = await pythonReceiver();
   const s = new WsSender({ target: { url: `${py.url}/asr`, headers: { Authorization: 'Bearer py-token' }, backoffInitialMs: 50, backoffMaxMs: 500 } });
   senders.push(s);
@@ -69,8 +70,10 @@ test('python websockets receives the seed JSON frames exactly (random masking ke
   s.on('reply', (r: Reply) => replies.push(r));
   const a = messagesFor(0, 12345);
   const b = messagesFor(1, 9999);
+  let aSamples = 0; // py-a carries capture timestamps (continuous: its chunks stay whole)
   for (let k = 0; k < Math.max(a.length, b.length); k++) {
-    if (k < a.length) s.push({ payload: a[k], ...FMT16K, stmId: 'py-a', traceId: 'ta', timestamp: 1_700_000_000_000 });
+    if (k < a.length) s.push({ payload: a[k], ...FMT16K, stmId: 'py-a', traceId: 'ta', timestamp: 1_700_000_000_000 + aSamples / 16 });
+    if (k < a.length) aSamples += a[k].length / 2;
     if (k < b.length) s.push({ payload: b[k], ...FMT16K, stmId: 'py-b', traceId: 'tb' });
   }
   s.push({ complete: true, stmId: 'py-a' });
@@ -88,7 +91,25 @@ test('python websockets receives the seed JSON frames exactly (random masking ke
   assert.deepEqual(replies[0].payload, { stmId: JSON.parse(first.text!).stmId, seq: 1, text: 'heard 6400' });
 });
 
-test('python websockets: per-stream connections with zero masking keys and permessage-deflate; closed with 1000 after complete', async () => {
+test('random masking keys: the same sender towards a raw net server puts a different non-zero key on every frame', async () => {
+  // python's websockets unmasks whatever key arrives, so the keys themselves are read off the wire here
+  const raw = await rawFrameServer();
+  const s = new WsSender({ target: { url: raw.url, backoffInitialMs: 50, backoffMaxMs: 500 } });
+  senders.push(s);
+  try {
+    for (let j = 0; j < 5; j++) s.push({ payload: pcmFor(0, j * 3200, 3200), ...FMT16K, stmId: 'm' });
+    await until(() => raw.frames.filter((f) => f.opcode === 1).length === 5, 10_000, 'five frames');
+    const keys = raw.frames.filter((f) => f.opcode === 1).map((f) => f.key);
+    assert.equal(new Set(keys).size, 5, keys.join(' '));
+    assert.ok(!keys.includes('00000000'));
+    assert.deepEqual(JSON.parse(raw.frames[0].payload.toString()).stmId, 'm');
+  } finally {
+    await s.close();
+    await raw.close();
+  }
+});
+
+test('python websockets: per-stream connections with zero masking keys and permessage-deflate; closed with 1000 after complete', { skip: missingPeer('websockets') }, async () => {
   const py = await pythonReceiver();
   const s = new WsSender({ target: { url: `${py.url}/s?sid={{stmId}}`, mode: 'per-stream', zeroMask: true, perMessageDeflate: true, backoffInitialMs: 50, backoffMaxMs: 500 } });
   senders.push(s);
@@ -101,3 +122,25 @@ test('python websockets: per-stream connections with zero masking keys and perme
   assert.ok(opens.every((e) => /permessage-deflate/.test(e.extensions ?? '')), JSON.stringify(opens));
   assert.deepEqual(py.events.filter((e) => e.ev === 'close').map((e) => e.code), [1000, 1000]);
 });
+
+for (const maxQueue of [1, 32]) {
+  test(`python websockets that reads 3 frames and closes, 25 times (max_queue ${maxQueue}): every chunk it did not read is counted unconfirmed or dropped`, { skip: missingPeer('websockets') }, async () => {
+    const py = await pythonReceiver(['--close-after', '3', '--close-count', '25', '--max-queue', String(maxQueue)]);
+    const s = new WsSender({ target: { url: py.url, backoffInitialMs: 20, backoffMaxMs: 100 } });
+    senders.push(s);
+    const total = 300;
+    for (let i = 0; i < total; i++) {
+      s.push({ payload: pcmFor(0, i * 3200, 3200), ...FMT16K, stmId: 'pc', timestamp: 1_700_000_000_000 + i * 200 });
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    await s.close();
+    const read = new Set(py.events.filter((e) => e.ev === 'frame' && e.text).map((e) => JSON.parse(e.text!).timestamp)).size;
+    const c = s.summary();
+    console.log(`# python max_queue ${maxQueue}: read ${read} of ${total}; written ${c.written}, confirmed ${c.confirmed}, unconfirmed ${c.unconfirmed}, dropped ${c.dropped}`);
+    assert.equal(c.written + c.dropped, total);
+    assert.equal(c.written, c.confirmed + c.unconfirmed);
+    assert.ok(c.confirmed <= read, `confirmed ${c.confirmed} but the application read ${read}`);
+    assert.ok(total - read <= c.unconfirmed + c.dropped, `${total - read - c.unconfirmed - c.dropped} chunks lost silently`);
+  });
+}

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { WsSender, type SenderEvent, type Reply, type SenderOptions } from '../../lib/ws';
 import { WsReceiver } from '../peers/ws-receiver';
 import { until } from '../support/node-red';
-import { FMT16K, messagesFor, pcmFor, selfSignedCert, sleep } from './helpers';
+import { FMT16K, messagesFor, pcmFor, rawFrameServer, selfSignedCert, sleep } from './helpers';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 after(async () => {
@@ -45,6 +45,29 @@ test('default frames: the seed JSON shape, 200 ms chunks, timestamps in seconds,
   assert.equal(b, `{"traceId":"tr-9","stmId":"call-1","timestamp":1700000000.2,"data":"${pcmFor(0, 3200, 3200).toString('base64')}"}`);
   assert.equal(JSON.parse(c).data, pcmFor(0, 6400, 1600).toString('base64'));
   assert.equal(Buffer.from(JSON.parse(a).data, 'base64').length, 6400, 'the seed chunk: 6400 bytes = 200 ms');
+});
+
+test('zero masking keys (zeroMask): every frame on the wire has the key 00000000 (read by a raw net server)', async () => {
+  const raw = await rawFrameServer();
+  cleanup.push(() => raw.close());
+  const { s } = sender({ target: { url: raw.url, zeroMask: true, ...fast } });
+  for (let j = 0; j < 3; j++) s.push({ payload: pcmFor(3, j * 3200, 3200), ...FMT16K, stmId: 'z' });
+  await until(() => raw.frames.filter((f) => f.opcode === 1).length === 3, 10_000, 'three text frames');
+  const text = raw.frames.filter((f) => f.opcode === 1);
+  assert.ok(text.every((f) => f.masked), 'client frames are masked (RFC 6455)');
+  assert.deepEqual(text.map((f) => f.key), ['00000000', '00000000', '00000000']);
+  assert.deepEqual(Buffer.from(JSON.parse(text[2].payload.toString()).data, 'base64'), pcmFor(3, 6400, 3200));
+});
+
+test('without zeroMask the masking keys are random: they differ between frames (raw net server)', async () => {
+  const raw = await rawFrameServer();
+  cleanup.push(() => raw.close());
+  const { s } = sender({ target: { url: raw.url, ...fast } });
+  for (let j = 0; j < 4; j++) s.push({ payload: pcmFor(3, j * 3200, 3200), ...FMT16K, stmId: 'r' });
+  await until(() => raw.frames.filter((f) => f.opcode === 1).length === 4, 10_000, 'four text frames');
+  const keys = raw.frames.filter((f) => f.opcode === 1).map((f) => f.key);
+  assert.equal(new Set(keys).size, 4, `keys ${keys.join(' ')}`);
+  assert.ok(!keys.includes('00000000'));
 });
 
 test('zero masking keys (zeroMask) and binary frames with WAV headers reach a standard server intact', async () => {
@@ -153,10 +176,11 @@ test('beyond the queue bound, drops are counted and reported, and what is kept a
     assert.equal(kept.length + s.summary().dropped, 2 * chunks, 'received + dropped = accepted');
     if (policy === 'drop-newest') assert.deepEqual(r.stream('d0').map((f) => f.json.data), [0, 1, 2].map((j) => pcmFor(0, j * 3200, 3200).toString('base64')));
     else assert.deepEqual(chunkIndexes(r, 'd1', 1, chunks), [9, 10, 11]);
+    await s.close();
     const drops = events.filter((e) => e.event === 'dropped');
     assert.ok(drops.length >= 1 && drops[0].cause === 'queueFull');
-    assert.equal(drops.reduce((n, e) => n + (e.count ?? 0), 0) <= s.summary().dropped, true);
-    await s.close();
+    // after close every drop has been reported: the events add up to the counter
+    assert.equal(drops.reduce((n, e) => n + (e.count ?? 0), 0), s.summary().dropped);
     await r.stop();
   }
 });
@@ -319,6 +343,21 @@ test('close: flush policy sends partial chunks; drop policy counts what it drops
   assert.equal(drop.s.summary().dropped, 1);
   assert.ok(drop.events.some((e) => e.event === 'dropped' && e.cause === 'closed'));
   await until(() => (r as any).sockets.size === 0, 5000, 'server sees every socket closed');
+});
+
+test('close reports the drops its 1 s throttle still held: 10 drops, drain, close → the events count 10', async () => {
+  const r = await receiver();
+  const { s, events } = sender({ target: { url: r.url, ...fast, queueMs: 200, policy: 'drop-newest' } });
+  await until(() => s.summary().state === 'open', 10_000, 'connected');
+  await r.stop();
+  await until(() => s.summary().state !== 'open', 10_000, 'disconnected');
+  for (let j = 0; j < 11; j++) s.push({ payload: pcmFor(0, j * 3200, 3200), ...FMT16K, stmId: 'd' });
+  assert.equal(s.summary().dropped, 10);
+  await r.start();
+  await until(() => s.summary().queued === 0 && r.frames.length === 1, 10_000, 'the kept chunk delivered');
+  await s.close();
+  const sum = events.filter((e) => e.event === 'dropped').reduce((n, e) => n + (e.count ?? 0), 0);
+  assert.equal(sum, 10, `dropped events report ${sum} of 10`);
 });
 
 test('bad input throws a coded error and leaves the stream intact', async () => {

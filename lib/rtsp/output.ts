@@ -14,6 +14,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
+import type { LookupFunction } from 'node:net';
 import { CodedError } from '../util/errors';
 import { AacPayloadEncoder } from './aac';
 import type { RtspAuth } from './auth';
@@ -36,9 +37,11 @@ export interface RtspOutputOptions {
   /** length of one frame (ms): writeFrame is called every frameMs of wall clock */
   frameMs: number;
   serve?: { host: string; port: number; path: string; auth?: RtspAuth & { scheme?: 'basic' | 'digest' }; sessionTimeoutSec?: number };
-  push?: { url: string; auth?: RtspAuth; transport?: 'tcp' | 'udp'; backoff?: { initialMs: number; maxMs: number } };
+  push?: { url: string; auth?: RtspAuth; transport?: 'tcp' | 'udp'; backoff?: { initialMs: number; maxMs: number }; lookup?: LookupFunction };
   /** ffmpeg executable for AAC (default `ffmpeg` on PATH) */
   ffmpegPath?: string;
+  /** the folder a relative ffmpegPath is taken from (Node-RED's user directory; default: the working directory) */
+  baseDir?: string;
   /** encoder bit rate (bit/s) for opus (default 32000) and aac (default 64000) */
   bitrate?: number;
 }
@@ -53,6 +56,8 @@ export interface RtspOutputStats {
   reconnects: number;
   /** frames written while nothing could take them (push not connected) */
   framesDropped: number;
+  /** datagrams the operating system refused to send (push over UDP) */
+  sendErrors: number;
   lastError?: string;
 }
 
@@ -129,6 +134,7 @@ export class RtspOutput extends EventEmitter {
       listeners: this.players,
       reconnects: this.publisher?.reconnects ?? 0,
       framesDropped: this.framesDropped,
+      sendErrors: this.publisher?.sendErrors ?? 0,
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
     };
   }
@@ -152,7 +158,7 @@ export class RtspOutput extends EventEmitter {
 
   private makePublisher(): RtspPublisher {
     const p = this.opts.push!;
-    const pub = new RtspPublisher({ url: p.url, auth: p.auth, transport: p.transport ?? 'tcp', backoff: p.backoff, sdp: this.sdp, requestSenderReport: this.requestSenderReport });
+    const pub = new RtspPublisher({ url: p.url, auth: p.auth, transport: p.transport ?? 'tcp', backoff: p.backoff, lookup: p.lookup, sdp: this.sdp, requestSenderReport: this.requestSenderReport });
     pub.on('state', (s: 'connecting' | 'publishing' | 'reconnecting' | 'closed', detail?: string) => {
       if (s === 'publishing') this.markNext = true;
       if (this._state !== 'closed') this.setState(s, detail);
@@ -178,6 +184,7 @@ export class RtspOutput extends EventEmitter {
             rate,
             bitrate: this.opts.bitrate,
             ffmpegPath: this.opts.ffmpegPath,
+            baseDir: this.opts.baseDir,
             onLog: (l) => this.emit('log', l),
             onError: (e) => this.report(e),
           },

@@ -70,7 +70,8 @@ test('push over UDP to a name resolving to ::1: UDP sockets of the connection\'s
   await out.start();
   const feeder = startFeeder((f) => out.writeFrame(f), 8000);
   await until(() => out.state === 'publishing', 10000, 'publishing');
-  const code = await target.exited;
+  // ffmpeg stops after 3.4 s of audio; one that heard nothing would wait: bounded
+  const code = await Promise.race([target.exited, sleep(20000).then(() => 'still waiting for audio after 20 s')]);
   feeder.stop();
   const stats = out.stats();
   assert.equal(code, 0, target.stderr().slice(-2000));

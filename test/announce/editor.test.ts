@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { chromium, type Browser } from 'playwright-core';
 import { startRed, type Red } from './red';
 import { freePort } from './support';
+import { CHROMIUM } from '../support/peers';
 
 let red: Red;
 let browser: Browser | undefined;
@@ -21,7 +22,7 @@ before(async () => {
     ],
     'zh-CN',
   );
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'], timeout: 30_000 });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: 30_000 });
 });
 
 after(async () => {

@@ -54,6 +54,17 @@ test('edit dialog: Chinese labels, voices from the engine, push URL validation',
   assert.equal(await page.isVisible('#node-input-silence'), false);
   await page.selectOption('#node-input-codec', 'opus');
   assert.equal(await page.isVisible('#node-input-silence'), true);
+  // the programs a service may not find by name: ffmpeg for AAC, espeak-ng for the system engine
+  assert.equal(await page.isVisible('#node-input-ffmpegPath'), false);
+  await page.selectOption('#node-input-codec', 'aac');
+  assert.equal(await page.isVisible('#node-input-ffmpegPath'), true);
+  assert.equal((await page.textContent('label[for="node-input-ffmpegPath"] span'))?.trim(), 'ffmpeg 程序');
+  await page.selectOption('#node-input-codec', 'opus');
+  assert.equal(await page.isVisible('#node-input-espeakPath'), false);
+  await page.selectOption('#node-input-engine', 'espeak');
+  assert.equal(await page.isVisible('#node-input-espeakPath'), true);
+  assert.equal(await page.isVisible('#node-input-command'), false, 'the command template is not the espeak-ng program');
+  await page.selectOption('#node-input-engine', 'embedded');
   assert.equal(await page.isVisible('#node-input-url'), false);
   await page.selectOption('#node-input-mode', 'push');
   assert.equal(await page.isVisible('#node-input-url'), true);

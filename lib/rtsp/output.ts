@@ -56,8 +56,8 @@ export interface RtspOutputStats {
   reconnects: number;
   /** frames written while nothing could take them (push not connected) */
   framesDropped: number;
-  /** datagrams the operating system refused to send (push over UDP) */
-  sendErrors: number;
+  /** push mode: datagrams the operating system refused to send (UDP transport) */
+  sendErrors?: number;
   lastError?: string;
 }
 
@@ -134,7 +134,7 @@ export class RtspOutput extends EventEmitter {
       listeners: this.players,
       reconnects: this.publisher?.reconnects ?? 0,
       framesDropped: this.framesDropped,
-      sendErrors: this.publisher?.sendErrors ?? 0,
+      ...(this.publisher ? { sendErrors: this.publisher.sendErrors } : {}),
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
     };
   }

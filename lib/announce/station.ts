@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { RtspOutput } from '../rtsp';
 import type { RtspCodec, RtspOutputOptions } from '../rtsp';
 import { decodeWav } from '../pcm';
+import { resolveUserPath } from '../util/executable';
 import { createEngine } from './engines';
 import type { EngineKind } from './engines';
 import { AnnouncementStream, MAX_IDLE_FRAMES } from './stream';
@@ -40,6 +41,13 @@ export interface StationConfig {
   /** none, builtin (two-tone), or file (chimeFile, a WAV) */
   chime?: 'none' | 'builtin' | 'file';
   chimeFile?: string;
+  /** AAC: the ffmpeg program (default "ffmpeg", found on PATH or where installers put it) */
+  ffmpegPath?: string;
+  /**
+   * The folder relative names (chime file, ffmpeg, the espeak-ng program, a command and its
+   * files) are taken from: Node-RED's user directory. Default: the working directory.
+   */
+  baseDir?: string;
   maxQueue?: number;
   maxChars?: number;
   /** push back-off (ms), default 1000..30000 */
@@ -64,12 +72,12 @@ export function streamRate(codec: RtspCodec): number {
   }
 }
 
-export function loadChime(cfg: Pick<StationConfig, 'chime' | 'chimeFile'>, rate: number): Buffer | undefined {
+export function loadChime(cfg: Pick<StationConfig, 'chime' | 'chimeFile' | 'baseDir'>, rate: number): Buffer | undefined {
   if (cfg.chime === 'builtin') return twoToneChime(rate);
   if (cfg.chime !== 'file') return undefined;
   let wav;
   try {
-    wav = decodeWav(readFileSync(cfg.chimeFile ?? ''));
+    wav = decodeWav(readFileSync(resolveUserPath(cfg.chimeFile ?? '', cfg.baseDir)));
   } catch (e) {
     throw new AnnounceError('announce.badChime', `the chime file "${cfg.chimeFile}" cannot be used: ${(e as Error).message}`, {
       file: String(cfg.chimeFile),
@@ -79,11 +87,11 @@ export function loadChime(cfg: Pick<StationConfig, 'chime' | 'chimeFile'>, rate:
   return toRate(toMono(wav.pcm, wav.format.channels), wav.format.rate, rate);
 }
 
-export function createStation(cfg: StationConfig, engine: SpeechEngine = createEngine({ kind: cfg.engine, command: cfg.command })): AnnouncementStream {
+export function createStation(cfg: StationConfig, engine: SpeechEngine = createEngine({ kind: cfg.engine, command: cfg.command, baseDir: cfg.baseDir })): AnnouncementStream {
   const codec = cfg.codec ?? 'opus';
   const rate = streamRate(codec);
   const credentials = cfg.username ? { username: cfg.username, password: cfg.password ?? '' } : undefined;
-  const opts: RtspOutputOptions = { mode: cfg.mode, codec, rate, channels: 1, frameMs: 20 };
+  const opts: RtspOutputOptions = { mode: cfg.mode, codec, rate, channels: 1, frameMs: 20, ffmpegPath: cfg.ffmpegPath || undefined, baseDir: cfg.baseDir };
   if (cfg.mode === 'serve') {
     const auth = cfg.auth && cfg.auth !== 'none' && credentials ? { ...credentials, scheme: cfg.auth } : undefined;
     opts.serve = { host: cfg.host || '0.0.0.0', port: cfg.port ?? 8554, path: cfg.path || 'announce', auth, maxPlayers: cfg.maxPlayers };

@@ -10,31 +10,22 @@
  * the wall clock, the receiver hears a short gap).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { Backoff } from '../util/backoff';
 import { CodedError } from '../util/errors';
+import { findExecutable, spawnFailureReason, type PlatformEnv } from '../util/executable';
 import { AAC_RATES, checkCodecInput, type Emit, type PayloadEncoder } from './codecs';
 
 /** AAC-LC: 1024 samples per frame */
 const AAC_FRAME = 1024;
 
-/** The full path of an executable on PATH (or the path itself if it has a slash), else undefined. */
-export function findExecutable(name: string, envPath = process.env.PATH ?? ''): string | undefined {
-  const candidates = name.includes('/') ? [name] : envPath.split(delimiter).filter(Boolean).map((d) => join(d, name));
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
-}
+export { findExecutable } from '../util/executable';
 
 export function ffmpegMissing(name: string): CodedError {
-  return new CodedError('rtsp.ffmpegMissing', `AAC needs ffmpeg, but "${name}" was not found on PATH: install ffmpeg (e.g. apt-get install ffmpeg) or choose Opus, G.711 or L16`, { name });
+  return new CodedError(
+    'rtsp.ffmpegMissing',
+    `AAC needs ffmpeg, but "${name}" was not found on PATH or in the usual install folders: install ffmpeg (Windows: winget install ffmpeg; macOS: brew install ffmpeg; Linux: the ffmpeg package) and give its full path in the node's ffmpeg setting if Node-RED does not find it, or choose Opus, G.711 or L16`,
+    { name },
+  );
 }
 
 /** AudioSpecificConfig for AAC-LC mono at `rate`, as hex for the SDP `config=` parameter. */
@@ -47,7 +38,12 @@ export function aacConfigHex(rate: number): string {
 export interface AacOptions {
   rate: number;
   bitrate?: number;
+  /** the ffmpeg program: a name looked up on PATH (default "ffmpeg") or a path */
   ffmpegPath?: string;
+  /** the folder a relative ffmpegPath is taken from (Node-RED's user directory) */
+  baseDir?: string;
+  /** platform rules for finding ffmpeg (tests pass Windows/macOS ones) */
+  platform?: PlatformEnv;
   backoff?: { initialMs: number; maxMs: number };
   onLog: (line: string) => void;
   onError: (err: CodedError) => void;
@@ -75,8 +71,8 @@ export class AacPayloadEncoder implements PayloadEncoder {
     private readonly emit: Emit,
   ) {
     checkCodecInput('aac', opts.rate, 20);
-    const name = opts.ffmpegPath ?? 'ffmpeg';
-    const found = findExecutable(name);
+    const name = opts.ffmpegPath || 'ffmpeg';
+    const found = findExecutable(name, { ...opts.platform, baseDir: opts.baseDir });
     if (!found) throw ffmpegMissing(name);
     this.ffmpeg = found;
     this.clockRate = opts.rate;
@@ -94,7 +90,8 @@ export class AacPayloadEncoder implements PayloadEncoder {
   private spawnChild(): void {
     const args = ['-hide_banner', '-loglevel', 'warning', '-f', 's16le', '-ar', String(this.opts.rate), '-ac', '1', '-i', 'pipe:0'];
     args.push('-c:a', 'aac', '-b:a', String(this.opts.bitrate ?? 64000), '-f', 'adts', '-flush_packets', '1', 'pipe:1');
-    const child = spawn(this.ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // windowsHide: no console window pops up on the desktop of a Windows PC running Node-RED
+    const child = spawn(this.ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
     this.child = child;
     this.pending = Buffer.alloc(0);
     this.baseTs = undefined;
@@ -110,8 +107,11 @@ export class AacPayloadEncoder implements PayloadEncoder {
     });
     // a write to a dying child fails with EPIPE: the exit handler deals with it
     child.stdin.on('error', () => {});
-    child.on('error', (err) => {
-      this.opts.onError(new CodedError('rtsp.ffmpegFailed', `ffmpeg (AAC encoder) failed: ${err.message}`, { reason: err.message }));
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      // gone since it was found (uninstalled, moved): the same words as when it was never there
+      if (err.code === 'ENOENT') return this.opts.onError(ffmpegMissing(this.ffmpeg));
+      const reason = spawnFailureReason(this.ffmpeg, err);
+      this.opts.onError(new CodedError('rtsp.ffmpegFailed', `ffmpeg (AAC encoder) failed: ${reason}`, { reason }));
     });
     child.on('exit', (code, signal) => {
       if (this.child !== child) return;

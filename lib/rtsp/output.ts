@@ -14,6 +14,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
+import type { LookupFunction } from 'node:net';
 import { CodedError } from '../util/errors';
 import { AacPayloadEncoder } from './aac';
 import type { RtspAuth } from './auth';
@@ -37,9 +38,11 @@ export interface RtspOutputOptions {
   frameMs: number;
   /** maxPlayers: most players at once (default 100), a SETUP beyond is refused with 453 */
   serve?: { host: string; port: number; path: string; auth?: RtspAuth & { scheme?: 'basic' | 'digest' }; sessionTimeoutSec?: number; maxPlayers?: number };
-  push?: { url: string; auth?: RtspAuth; transport?: 'tcp' | 'udp'; backoff?: { initialMs: number; maxMs: number } };
+  push?: { url: string; auth?: RtspAuth; transport?: 'tcp' | 'udp'; backoff?: { initialMs: number; maxMs: number }; lookup?: LookupFunction };
   /** ffmpeg executable for AAC (default `ffmpeg` on PATH) */
   ffmpegPath?: string;
+  /** the folder a relative ffmpegPath is taken from (Node-RED's user directory; default: the working directory) */
+  baseDir?: string;
   /** encoder bit rate (bit/s) for opus (default 32000) and aac (default 64000) */
   bitrate?: number;
 }
@@ -60,6 +63,8 @@ export interface RtspOutputStats {
   playersDropped: number;
   /** serve: connections closed for not completing a request in time */
   connectionsTimedOut: number;
+  /** push mode: datagrams the operating system refused to send (UDP transport) */
+  sendErrors?: number;
   lastError?: string;
 }
 
@@ -141,6 +146,7 @@ export class RtspOutput extends EventEmitter {
       setupsRefused: this.server?.setupsRefused ?? 0,
       playersDropped: this.server?.playersDropped ?? 0,
       connectionsTimedOut: this.server?.connectionsTimedOut ?? 0,
+      ...(this.publisher ? { sendErrors: this.publisher.sendErrors } : {}),
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
     };
   }
@@ -164,7 +170,7 @@ export class RtspOutput extends EventEmitter {
 
   private makePublisher(): RtspPublisher {
     const p = this.opts.push!;
-    const pub = new RtspPublisher({ url: p.url, auth: p.auth, transport: p.transport ?? 'tcp', backoff: p.backoff, sdp: this.sdp, requestSenderReport: this.requestSenderReport });
+    const pub = new RtspPublisher({ url: p.url, auth: p.auth, transport: p.transport ?? 'tcp', backoff: p.backoff, lookup: p.lookup, sdp: this.sdp, requestSenderReport: this.requestSenderReport });
     pub.on('state', (s: 'connecting' | 'publishing' | 'reconnecting' | 'closed', detail?: string) => {
       if (s === 'publishing') this.markNext = true;
       if (this._state !== 'closed') this.setState(s, detail);
@@ -190,6 +196,7 @@ export class RtspOutput extends EventEmitter {
             rate,
             bitrate: this.opts.bitrate,
             ffmpegPath: this.opts.ffmpegPath,
+            baseDir: this.opts.baseDir,
             onLog: (l) => this.emit('log', l),
             onError: (e) => this.report(e),
           },

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type LookupFunction, type Socket } from 'node:net';
 import { Backoff } from '../util/backoff';
 import { CodedError } from '../util/errors';
 import { AuthAnswerer, type RtspAuth } from './auth';
@@ -25,6 +25,8 @@ export interface PublisherOptions {
   requestSenderReport: () => void;
   /** per request (ms) */
   requestTimeoutMs?: number;
+  /** host name resolution for the connection (default dns.lookup); tests map a name to ::1 */
+  lookup?: LookupFunction;
 }
 
 export type PublisherState = 'connecting' | 'publishing' | 'reconnecting' | 'closed';
@@ -60,6 +62,11 @@ export class RtspPublisher extends EventEmitter {
   private session: string | undefined;
   private rtpChannel = 0;
   reconnects = 0;
+  /** RTP/RTCP datagrams the operating system refused to send (UDP transport) */
+  sendErrors = 0;
+  /** when a datagram last went out, and whether the current run of send errors was reported */
+  private udpOkAt = 0;
+  private udpErrorReported = false;
   packetsSent = 0;
   bytesSent = 0;
   lastError: string | undefined;
@@ -122,7 +129,7 @@ export class RtspPublisher extends EventEmitter {
   private async publish(): Promise<void> {
     const { host, port } = this.target;
     const conn = await new Promise<Socket>((resolve, reject) => {
-      const c = connect({ host, port });
+      const c = connect({ host, port, ...(this.opts.lookup ? { lookup: this.opts.lookup } : {}) });
       const timer = setTimeout(() => {
         c.destroy();
         reject(new Error(`connect to ${host}:${port} timed out`));
@@ -198,7 +205,9 @@ export class RtspPublisher extends EventEmitter {
     const useUdp = this.opts.transport === 'udp';
     let transport: string;
     if (useUdp) {
-      const local = await this.bindUdpPair(host.includes(':') ? 'udp6' : 'udp4');
+      // the family of the address actually connected to, not of the URL's text: a host name may
+      // resolve to ::1 first (localhost on macOS and Windows), and a udp4 socket cannot send there
+      const local = await this.bindUdpPair(conn.remoteFamily === 'IPv6' ? 'udp6' : 'udp4');
       transport = `RTP/AVP;unicast;client_port=${local[0]}-${local[1]};mode=record`;
     } else {
       transport = 'RTP/AVP/TCP;unicast;interleaved=0-1;mode=record';
@@ -211,7 +220,13 @@ export class RtspPublisher extends EventEmitter {
       if (!sp || !this.udp) throw new Error(`SETUP answer has no server_port: ${setup.headers['transport']}`);
       this.udp.serverRtp = sp[0];
       this.udp.serverRtcp = sp[1];
-      this.udp.host = t.params['source'] || conn.remoteAddress || host;
+      // a source= of the other family (a dual-stack server naming its IPv4 address) cannot be
+      // reached from this socket: then the address we are connected to is used
+      const source = t.params['source'];
+      const family = conn.remoteFamily === 'IPv6' ? 6 : 4;
+      this.udp.host = (source && isIP(source) === family ? source : conn.remoteAddress) || host;
+      this.udpOkAt = Date.now();
+      this.udpErrorReported = false;
     } else {
       this.rtpChannel = parsePortPair(t?.params['interleaved'])?.[0] ?? 0;
     }
@@ -267,7 +282,7 @@ export class RtspPublisher extends EventEmitter {
     if (this._state !== 'publishing') return false;
     const rtpLen = framed.length - TCP_HEADROOM;
     if (this.udp) {
-      this.udp.rtp.send(framed, TCP_HEADROOM, rtpLen, this.udp.serverRtp, this.udp.host);
+      this.udp.rtp.send(framed, TCP_HEADROOM, rtpLen, this.udp.serverRtp, this.udp.host, (e) => this.udpSent(e, rtpLen));
     } else {
       const c = this.conn;
       if (!c || c.destroyed) return false;
@@ -282,10 +297,42 @@ export class RtspPublisher extends EventEmitter {
     return true;
   }
 
+  /**
+   * Completion of every UDP send. A refused datagram is counted (`sendErrors`) and reported once
+   * per run of failures; when nothing has gone out for a second the publication is not working
+   * (unreachable address, wrong family) and is dropped and retried like a lost connection,
+   * instead of showing "publishing" while the server hears nothing.
+   */
+  private udpSent(err: Error | null, rtpLen: number): void {
+    if (!err) {
+      this.udpOkAt = Date.now();
+      this.udpErrorReported = false;
+      return;
+    }
+    this.sendErrors++;
+    if (rtpLen) {
+      // counted as sent when handed over: it was not
+      this.packetsSent--;
+      this.bytesSent -= rtpLen;
+    }
+    if (this._state !== 'publishing' || !this.udp) return;
+    const reason = `sending RTP over UDP to ${this.udp.host} failed: ${err.message}`;
+    // a sender with a socket of the wrong family fails every packet from the first one
+    if (Date.now() - this.udpOkAt >= 1000) return this.fail(new Error(`${reason} (${this.sendErrors} packets not sent)`));
+    if (!this.udpErrorReported) {
+      this.udpErrorReported = true;
+      this.lastError = reason;
+      this.emit(
+        'failure',
+        new CodedError('rtsp.udpSendFailed', `RTSP publish to ${this.url}: ${reason} (${this.sendErrors} packets not sent so far)`, { url: this.url, host: this.udp.host, reason: err.message, count: this.sendErrors }),
+      );
+    }
+  }
+
   sendRtcp(rtcp: Buffer): void {
     if (this._state !== 'publishing') return;
     if (this.udp) {
-      if (this.udp.serverRtcp) this.udp.rtcp.send(rtcp, this.udp.serverRtcp, this.udp.host);
+      if (this.udp.serverRtcp) this.udp.rtcp.send(rtcp, this.udp.serverRtcp, this.udp.host, (e) => this.udpSent(e, 0));
     } else if (this.conn && !this.conn.destroyed) {
       this.conn.write(interleave(this.rtpChannel + 1, rtcp));
     }

@@ -10,6 +10,8 @@ interface Config extends NodeDef, Omit<StationConfig, 'port' | 'speed' | 'pitch'
   maxPlayers?: string;
   /** ms of Opus silence per packet between announcements: 120, 60 or 20 */
   silence?: string;
+  /** the system espeak-ng program (engine "espeak"); empty: found on PATH or where installed */
+  espeakPath?: string;
 }
 type Creds = { username: unknown; password: unknown };
 const n = (v: string | undefined, d: number) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? d : Number(v));
@@ -40,6 +42,12 @@ export = function (RED: NodeAPI) {
         port: n(config.port, 8554), speed: n(config.speed, 1), pitch: n(config.pitch, 50), volume: n(config.volume, 100),
         repeat: n(config.repeat, 1), gapMs: n(config.gap, 800), maxQueue: n(config.maxQueue, 20), maxChars: n(config.maxChars, 500),
         idleFrames: n(config.silence, 120) / 20, maxPlayers: n(config.maxPlayers, 100),
+        // the espeak engine's program has its own field: a command template left from switching
+        // engines must not be run as espeak-ng
+        command: config.engine === 'espeak' ? config.espeakPath : config.command,
+        // relative file and program names are taken from the user directory, not from the
+        // process's working directory (C:\Windows\System32 for a Windows service)
+        baseDir: RED.settings.userDir,
       });
     } catch (e) {
       // a configuration the engine refuses (a bad push URL, chime file…): said once, and to every message

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { chromium, type Browser } from 'playwright-core';
 import { startRed, type Red } from './red';
 import { freePort } from './support';
+import { CHROMIUM } from '../support/peers';
 
 let red: Red;
 let browser: Browser | undefined;
@@ -21,7 +22,7 @@ before(async () => {
     ],
     'zh-CN',
   );
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'], timeout: 30_000 });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], timeout: 30_000 });
 });
 
 after(async () => {
@@ -53,6 +54,17 @@ test('edit dialog: Chinese labels, voices from the engine, push URL validation',
   assert.equal(await page.isVisible('#node-input-silence'), false);
   await page.selectOption('#node-input-codec', 'opus');
   assert.equal(await page.isVisible('#node-input-silence'), true);
+  // the programs a service may not find by name: ffmpeg for AAC, espeak-ng for the system engine
+  assert.equal(await page.isVisible('#node-input-ffmpegPath'), false);
+  await page.selectOption('#node-input-codec', 'aac');
+  assert.equal(await page.isVisible('#node-input-ffmpegPath'), true);
+  assert.equal((await page.textContent('label[for="node-input-ffmpegPath"] span'))?.trim(), 'ffmpeg 程序');
+  await page.selectOption('#node-input-codec', 'opus');
+  assert.equal(await page.isVisible('#node-input-espeakPath'), false);
+  await page.selectOption('#node-input-engine', 'espeak');
+  assert.equal(await page.isVisible('#node-input-espeakPath'), true);
+  assert.equal(await page.isVisible('#node-input-command'), false, 'the command template is not the espeak-ng program');
+  await page.selectOption('#node-input-engine', 'embedded');
   assert.equal(await page.isVisible('#node-input-url'), false);
   await page.selectOption('#node-input-mode', 'push');
   assert.equal(await page.isVisible('#node-input-url'), true);

@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -155,4 +155,25 @@ test('tts-rtsp-out: a silence-packet length other than 120, 60 or 20 ms is an er
   getNode('tts').receive({ payload: 'hello' });
   await until(() => errors.length >= 1, 10000, 'the message error');
   assert.match(errors[0], /silence frames per packet 2\.25/);
+});
+
+test('tts-rtsp-out: a relative chime file is taken from Node-RED\'s user directory, not the working directory (a Windows service runs in C:\\Windows\\System32)', async (t) => {
+  const userDir = join(dir, 'userdir');
+  mkdirSync(join(userDir, 'sounds'), { recursive: true });
+  writeFileSync(join(userDir, 'sounds', 'ding.wav'), encodeWav(tone(16000, 880, 400), { rate: 16000, channels: 1 }));
+  helper.settings({ userDir });
+  t.after(async () => {
+    await unload();
+    helper.settings({});
+  });
+  const port = await freePort();
+  await load(ttsNode, flow(port, { chime: 'file', chimeFile: 'sounds/ding.wav' }));
+  const events = collect('out');
+  const errors = collectErrors('tts');
+  getNode('tts').receive({ payload: tone(16000, 440, 200), rate: 16000, channels: 1, id: 'a' });
+  await until(() => events.some((m) => m.topic === 'finished') || errors.length > 0, 15000, 'the announcement played');
+  assert.deepEqual(errors, []);
+  const started = events.find((m) => m.topic === 'started')!;
+  // the chime's 400 ms are part of what played
+  assert.ok(started.payload.durationMs >= 580, `played ${started.payload.durationMs} ms`);
 });

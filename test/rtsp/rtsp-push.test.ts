@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RtspOutput, type RtspCodec, type RtspOutputOptions } from '../../lib/rtsp';
 import type { CodedError } from '../../lib/util/errors';
+import { PYTHON } from '../support/peers';
 import { freePort, readRaw, sleep, spawnPeer, startFeeder, assertTimeline, until, type Peer } from './support';
 
 const dir = mkdtempSync(join(tmpdir(), 'rtsp-push-'));
@@ -67,7 +68,7 @@ for (const [codec, transport] of [['opus', 'tcp'], ['pcmu', 'tcp'], ['pcma', 'ud
 }
 
 function recordServer(port: number, out: string, auth?: [string, string, string]): Promise<ChildProcessWithoutNullStreams> {
-  const child = spawn('/usr/bin/python3', [RECORD_SERVER, String(port), 'x', out, ...(auth ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(PYTHON, [RECORD_SERVER, String(port), 'x', out, ...(auth ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] });
   const guard = setTimeout(() => child.kill('SIGKILL'), 40000);
   child.on('exit', () => clearTimeout(guard));
   cleanups.push(() => child.kill('SIGKILL'));

@@ -6,6 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { missingPeer } from '../support/peers';
 import { decodeAlaw, decodeUlaw, encodeAlaw, encodeUlaw, parseRtp, RtspOutput } from '../../lib/rtsp';
 import { AuthAnswerer, AuthChecker, parseAuthParams } from '../../lib/rtsp/auth';
 import { aacConfigHex, ffmpegMissing, findExecutable } from '../../lib/rtsp/aac';
@@ -298,8 +302,8 @@ test('configuration errors are CodedErrors a user can act on', async () => {
   await opus16.close();
   // AAC without ffmpeg: a clear error at start
   const aac = new RtspOutput({ ...base, codec: 'aac', rate: 48000, ffmpegPath: '/nonexistent/ffmpeg' });
-  await assert.rejects(aac.start(), (e: CodedError) => e.code === 'rtsp.ffmpegMissing' && /install ffmpeg/.test(e.message));
-  assert.equal(findExecutable('sh') !== undefined, true);
+  await assert.rejects(aac.start(), (e: CodedError) => e.code === 'rtsp.ffmpegMissing' && /install ffmpeg/.test(e.message) && !/apt-get/.test(e.message));
+  assert.equal(findExecutable(process.execPath), process.execPath);
   assert.equal(ffmpegMissing('x').code, 'rtsp.ffmpegMissing');
 });
 
@@ -429,5 +433,23 @@ test('serve, TCP: an idle connection times out; a playing one does not while it 
     idle.sock.destroy();
     player.sock.destroy();
     await out.close();
+  }
+});
+
+test('AAC: a relative ffmpeg path is taken from the user directory (baseDir), not the working directory; the error names every platform\'s install', { skip: missingPeer('ffmpeg') || (process.platform === 'win32' && 'links the ffmpeg program with a symlink') }, async () => {
+  const userDir = mkdtempSync(join(tmpdir(), 'aac-userdir-'));
+  try {
+    mkdirSync(join(userDir, 'tools'));
+    symlinkSync(findExecutable('ffmpeg')!, join(userDir, 'tools', 'ffmpeg'));
+    const base = { mode: 'serve' as const, channels: 1 as const, frameMs: 20, serve: { host: '127.0.0.1', port: 0, path: 'a' } };
+    const aac = new RtspOutput({ ...base, codec: 'aac', rate: 48000, ffmpegPath: 'tools/ffmpeg', baseDir: userDir });
+    await aac.start();
+    await aac.close();
+    // the same relative name from a directory that lacks it: a clear error, on every platform
+    const missing = new RtspOutput({ ...base, codec: 'aac', rate: 48000, ffmpegPath: 'tools/ffmpeg', baseDir: tmpdir() });
+    await assert.rejects(missing.start(), (e: CodedError) => e.code === 'rtsp.ffmpegMissing' && /winget install ffmpeg/.test(e.message) && /brew install ffmpeg/.test(e.message));
+    await missing.close();
+  } finally {
+    rmSync(userDir, { recursive: true, force: true });
   }
 });

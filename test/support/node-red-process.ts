@@ -33,7 +33,8 @@ export function linkPackage(userDir: string): void {
   fs.mkdirSync(nm, { recursive: true });
   const link = path.join(nm, 'node-red-contrib-live-audio');
   fs.rmSync(link, { recursive: true, force: true });
-  fs.symlinkSync(repoRoot, link, 'dir');
+  // a junction on Windows: a directory symlink there needs administrator rights
+  fs.symlinkSync(repoRoot, link, process.platform === 'win32' ? 'junction' : 'dir');
 }
 
 export interface StartOptions {

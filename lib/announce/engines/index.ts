@@ -4,8 +4,9 @@ import { EspeakCliEngine } from './espeak-cli';
 import { CommandEngine } from './command';
 
 export { EspeakWasmEngine, findEspeakWasm } from './espeak-wasm';
-export { EspeakCliEngine } from './espeak-cli';
-export { CommandEngine, splitCommand } from './command';
+export { EspeakCliEngine, espeakProgram } from './espeak-cli';
+export { CommandEngine, splitCommand, templateWords } from './command';
+export { removeTempDir, withTempDir } from './temp';
 export { parseEspeakVoices } from './espeak-voices';
 
 export type EngineKind = 'embedded' | 'espeak' | 'command';
@@ -16,6 +17,8 @@ export interface EngineConfig {
   /** for kind "espeak": the binary; for kind "command": the template */
   command?: string;
   timeoutMs?: number;
+  /** where relative program and file names are taken from (Node-RED's user directory) */
+  baseDir?: string;
 }
 
 export function createEngine(cfg: EngineConfig = {}): SpeechEngine {
@@ -23,9 +26,9 @@ export function createEngine(cfg: EngineConfig = {}): SpeechEngine {
     case 'embedded':
       return new EspeakWasmEngine({ timeoutMs: cfg.timeoutMs });
     case 'espeak':
-      return new EspeakCliEngine({ command: cfg.command || undefined, timeoutMs: cfg.timeoutMs });
+      return new EspeakCliEngine({ command: cfg.command || undefined, timeoutMs: cfg.timeoutMs, baseDir: cfg.baseDir });
     case 'command':
-      return new CommandEngine({ template: cfg.command ?? '', timeoutMs: cfg.timeoutMs });
+      return new CommandEngine({ template: cfg.command ?? '', timeoutMs: cfg.timeoutMs, baseDir: cfg.baseDir });
     default:
       throw new RangeError(`unknown speech engine ${JSON.stringify(cfg.kind)}: expected embedded, espeak or command`);
   }

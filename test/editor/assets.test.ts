@@ -54,7 +54,7 @@ function definition(type: string): { def: NodeDef; template: string } {
   const html = fs.readFileSync(path.join(root, 'nodes', type, `${type}.html`), 'utf8');
   const defs: Record<string, NodeDef> = {};
   for (const m of html.matchAll(/<script type="text\/javascript">([\s\S]*?)<\/script>/g)) {
-    vm.runInNewContext(m[1], { RED: { nodes: { registerType: (t: string, d: NodeDef) => (defs[t] = d) } }, $: () => ({}) });
+    vm.runInNewContext(m[1], { RED: { nodes: { registerType: (t: string, d: NodeDef) => (defs[t] = d) }, events: { on: () => undefined } }, $: () => ({}) });
   }
   const template = /<script type="text\/html" data-template-name="([^"]+)">([\s\S]*?)<\/script>/.exec(html);
   assert.ok(defs[type], `${type}.html registers ${type}`);
@@ -107,6 +107,10 @@ for (const type of types) {
       assert.doesNotMatch(k, /password|token|secret|authori[sz]ation|apikey/i, `${type}: ${k} belongs in credentials`);
     }
     for (const [k, c] of Object.entries(def.credentials ?? {})) {
+      // urlSecrets: the secrets cut out of a WebSocket URL; the editor needs them back to merge them
+      // into a URL the user edits, so it is a 'text' credential: never in an exported flow, stored
+      // encrypted, shown only to editor users (as the target's headers are)
+      if (k === 'urlSecrets') continue;
       if (/password|token|secret|authori[sz]ation/i.test(k)) assert.equal(c.type, 'password', `${type}: credential ${k} is hidden`);
     }
   });
@@ -127,7 +131,7 @@ for (const type of types) {
     }
     // text between tags: units and protocol names only (labels are data-i18n spans)
     const text = template.replace(/<[^>]*>/g, ' ').replace(/&\w+;/g, ' ');
-    const words = (text.match(/[A-Za-z]{2,}/g) ?? []).filter((w) => !['Hz', 'ms', 'TCP', 'UDP', 'Basic', 'Digest'].includes(w));
+    const words = (text.match(/[A-Za-z]{2,}/g) ?? []).filter((w) => !['Hz', 'ms', 'KiB', 'TCP', 'UDP', 'Basic', 'Digest'].includes(w));
     assert.deepEqual(words, [], `${type}: hard-coded words in the edit template`);
   });
 

@@ -6,8 +6,9 @@
  * On the broker (prefix P, default "live-audio"):
  * - P/request: start/stop requests from a dispatcher. Starts are taken through the shared
  *   subscription $share/<group>/P/request, so the broker hands each to one worker; a worker at
- *   its maximum unsubscribes (the broker does not know load), and passes on one that was already
- *   on its way. A stop is acted on by whichever worker gets it: it empties the stream's claim,
+ *   its maximum unsubscribes (the broker does not know load) unless no other worker has room,
+ *   and passes a start that still reaches it to the worker with the most room
+ *   (P/worker/<id>/request), or refuses it when there is none. A stop is acted on by whichever worker gets it: it empties the stream's claim,
  *   and the worker running the stream stops it when it sees that.
  * - P/stream/<stmId> (retained): the claim: worker, epoch, since, and the request, so another
  *   worker can restart the stream. The owner stops its copy when it sees a claim that beats its
@@ -250,7 +251,7 @@ export class StreamLease {
     this.workers.clear();
     this.orphanSince.clear();
     this.shared = false;
-    this.client!.subscribe([`${this.prefix}/worker/+`, `${this.prefix}/stream/+`], { qos: 1 });
+    this.client!.subscribe([`${this.prefix}/worker/+`, `${this.prefix}/stream/+`, `${this.topic.worker(this.workerId)}/request`], { qos: 1 });
     this.publishWorker();
     this.updateShared();
     clearTimeout(this.syncTimer);
@@ -310,19 +311,37 @@ export class StreamLease {
     }
   }
 
+  /**
+   * In the shared subscription while we have room, or while no other worker has any: a start
+   * published when nobody is subscribed would be dropped by the broker unseen, so when the whole
+   * cluster is full every worker stays in to refuse it (cluster.full) where the dispatcher sees it.
+   */
   private updateShared(): void {
     if (!this.client || !this.connected || this.closing) return;
-    const want = this.running.size < this.maxStreams;
+    const room = this.running.size < this.maxStreams;
+    const want = room || this.roomiest() === undefined;
     if (want === this.shared) return;
     this.shared = want;
     const t = `$share/${this.group}/${this.topic.request()}`;
-    if (want) {
-      this.client.subscribe(t, { qos: 1 });
-      if (this.running.size > 0) this.emit('room', {});
-    } else {
-      this.client.unsubscribe(t);
-      this.emit('full', {});
+    if (want) this.client.subscribe(t, { qos: 1 });
+    else this.client.unsubscribe(t);
+    if (!room) this.emit('full', {});
+    else if (this.running.size > 0) this.emit('room', {});
+  }
+
+  /** The other live worker with the most free streams by its last record, if any has room. */
+  private roomiest(): string | undefined {
+    const now = Date.now();
+    let best: string | undefined;
+    let most = 0;
+    for (const [id, w] of this.workers) {
+      const free = (Number(w.rec.maxStreams) || 0) - (Number(w.rec.running) || 0);
+      if (now - w.seenAt < this.leaseMs && free > most) {
+        best = id;
+        most = free;
+      }
     }
+    return best;
   }
 
   // --- messages ---
@@ -332,7 +351,8 @@ export class StreamLease {
     const rest = topic.startsWith(`${this.prefix}/`) ? topic.slice(this.prefix.length + 1) : undefined;
     if (rest === undefined) return;
     if (rest === 'request') return this.onRequest(payload);
-    const [kind, level, extra] = rest.split('/');
+    const [kind, level, extra, more] = rest.split('/');
+    if (kind === 'worker' && level === topicLevel(this.workerId) && extra === 'request' && more === undefined) return this.onRequest(payload);
     if (extra !== undefined || level === undefined) return;
     let id: string;
     try {
@@ -357,6 +377,8 @@ export class StreamLease {
     }
     if (!rec) this.workers.delete(id);
     else this.workers.set(id, { rec, seenAt: Date.now() });
+    // whether anyone else has room decides whether a full worker stays in the shared subscription
+    this.updateShared();
   }
 
   private onClaim(stmId: string, rec: ClaimRecord | undefined): void {
@@ -420,13 +442,15 @@ export class StreamLease {
       return this.emit('error', { stmId, error: new CodedError('cluster.alreadyRunning', `stream "${stmId}" already runs on worker "${seen.workerId}"`, { stmId, workerId: seen.workerId }) });
     }
     if (this.running.size >= this.maxStreams) {
-      // one that was on its way when we unsubscribed: another worker with room takes it
+      // on its way when we unsubscribed, or the cluster is full: straight to the worker with the
+      // most room (its own topic, so it cannot be dropped for want of a subscriber), else refused
       const hops = (Number(req.hops) || 0) + 1;
-      if (hops > this.liveWorkers().size) {
+      const to = this.roomiest();
+      if (to === undefined || hops > this.liveWorkers().size) {
         return this.refuse(stmId, new CodedError('cluster.full', `no worker has room for stream "${stmId}" (each runs its maximum)`, { stmId }));
       }
-      this.publish(this.topic.request(), { ...req, hops }, false);
-      return this.emit('forwarded', { stmId });
+      this.publish(`${this.topic.worker(to)}/request`, { ...req, hops }, false);
+      return this.emit('forwarded', { stmId, from: to });
     }
     this.claim({ stmId, url: req.url, traceId: req.traceId === undefined ? undefined : String(req.traceId), token: req.token || undefined }, undefined);
   }

@@ -120,6 +120,23 @@ describe('StreamLease on Mosquitto', { skip: missingPeer('mosquitto') }, () => {
     assert.ok(small.events.includes('full'));
   });
 
+  test('when every worker is full a start is refused where the dispatcher sees it, not dropped', async () => {
+    fresh();
+    const a = make({ workerId: 'a', maxStreams: 1 });
+    const b = make({ workerId: 'b', maxStreams: 1 });
+    await connected(a, b);
+    const refusals: string[] = [];
+    const watcher = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    watcher.on('message', (t, p) => p.length && JSON.parse(String(p)).state === 'refused' && refusals.push(t));
+    await watcher.subscribeAsync(`${prefix}/stream/+/state`, { qos: 1 });
+    for (let i = 0; i < 3; i++) await start(`f${i}`);
+    await until(() => a.running.size + b.running.size === 2 && refusals.length === 1, 10_000, '2 running, 1 refused');
+    await watcher.endAsync();
+    assert.equal(a.running.size, 1);
+    assert.equal(b.running.size, 1);
+    assert.ok(a.events.includes('refused') || b.events.includes('refused'));
+  });
+
   test('a worker back under its own id before the takeover resumes its streams; nobody else starts them', async () => {
     fresh();
     const other = make({ workerId: 'other', takeoverDelayMs: 8000 });

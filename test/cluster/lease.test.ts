@@ -6,8 +6,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt, { type MqttClient } from 'mqtt';
+import path from 'node:path';
 import { missingPeer } from '../support/peers';
-import { until, sleep } from '../support/processes';
+import { until, sleep, spawnPeer, type Peer } from '../support/processes';
 import { StreamLease, assignOrphans, compareClaims, type LeaseOptions, type StartOrder } from '../../lib/cluster';
 import { startBroker, type Broker } from './support';
 
@@ -153,6 +154,52 @@ describe('StreamLease on Mosquitto', { skip: missingPeer('mosquitto') }, () => {
     assert.ok(again.started.every((s) => s.takeover));
     await sleep(1000);
     assert.ok(mine.every((s) => !other.started.some((o) => o.stmId === s)), 'the other worker started a stream of the restarted one');
+  });
+
+  test('a frozen worker (no renewal, connection still open) loses its streams after the lease, and stops its copies when it thaws', async () => {
+    fresh();
+    const lines = new Map<string, Array<Record<string, any>>>();
+    const peers: Peer[] = [];
+    const spawnWorker = (workerId: string) => {
+      lines.set(workerId, []);
+      // keepalive far above the lease: the broker sees nothing wrong, only the missing renewals tell
+      const opts = { brokerUrl: broker.url, prefix, workerId, leaseMs: 3000, takeoverDelayMs: 500, keepaliveS: 120 };
+      const p = spawnPeer(process.execPath, [path.join(__dirname, 'lease-worker-cli.js'), JSON.stringify(opts)], 60_000, { onLine: (l) => lines.get(workerId)!.push(JSON.parse(l)) });
+      peers.push(p);
+      return p;
+    };
+    const running = (id: string) => {
+      const r = new Set<string>();
+      for (const l of lines.get(id)!) {
+        if (l.ev === 'start') r.add(l.stmId);
+        if (l.ev === 'stop') r.delete(l.stmId);
+      }
+      return r;
+    };
+    try {
+      const a = spawnWorker('frozen');
+      spawnWorker('alive');
+      await until(() => ['frozen', 'alive'].every((id) => lines.get(id)!.some((l) => l.event === 'connected')), 15_000, 'both connected');
+      await sleep(500);
+      for (let i = 0; i < 6; i++) await start(`z${i}`);
+      await until(() => running('frozen').size + running('alive').size === 6, 10_000, '6 running');
+      const theirs = [...running('frozen')];
+      assert.ok(theirs.length > 0, 'the shared subscription gave the frozen-to-be worker nothing');
+      a.child.kill('SIGSTOP');
+      const t0 = Date.now();
+      await until(() => theirs.every((s) => running('alive').has(s)), 15_000, 'the live worker takes the frozen one\'s streams');
+      const took = Date.now() - t0;
+      assert.ok(took >= 3000 - 600, `taken over after ${took} ms, before the lease ran out`);
+      a.child.kill('SIGCONT');
+      await until(() => running('frozen').size === 0, 10_000, 'the thawed worker stops its copies');
+      assert.ok(lines.get('frozen')!.filter((l) => l.ev === 'stop').every((l) => l.reason === 'fenced'));
+      assert.equal(running('alive').size, 6);
+    } finally {
+      for (const p of peers) {
+        p.kill('SIGCONT');
+        p.kill('SIGKILL');
+      }
+    }
   });
 
   test('a stop that overtakes its start still stops the stream', async () => {

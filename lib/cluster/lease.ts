@@ -122,6 +122,8 @@ export class StreamLease {
   private readonly running = new Map<string, ClaimRecord>();
   private readonly orphanSince = new Map<string, number>();
   private readonly pendingStops = new Map<string, number>();
+  /** claims of ours whose stream ended here (whep-in gave up): never resumed as "ours, not running" */
+  private readonly ended = new Map<string, number>();
   private timers: NodeJS.Timeout[] = [];
   private syncTimer: NodeJS.Timeout | undefined;
   private announce: NodeJS.Timeout | undefined;
@@ -203,6 +205,7 @@ export class StreamLease {
       // whep-in ended it by itself (given up, or stopped by a message that did not come from us):
       // the stream is over, not orphaned
       this.running.delete(ev.stmId);
+      this.ended.set(ev.stmId, claim.epoch);
       const latest = this.claims.get(ev.stmId);
       if (latest && latest.workerId === this.workerId && latest.epoch === claim.epoch) this.clear(ev.stmId);
       this.emit('ended', { stmId: ev.stmId, epoch: claim.epoch });
@@ -385,6 +388,7 @@ export class StreamLease {
     if (!rec) {
       this.claims.delete(stmId);
       this.orphanSince.delete(stmId);
+      this.ended.delete(stmId);
       if (this.running.has(stmId)) {
         this.stopLocal(stmId, 'request');
         this.publish(this.topic.state(stmId), undefined, true);
@@ -393,6 +397,7 @@ export class StreamLease {
       return;
     }
     rec = { ...rec, stmId };
+    if (rec.workerId !== this.workerId) this.ended.delete(stmId);
     const stoppedAt = this.pendingStops.get(stmId);
     if (stoppedAt !== undefined) {
       this.pendingStops.delete(stmId);
@@ -483,6 +488,7 @@ export class StreamLease {
     if (req.token) rec.token = req.token;
     this.claims.set(req.stmId, rec);
     this.running.set(req.stmId, rec);
+    this.ended.delete(req.stmId);
     this.orphanSince.delete(req.stmId);
     this.publish(this.topic.claim(req.stmId), rec, true);
     this.handlers.start({ stmId: rec.stmId, url: rec.url, traceId: rec.traceId, token: rec.token, epoch: rec.epoch, takeover: from !== undefined });
@@ -515,7 +521,9 @@ export class StreamLease {
       if (c.workerId === this.workerId) {
         // ours but not running: this worker restarted (same id) before anyone took them over
         if (!this.running.has(stmId)) {
-          if (this.running.size < this.maxStreams) this.claim(c, this.workerId);
+          // it ended here while the broker was away, and the broker kept the claim: end it there too
+          if (this.ended.get(stmId) === c.epoch) this.clear(stmId);
+          else if (this.running.size < this.maxStreams) this.claim(c, this.workerId);
           else {
             // no room for it here: release it to the others
             const released: ClaimRecord = { ...c, workerId: '', epoch: c.epoch + 1 };

@@ -4,6 +4,8 @@
  *   node dist/test/peers/whep-source-cli.js [--port N] [--text "…"] [--loop]
  *   --voip: browser-like Opus (SILK/hybrid, 32 kbit/s) instead of CELT at 64 kbit/s
  *   --srtp aes-cm: DTLS-SRTP with AES_CM_128_HMAC_SHA1_80 only, as SRS (werift prefers AES-GCM)
+ *   --report: then a JSON line {"posts","deletes","sessions"} whenever one of them changes
+ *   (checked every 250 ms), for a test that must see every session DELETEd from outside
  * Prints one JSON line {"url","port","durationMs"} when ready; SIGTERM/SIGINT stop it.
  */
 import { startWhepSource } from './whep-source';
@@ -17,6 +19,14 @@ const arg = (name: string) => {
 startWhepSource({ port: Number(arg('port') ?? 0), text: arg('text'), voice: arg('voice'), loop: args.includes('--loop'), application: args.includes('--voip') ? 'voip' : 'audio', srtp: arg('srtp') === 'aes-cm' ? 'aes-cm' : undefined }).then(
   (src) => {
     process.stdout.write(JSON.stringify({ url: src.url, port: src.port, durationMs: src.durationMs }) + '\n');
+    if (args.includes('--report')) {
+      let last = '';
+      setInterval(() => {
+        const line = JSON.stringify({ posts: src.posts, deletes: src.deletes.length, sessions: src.sessions.size });
+        if (line !== last) process.stdout.write(line + '\n');
+        last = line;
+      }, 250).unref();
+    }
     const stop = () => void src.stop().finally(() => process.exit(0));
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);

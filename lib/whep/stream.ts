@@ -9,6 +9,7 @@ import { RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift
 import { Chunker, formatFields, type PcmFormat, type PcmMessage } from '../pcm';
 import { Backoff } from '../util/backoff';
 import { CodedError } from '../util/errors';
+import { redactUrl } from '../util/redact';
 import { OpusDecoder, opusPacketSamples, type OpusRate } from './opus';
 import { ReorderBuffer, type Ordered } from './reorder';
 import { sanitizeAnswer } from './sdp';
@@ -18,6 +19,7 @@ import { installFastSrtp } from './werift-srtp';
 import { shortenRtpRoute } from './werift-route';
 import { installLeanEvents } from './werift-event';
 import { paceReceiverReports } from './werift-rtcp';
+import { watchConsent, type ConsentProbe } from './werift-consent';
 
 // werift's RTP header parsing and SRTP decryption were the largest costs of receiving besides
 // Opus decoding (see werift-rtp.ts, werift-srtp.ts)
@@ -25,8 +27,10 @@ installFastRtpParsing();
 installFastSrtp();
 installLeanEvents();
 
-export type WhepState = 'connecting' | 'live' | 'idle' | 'reconnecting' | 'stopped' | 'error';
-export type WhepEventName = 'connecting' | 'connected' | 'idle' | 'resumed' | 'reconnecting' | 'stopped' | 'error';
+/** `waiting`: connected, no audio yet (e.g. SRS with nobody publishing); `live` once RTP arrives. */
+export type WhepState = 'connecting' | 'waiting' | 'live' | 'idle' | 'reconnecting' | 'stopped' | 'error';
+/** `connected` (ICE/DTLS up, state waiting), then `live` at the session's first RTP. */
+export type WhepEventName = 'connecting' | 'connected' | 'live' | 'idle' | 'resumed' | 'reconnecting' | 'stopped' | 'error';
 
 export interface WhepStreamOptions {
   url: string;
@@ -52,11 +56,17 @@ export interface WhepStreamOptions {
   idleMs?: number;
   /** while idle, emit silence so downstream timing goes on */
   idleSilence?: boolean;
-  /** RTP inactivity after which the session is torn down and a new one made (ms), default 30000; 0 = never */
+  /**
+   * RTP inactivity after which the session is replaced (ms), default 0 = never: a quiet session is
+   * kept, since servers like SRS resume RTP on it when a publisher appears, and a dead server is
+   * noticed by its unanswered ICE consent checks instead
+   */
   idleReconnectMs?: number;
-  /** first retry delay (ms), default 1000 */
+  /** while the server answers 404 ("nobody publishes", mediamtx), ask again this often (ms), default 1000 */
+  pollMs?: number;
+  /** first retry delay after an error (ms), default 500 */
   retryInitialMs?: number;
-  /** largest retry delay (ms), default 30000 */
+  /** largest retry delay after repeated errors (ms), default 5000 */
   retryMaxMs?: number;
   /** time for ICE + DTLS to connect after the answer (ms), default 15000 */
   connectTimeoutMs?: number;
@@ -109,6 +119,11 @@ class SessionEnd extends Error {
   }
 }
 
+/** a server is declared gone after this many unanswered ICE consent checks (4–6 s apart) … */
+const DEAD_CONSENT_MISSES = 2;
+/** … while no RTP came for at least this long (RTP is proof of life on its own) */
+const DEAD_QUIET_MS = 2000;
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
@@ -137,6 +152,9 @@ export class WhepStream {
   private endSession: ((end: SessionEnd) => void) | undefined;
   private running: Promise<void> | undefined;
   private readonly out: Ordered[] = [];
+  private consent: ConsentProbe | undefined;
+  /** the URL as statuses, events and errors show it (token-like query values hidden) */
+  private readonly shownUrl: string;
   // timeline: wall-clock time of the RTP clock's anchor
   private anchorWall = 0;
   private anchorTs = 0;
@@ -179,14 +197,16 @@ export class WhepStream {
       chunkMs: 20,
       idleMs: 5000,
       idleSilence: false,
-      idleReconnectMs: 30000,
-      retryInitialMs: 1000,
-      retryMaxMs: 30000,
+      idleReconnectMs: 0,
+      pollMs: 1000,
+      retryInitialMs: 500,
+      retryMaxMs: 5000,
       connectTimeoutMs: 15000,
       reorderWindow: 3,
       ...stripUndefined(opts),
     } as WhepStream['o'];
     this.format = { rate: this.o.rate, channels: this.o.channels };
+    this.shownUrl = redactUrl(this.o.url);
     this.backoff = new Backoff({ initialMs: this.o.retryInitialMs, maxMs: Math.max(this.o.retryInitialMs, this.o.retryMaxMs) });
     this.chunker = new Chunker({ ms: this.o.chunkMs });
     this.reorder = new ReorderBuffer({ window: this.o.reorderWindow, packetSamples: opusPacketSamples });
@@ -216,8 +236,9 @@ export class WhepStream {
     return this.o.traceId;
   }
 
+  /** the URL with token-like query values hidden */
   get url(): string {
-    return this.o.url;
+    return this.shownUrl;
   }
 
   start(): void {
@@ -241,7 +262,7 @@ export class WhepStream {
       this.statsBytesMark = this.counters.bytesReceived;
       this.statsAtMark = now;
     }
-    if (this.state !== 'live' && this.state !== 'idle') return;
+    if (this.state !== 'live' && this.state !== 'idle' && this.state !== 'waiting') return;
     // the reorder window waits for a missing packet only while packets keep coming
     if (this.reorder.held > 0 && now - this.lastRtpAt > 200) this.emitOrdered(this.reorder.flush(this.out), now);
     const quietFor = now - (this.lastRtpAt || this.connectedAt);
@@ -250,19 +271,27 @@ export class WhepStream {
       this.lastTransit = NaN;
       this.enter('idle', 'idle', { reason: `no RTP for ${Math.round(quietFor / 1000)} s` });
     }
-    if (this.state === 'idle') {
-      if (this.o.idleSilence) this.fillSilence(now);
+    if (this.state !== 'live') {
+      if (this.o.idleSilence && quietFor >= this.o.idleMs) this.fillSilence(now);
       if (this.o.idleReconnectMs > 0 && quietFor >= this.o.idleReconnectMs) {
         this.endSession?.(new SessionEnd(`no RTP for ${Math.round(quietFor / 1000)} s`));
       }
+    }
+    // no RTP and two consent checks unanswered: the server is gone (werift alone waits 30 s)
+    if (quietFor >= DEAD_QUIET_MS && this.consent && this.consent(now) >= DEAD_CONSENT_MISSES) {
+      this.endSession?.(
+        new SessionEnd('server stopped answering', new WhepError('whep.serverGone', `the server stopped answering (no RTP, ${DEAD_CONSENT_MISSES} ICE consent checks unanswered)`, { checks: DEAD_CONSENT_MISSES }, true)),
+      );
     }
   }
 
   private async run(): Promise<void> {
     const signal = this.abort.signal;
     let fatal: CodedError | undefined;
+    // while the server keeps answering 404, the polls are one "reconnecting" episode: no event per poll
+    let polling = false;
     while (!signal.aborted) {
-      this.enter('connecting', 'connecting');
+      if (!polling) this.enter('connecting', 'connecting');
       let end: SessionEnd;
       try {
         end = await this.session();
@@ -276,9 +305,13 @@ export class WhepStream {
         fatal = e;
         break;
       }
-      const after = e instanceof WhepError ? e.retryAfterMs : undefined;
-      const delay = Math.max(this.backoff.next(), Math.min(after ?? 0, Math.max(this.o.retryMaxMs, 1000)));
-      this.enter('reconnecting', 'reconnecting', { reason: end.reason, error: e, retryInMs: delay });
+      const after = Math.min((e instanceof WhepError ? e.retryAfterMs : undefined) ?? 0, Math.max(this.o.retryMaxMs, 1000));
+      // "nobody publishes" is an answer, not a failure: ask again at a steady pace so a publisher
+      // that appears is heard within about one interval; real errors back off
+      const notFound = e instanceof WhepError && e.code === 'whep.notFound';
+      const delay = notFound ? Math.max(this.o.pollMs, after) : Math.max(this.backoff.next(), after);
+      if (!(polling && notFound)) this.enter('reconnecting', 'reconnecting', { reason: end.reason, error: e, retryInMs: delay });
+      polling = notFound;
       await sleep(delay, signal);
       if (!signal.aborted) this.counters.reconnects++;
     }
@@ -326,13 +359,15 @@ export class WhepStream {
     if (signal.aborted) return new SessionEnd('stopped');
     const answer = await postOffer(this.o.url, pc.localDescription!.sdp, { token: this.o.token, insecureTls: this.o.insecureTls, signal });
     this.location = answer.location;
+    // stopped while the offer was out: the session the server just made is DELETEd in teardown
+    if (signal.aborted) return new SessionEnd('stopped');
     if (answer.iceServers.length) this.linkIceServers = answer.iceServers; // used from the next attempt on
     let sdp: string;
     try {
       sdp = sanitizeAnswer(answer.sdp);
       await pc.setRemoteDescription({ type: 'answer', sdp });
     } catch (err) {
-      throw new SessionEnd('malformed answer', new WhepError('whep.badAnswer', `the SDP answer of ${this.o.url} cannot be used: ${(err as Error).message}`, { url: this.o.url, reason: (err as Error).message }, false));
+      throw new SessionEnd('malformed answer', new WhepError('whep.badAnswer', `the SDP answer of ${this.shownUrl} cannot be used: ${(err as Error).message}`, { url: this.shownUrl, reason: (err as Error).message }, false));
     }
     // receiver reports every 5 s as RTP recommends, not werift's 0.5–1.5 s (lib/whep/werift-rtcp.ts)
     paceReceiverReports(transceiver.receiver.dtlsTransport);
@@ -353,12 +388,16 @@ export class WhepStream {
     clearTimeout(timeout);
     if (first) return first;
     this.connectedAt = Date.now();
-    this.enter('live', 'connected');
+    // a session that connected proves the server works: the next failure retries quickly again
+    this.backoff.reset();
+    this.consent = watchConsent(pc);
+    this.enter(this.lastRtpAt ? 'live' : 'waiting', 'connected');
     return ended;
   }
 
   private async teardown(): Promise<void> {
     this.endSession = undefined;
+    this.consent = undefined;
     // what is still held back belongs to this session's timeline
     if (this.decoder) this.emitOrdered(this.reorder.flush(this.out), Date.now());
     this.reorder.reset();
@@ -391,8 +430,9 @@ export class WhepStream {
     this.lastRtpAt = now;
     if (this.state === 'idle') {
       this.enter('live', 'resumed');
+    } else if (this.state === 'waiting') {
+      this.enter('live', 'live');
     }
-    if (this.backoff.attempts > 0) this.backoff.reset();
     this.reorder.push(h.sequenceNumber, h.timestamp, rtp.payload, this.out);
     this.emitOrdered(this.out, now);
     this.onPacket?.(h.timestamp, arrivedAt);
@@ -472,7 +512,7 @@ export class WhepStream {
   }
 
   private emit(event: WhepEventName, extra: Partial<WhepEvent> = {}): void {
-    const ev: WhepEvent = { event, stmId: this.o.stmId, url: this.o.url, state: this.state, stats: { ...this.stats }, ...extra };
+    const ev: WhepEvent = { event, stmId: this.o.stmId, url: this.shownUrl, state: this.state, stats: { ...this.stats }, ...extra };
     if (this.o.traceId !== undefined) ev.traceId = this.o.traceId;
     this.sink.event(ev);
   }

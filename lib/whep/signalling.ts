@@ -25,12 +25,12 @@ export interface SignallingOptions {
   /** per-request timeout (ms) */
   timeoutMs?: number;
   /**
-   * Stop, redeploy. A request not yet fully sent is dropped at once; one the server has whole
-   * may already have made a session, so its answer is still awaited (up to `lateAnswerMs`) and
+   * Stop, redeploy. A request whose connection is not up yet is dropped at once; one that may have
+   * reached the server may already have made a session, so its answer is still awaited (up to `lateAnswerMs`) and
    * returned, for the caller to DELETE.
    */
   signal?: AbortSignal;
-  /** after an abort, how long to wait for the answer to a fully sent request (ms), default 5000 */
+  /** after an abort, how long to wait for the answer to a request that may have reached the server (ms), default 5000 */
   lateAnswerMs?: number;
 }
 
@@ -227,15 +227,20 @@ function request(method: string, url: URL, headers: Record<string, string>, body
       reject(err);
     };
     const aborted = () => new WhepError('whep.aborted', 'stopped', {}, false);
-    // Once the whole request is out, the server may be making a session for it right now: dropping
-    // the connection would leave that session behind with nobody to DELETE it. So wait (bounded)
-    // for the answer and hand it over; the caller sees the abort and DELETEs.
+    // Once the request may have reached the server, the server may be making a session for it right
+    // now: dropping the connection would leave that session behind with nobody to DELETE it. So
+    // wait (bounded) for the answer and hand it over; the caller sees the abort and DELETEs.
     const onAbort = () => {
       if (!sent || method !== 'POST') return fail(aborted());
       late = setTimeout(() => fail(aborted()), Math.min(timeoutMs, opts.lateAnswerMs ?? 5000));
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    req.on('finish', () => (sent = true));
+    // from the moment the connection is up, bytes of the request may be at the server: past that
+    // point only its answer tells whether a session was made
+    req.on('socket', (sock) => {
+      if (!sock.connecting) sent = true;
+      else sock.once('connect', () => (sent = true));
+    });
     req.on('timeout', () =>
       fail(new WhepError('whep.timeout', `${method} ${shown}: no answer within ${timeoutMs} ms`, { method, url: shown, ms: timeoutMs }, true)),
     );

@@ -4,6 +4,8 @@
  *   node dist/test/peers/whep-source-cli.js [--port N] [--text "…"] [--loop]
  *   --voip: browser-like Opus (SILK/hybrid, 32 kbit/s) instead of CELT at 64 kbit/s
  *   --srtp aes-cm: DTLS-SRTP with AES_CM_128_HMAC_SHA1_80 only, as SRS (werift prefers AES-GCM)
+ *   --absent silent|404: nobody publishes at first (SRS: silent live sessions; mediamtx: 404)
+ *   --control: serve GET /_control/stats and POST /_control/publish|unpublish on the same port
  * Prints one JSON line {"url","port","durationMs"} when ready; SIGTERM/SIGINT stop it.
  */
 import { startWhepSource } from './whep-source';
@@ -14,7 +16,7 @@ const arg = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 
-startWhepSource({ port: Number(arg('port') ?? 0), text: arg('text'), voice: arg('voice'), loop: args.includes('--loop'), application: args.includes('--voip') ? 'voip' : 'audio', srtp: arg('srtp') === 'aes-cm' ? 'aes-cm' : undefined }).then(
+startWhepSource({ port: Number(arg('port') ?? 0), text: arg('text'), voice: arg('voice'), loop: args.includes('--loop'), application: args.includes('--voip') ? 'voip' : 'audio', srtp: arg('srtp') === 'aes-cm' ? 'aes-cm' : undefined, absent: arg('absent') === 'silent' || arg('absent') === '404' ? (arg('absent') as 'silent' | '404') : undefined, control: args.includes('--control') }).then(
   (src) => {
     process.stdout.write(JSON.stringify({ url: src.url, port: src.port, durationMs: src.durationMs }) + '\n');
     const stop = () => void src.stop().finally(() => process.exit(0));

@@ -196,7 +196,7 @@ export class WhepSource {
   publish(): number {
     this.publishing = true;
     if (this.paused) {
-      for (const s of this.sessions.values()) if (s.sent === 0) s.next = 0;
+      for (const s of this.sessions.values()) s.next = 0; // a new publisher: its audio from the start
       this.resumeRtp();
     }
     return Date.now();

@@ -97,9 +97,8 @@ export = function (RED: NodeAPI) {
 
     /** A few words for the status: the catalog's short reason for the code, else the error's message (URL redacted). */
     function shortReason(err: CodedError): string {
-      const key = `whep-in.why.${err.code.replace(/^whep\./, '')}`;
-      const text = RED._(key, err.params);
-      const why = text && text !== key ? text : localError(RED, err).message;
+      const code = err.code.replace(/^whep\./, '');
+      const why = SHORT_REASONS.has(code) ? RED._(`whep-in.why.${code}`, err.params) : localError(RED, err).message;
       return why.length > 60 ? `${why.slice(0, 59)}…` : why;
     }
 
@@ -162,6 +161,9 @@ export = function (RED: NodeAPI) {
 
   RED.nodes.registerType('whep-in', WhepInNode as never, { credentials: { token: { type: 'password' }, iceServers: { type: 'text' } } });
 };
+
+/** the codes of retried errors that have a short text under whep-in.why in the catalogs */
+const SHORT_REASONS = new Set(['notFound', 'tryLater', 'noReply', 'unreachable', 'timeout', 'connection', 'connectTimeout', 'serverGone', 'request', 'session']);
 
 function splitList(s: string | undefined): string[] | undefined {
   const list = (s ?? '').split(/[\s,]+/).filter(Boolean);

@@ -102,14 +102,16 @@ export = function (RED: NodeAPI) {
       return why.length > 60 ? `${why.slice(0, 59)}…` : why;
     }
 
-    // static mode: a URL that cannot work is reported at deploy (status and error), not retried
+    // a configured URL that cannot work is reported at deploy, not retried: in static mode it is
+    // the node's one stream (red status); in dynamic mode the default for messages without msg.url
+    // (each such start message then fails with it too)
     let urlError: Error | undefined;
-    if (config.mode !== 'dynamic' && config.url) {
+    if (config.url) {
       try {
         checkWhepUrl(config.url);
       } catch (err) {
-        urlError = localError(RED, err);
-        node.error(urlError);
+        node.error(localError(RED, err));
+        if (config.mode !== 'dynamic') urlError = localError(RED, err);
       }
     }
     // started once the flow is wired up, so the first events reach the nodes downstream

@@ -9,6 +9,7 @@ import { WhepIn, type WhepEvent } from '../../lib/whep';
 import { startWhepSource, type WhepSource } from '../peers/whep-source';
 import { missingPeer } from '../support/peers';
 import { sleep, until } from '../support/processes';
+import { startSourceProcess } from './support';
 
 /** An engine with default settings whose sink notes when each chunk arrived. */
 function timedEngine() {
@@ -76,5 +77,31 @@ describe('a late publisher is heard within 2 s (engine defaults)', { skip: missi
     assert.equal(r.length, 1, 'one event for the whole wait, not one per poll');
     assert.equal(r[0].error?.code, 'whep.notFound');
     assert.equal(r[0].retryInMs, 1000);
+  });
+
+  test('a crashed server (engine defaults): noticed within 20 s, audio again within 7 s of its return however long it was down', async (t) => {
+    let proc = await startSourceProcess(['--loop']);
+    const c = timedEngine();
+    cleanups.push(() => c.engine.close());
+    try {
+      c.engine.start({ url: proc.url, stmId: 'crash' });
+      await until(() => c.arrivals.length > 25, 20_000, 'audio');
+      const killedAt = Date.now();
+      proc.proc.kill('SIGKILL'); // no BYE, no DTLS alert, no DELETE answer: gone
+      await until(() => c.named('reconnecting').length > 0, 40_000, 'the crash to be noticed');
+      const noticedMs = Date.now() - killedAt;
+      // down long enough for the back-off to reach its ceiling
+      await until(() => c.named('reconnecting').length >= 6, 40_000, 'retries while the server is down');
+      proc = await startSourceProcess(['--loop', '--port', String(proc.port)]);
+      const backAt = Date.now();
+      await until(() => c.arrivals.some((a) => a > backAt), 20_000, 'audio from the restarted server');
+      const resumedMs = c.arrivals.find((a) => a > backAt)! - backAt;
+      t.diagnostic(`crash noticed after ${noticedMs} ms; audio ${resumedMs} ms after the server was back`);
+      assert.ok(noticedMs < 20_000, `noticed after ${noticedMs} ms`);
+      assert.ok(resumedMs < 7000, `audio ${resumedMs} ms after the server was back`);
+    } finally {
+      await c.engine.close();
+      await proc.kill();
+    }
   });
 });

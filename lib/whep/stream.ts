@@ -123,6 +123,8 @@ class SessionEnd extends Error {
 const DEAD_CONSENT_MISSES = 2;
 /** … while no RTP came for at least this long (RTP is proof of life on its own) */
 const DEAD_QUIET_MS = 2000;
+/** a connected session without audio that lasted this long counts as a working server */
+const PROVEN_SESSION_MS = 10_000;
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -293,6 +295,8 @@ export class WhepStream {
     while (!signal.aborted) {
       if (!polling) this.enter('connecting', 'connecting');
       let end: SessionEnd;
+      this.lastRtpAt = 0;
+      this.connectedAt = 0;
       try {
         end = await this.session();
       } catch (err) {
@@ -300,6 +304,10 @@ export class WhepStream {
       }
       await this.teardown();
       if (signal.aborted) break;
+      // a session that carried audio or stayed up a while proves the server works: its end is
+      // retried quickly again. One that fails right after connecting does not reset the back-off,
+      // so a server that accepts and drops at once is not hammered.
+      if (this.connectedAt && (this.lastRtpAt || Date.now() - this.connectedAt >= PROVEN_SESSION_MS)) this.backoff.reset();
       const e = end.error;
       if (e && !(e instanceof WhepError && e.retry)) {
         fatal = e;
@@ -341,7 +349,6 @@ export class WhepStream {
     // ready before the answer is applied: the server may send RTP as soon as DTLS is up
     this.decoder = new OpusDecoder(this.o.rate, this.o.channels);
     this.reorder.reset();
-    this.lastRtpAt = 0;
     const transceiver = pc.addTransceiver('audio', { direction: 'recvonly' });
     // packets werift has routed once take a shorter way from then on (lib/whep/werift-route.ts)
     const route = shortenRtpRoute(pc, transceiver.receiver, (rtp) => this.onRtp(rtp));
@@ -388,8 +395,6 @@ export class WhepStream {
     clearTimeout(timeout);
     if (first) return first;
     this.connectedAt = Date.now();
-    // a session that connected proves the server works: the next failure retries quickly again
-    this.backoff.reset();
     this.consent = watchConsent(pc);
     this.enter(this.lastRtpAt ? 'live' : 'waiting', 'connected');
     return ended;

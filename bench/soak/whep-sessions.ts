@@ -2,7 +2,7 @@
  * Soak of whep-in's session life cycle: 1000 start/stop cycles at random moments (before, during
  * and after the offer, and while audio flows) of the engine against the werift WHEP source in a
  * process of its own, then what is left: live sessions at the source, our file descriptors and RSS.
- * Bounded: cycling stops after 150 s whatever the count, the source is killed at the end.
+ * Bounded: cycling stops after 130 s whatever the count, the source is killed at the end.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,7 +13,7 @@ import { WhepIn } from '../../lib/whep';
 const CYCLES = 1000;
 const LANES = 8;
 const MAX_STOP_AFTER_MS = 300;
-const CYCLING_BUDGET_MS = 150_000;
+const CYCLING_BUDGET_MS = 130_000;
 
 const fds = () => fs.readdirSync('/proc/self/fd').length;
 const mb = (bytes: number) => Math.round((bytes / (1 << 20)) * 10) / 10;

@@ -26,11 +26,14 @@ export interface SignallingOptions {
   timeoutMs?: number;
   /**
    * Stop, redeploy. A request whose connection is not up yet is dropped at once; one that may have
-   * reached the server may already have made a session, so its answer is still awaited (up to `lateAnswerMs`) and
-   * returned, for the caller to DELETE.
+   * reached the server may already have made a session, so its answer is still awaited (up to
+   * `lateAnswerMs`) and returned, for the caller to DELETE.
    */
   signal?: AbortSignal;
-  /** after an abort, how long to wait for the answer to a request that may have reached the server (ms), default 5000 */
+  /**
+   * after an abort, how long to wait for the answer to a request that may have reached the server
+   * (ms); default: as long as the request would have waited anyway (`timeoutMs`)
+   */
   lateAnswerMs?: number;
 }
 
@@ -232,7 +235,7 @@ function request(method: string, url: URL, headers: Record<string, string>, body
     // wait (bounded) for the answer and hand it over; the caller sees the abort and DELETEs.
     const onAbort = () => {
       if (!sent || method !== 'POST') return fail(aborted());
-      late = setTimeout(() => fail(aborted()), Math.min(timeoutMs, opts.lateAnswerMs ?? 5000));
+      late = setTimeout(() => fail(aborted()), Math.min(timeoutMs, opts.lateAnswerMs ?? timeoutMs));
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     // from the moment the connection is up, bytes of the request may be at the server: past that

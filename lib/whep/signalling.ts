@@ -9,6 +9,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { CodedError } from '../util/errors';
 import { retryAfterMs } from '../util/backoff';
+import { redactUrl } from '../util/redact';
 
 export interface IceServer {
   urls: string;
@@ -23,8 +24,42 @@ export interface SignallingOptions {
   insecureTls?: boolean;
   /** per-request timeout (ms) */
   timeoutMs?: number;
-  /** aborts the request (stop, redeploy) */
+  /**
+   * Stop, redeploy. A request whose connection is not up yet is dropped at once; one that may have
+   * reached the server may already have made a session, so its answer is still awaited (up to
+   * `lateAnswerMs`) and returned, for the caller to DELETE.
+   */
   signal?: AbortSignal;
+  /**
+   * after an abort, how long to wait for the answer to a request that may have reached the server
+   * (ms); default: as long as the request would have waited anyway (`timeoutMs`)
+   */
+  lateAnswerMs?: number;
+}
+
+/** Longest URL accepted (browsers and servers refuse far shorter ones; this bounds what we log). */
+export const MAX_URL_LENGTH = 8192;
+
+/**
+ * Checks a WHEP URL before anything is sent: http(s) with a host, of a sane length. Throws the
+ * WhepError a start request is refused with (the URL in it redacted).
+ */
+export function checkWhepUrl(url: unknown): URL {
+  const shown = typeof url === 'string' ? redactUrl(url.length > 200 ? `${url.slice(0, 200)}…` : url) : String(typeof url);
+  if (typeof url !== 'string' || url.length > MAX_URL_LENGTH) {
+    const why = typeof url !== 'string' ? `not a string but ${typeof url}` : `longer than ${MAX_URL_LENGTH} characters`;
+    throw new WhepError('whep.badUrl', `"${shown}" is not a usable WHEP URL (${why}): expected http(s)://host[:port]/path`, { url: shown }, false);
+  }
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new WhepError('whep.badUrl', `"${shown}" is not a usable WHEP URL: expected http(s)://host[:port]/path`, { url: shown }, false);
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || !u.hostname) {
+    throw new WhepError('whep.badUrl', `"${shown}" is not a usable WHEP URL: expected http(s)://host[:port]/path`, { url: shown }, false);
+  }
+  return u;
 }
 
 export interface WhepAnswer {
@@ -71,11 +106,12 @@ export async function postOffer(url: string, offerSdp: string, opts: SignallingO
     if (opts.token && target.origin === parseUrl(url).origin) headers.authorization = `Bearer ${opts.token}`;
     const res = await request('POST', target, headers, Buffer.from(offerSdp, 'utf8'), opts);
     const s = res.status;
+    const shown = redactUrl(target.href);
     if (s === 200 || s === 201) {
       const type = String(res.headers['content-type'] ?? '');
       const sdp = res.body.toString('utf8');
       if (!/^application\/sdp\b/i.test(type) && !sdp.startsWith('v=0')) {
-        throw new WhepError('whep.notSdp', `${target.href} answered ${s} with "${type}", not an SDP answer`, { url: target.href, status: s, type }, false);
+        throw new WhepError('whep.notSdp', `${shown} answered ${s} with "${type}", not an SDP answer`, { url: shown, status: s, type }, false);
       }
       const loc = header(res.headers.location);
       return {
@@ -88,17 +124,17 @@ export async function postOffer(url: string, offerSdp: string, opts: SignallingO
     const loc = header(res.headers.location);
     if ((s === 307 || s === 308) && loc) {
       if (hop >= MAX_REDIRECTS) {
-        throw new WhepError('whep.tooManyRedirects', `more than ${MAX_REDIRECTS} redirects from ${url}`, { url, max: MAX_REDIRECTS }, false);
+        throw new WhepError('whep.tooManyRedirects', `more than ${MAX_REDIRECTS} redirects from ${redactUrl(url)}`, { url: redactUrl(url), max: MAX_REDIRECTS }, false);
       }
       target = new URL(loc, target);
       continue;
     }
     if (s === 301 || s === 302 || s === 303) {
-      const to = loc ? new URL(loc, target).href : '(no Location)';
+      const to = loc ? redactUrl(new URL(loc, target).href) : '(no Location)';
       throw new WhepError(
         'whep.redirect',
-        `${target.href} answered ${s}, a redirect that would turn the offer into a GET; use the target URL directly: ${to}`,
-        { url: target.href, status: s, target: to },
+        `${shown} answered ${s}, a redirect that would turn the offer into a GET; use the target URL directly: ${to}`,
+        { url: shown, status: s, target: to },
         false,
       );
     }
@@ -106,14 +142,14 @@ export async function postOffer(url: string, offerSdp: string, opts: SignallingO
     if (s === 404 || s === 409 || s === 429 || s === 503 || s === 502 || s === 504 || s === 500) {
       const after = retryAfterMs(header(res.headers['retry-after']));
       if (s === 404) {
-        throw new WhepError('whep.notFound', `${target.href} answered 404: no such stream (nobody publishing yet?)${text ? ` (${text})` : ''}`, { url: target.href, status: s }, true, after);
+        throw new WhepError('whep.notFound', `${shown} answered 404: no such stream (nobody publishing yet?)${text ? ` (${text})` : ''}`, { url: shown, status: s }, true, after);
       }
-      throw new WhepError('whep.tryLater', `${target.href} answered ${s}: server busy or unavailable, trying later${text ? ` (${text})` : ''}`, { url: target.href, status: s }, true, after);
+      throw new WhepError('whep.tryLater', `${shown} answered ${s}: server busy or unavailable, trying later${text ? ` (${text})` : ''}`, { url: shown, status: s }, true, after);
     }
     if (s === 401 || s === 403) {
-      throw new WhepError('whep.auth', `${target.href} answered ${s}: check the bearer token or the token in the URL`, { url: target.href, status: s }, false);
+      throw new WhepError('whep.auth', `${shown} answered ${s}: check the bearer token or the token in the URL`, { url: shown, status: s }, false);
     }
-    throw new WhepError('whep.status', `${target.href} answered ${s}${text ? `: ${text}` : ''}`, { url: target.href, status: s, text }, false);
+    throw new WhepError('whep.status', `${shown} answered ${s}${text ? `: ${text}` : ''}`, { url: shown, status: s, text }, false);
   }
 }
 
@@ -123,7 +159,7 @@ export async function deleteSession(location: string, opts: SignallingOptions = 
     const headers: Record<string, string> = {};
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     const res = await request('DELETE', new URL(location), headers, undefined, { ...opts, timeoutMs: opts.timeoutMs ?? 3000 });
-    if (res.status >= 300 && res.status !== 404) return new Error(`DELETE ${location} answered ${res.status}`);
+    if (res.status >= 300 && res.status !== 404) return new Error(`DELETE ${redactUrl(location)} answered ${res.status}`);
     return undefined;
   } catch (err) {
     return err as Error;
@@ -159,20 +195,12 @@ function header(v: string | string[] | undefined): string | undefined {
 }
 
 function parseUrl(url: string): URL {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new WhepError('whep.badUrl', `"${url}" is not a URL: expected http(s)://host[:port]/path`, { url }, false);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new WhepError('whep.badUrl', `"${url}" is not a URL: expected http(s)://host[:port]/path`, { url }, false);
-  }
-  return u;
+  return checkWhepUrl(url);
 }
 
 function request(method: string, url: URL, headers: Record<string, string>, body: Buffer | undefined, opts: SignallingOptions): Promise<RawResponse> {
   const timeoutMs = opts.timeoutMs ?? 10_000;
+  const shown = redactUrl(url.href);
   return new Promise<RawResponse>((resolve, reject) => {
     if (opts.signal?.aborted) {
       reject(new WhepError('whep.aborted', 'stopped', {}, false));
@@ -188,28 +216,47 @@ function request(method: string, url: URL, headers: Record<string, string>, body
       agent: false, // one connection per request: nothing kept open after close
     });
     let settled = false;
+    let sent = false;
+    let late: NodeJS.Timeout | undefined;
+    const cleanup = () => {
+      settled = true;
+      if (late) clearTimeout(late);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
     const fail = (err: Error) => {
       if (settled) return;
-      settled = true;
-      opts.signal?.removeEventListener('abort', onAbort);
+      cleanup();
       req.destroy();
       reject(err);
     };
-    const onAbort = () => fail(new WhepError('whep.aborted', 'stopped', {}, false));
+    const aborted = () => new WhepError('whep.aborted', 'stopped', {}, false);
+    // Once the request may have reached the server, the server may be making a session for it right
+    // now: dropping the connection would leave that session behind with nobody to DELETE it. So
+    // wait (bounded) for the answer and hand it over; the caller sees the abort and DELETEs.
+    const onAbort = () => {
+      if (!sent || method !== 'POST') return fail(aborted());
+      late = setTimeout(() => fail(aborted()), Math.min(timeoutMs, opts.lateAnswerMs ?? timeoutMs));
+    };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    // from the moment the connection is up, bytes of the request may be at the server: past that
+    // point only its answer tells whether a session was made
+    req.on('socket', (sock) => {
+      if (!sock.connecting) sent = true;
+      else sock.once('connect', () => (sent = true));
+    });
     req.on('timeout', () =>
-      fail(new WhepError('whep.timeout', `${method} ${url.href}: no answer within ${timeoutMs} ms`, { method, url: url.href, ms: timeoutMs }, true)),
+      fail(new WhepError('whep.timeout', `${method} ${shown}: no answer within ${timeoutMs} ms`, { method, url: shown, ms: timeoutMs }, true)),
     );
     req.on('error', (err: NodeJS.ErrnoException) => {
       const code = err.code ?? '';
       if (code === 'ECONNRESET' || /socket hang up/i.test(err.message)) {
-        fail(new WhepError('whep.noReply', `${url.href} closed the connection without a reply (SRS does this when it rejects an offer)`, { url: url.href }, true));
+        fail(new WhepError('whep.noReply', `${shown} closed the connection without a reply (SRS does this when it rejects an offer)`, { url: shown }, true));
       } else if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EAI_AGAIN' || code === 'ETIMEDOUT') {
         fail(new WhepError('whep.unreachable', `cannot reach ${url.host}: ${code}`, { host: url.host, code }, true));
       } else if (/certificate|self.signed|CERT_/i.test(code + err.message)) {
         fail(new WhepError('whep.tls', `TLS certificate of ${url.host} not accepted (${err.message}); enable "accept self-signed certificates" only for a server you trust`, { host: url.host, reason: err.message }, false));
       } else {
-        fail(new WhepError('whep.request', `${method} ${url.href} failed: ${err.message}`, { method, url: url.href, reason: err.message }, true));
+        fail(new WhepError('whep.request', `${method} ${shown} failed: ${err.message}`, { method, url: shown, reason: err.message }, true));
       }
     });
     req.on('response', (res) => {
@@ -217,16 +264,15 @@ function request(method: string, url: URL, headers: Record<string, string>, body
       let size = 0;
       res.on('data', (d: Buffer) => {
         size += d.length;
-        if (size > 1 << 20) fail(new WhepError('whep.request', `${method} ${url.href} failed: answer larger than 1 MB`, { method, url: url.href, reason: 'too large' }, false));
+        if (size > 1 << 20) fail(new WhepError('whep.request', `${method} ${shown} failed: answer larger than 1 MB`, { method, url: shown, reason: 'too large' }, false));
         else parts.push(d);
       });
       res.on('end', () => {
         if (settled) return;
-        settled = true;
-        opts.signal?.removeEventListener('abort', onAbort);
+        cleanup();
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) });
       });
-      res.on('error', (err) => fail(new WhepError('whep.noReply', `${url.href} closed the connection without a reply (SRS does this when it rejects an offer)`, { url: url.href, reason: err.message }, true)));
+      res.on('error', (err) => fail(new WhepError('whep.noReply', `${shown} closed the connection without a reply (SRS does this when it rejects an offer)`, { url: shown, reason: err.message }, true)));
     });
     req.end(body);
   });

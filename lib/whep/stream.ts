@@ -9,11 +9,13 @@ import { RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift
 import { Chunker, formatFields, type PcmFormat, type PcmMessage } from '../pcm';
 import { Backoff } from '../util/backoff';
 import { CodedError } from '../util/errors';
+import { redactUrl } from '../util/redact';
 import { OpusDecoder, opusPacketSamples, type OpusRate } from './opus';
 import { ReorderBuffer, type Ordered } from './reorder';
 import { sanitizeAnswer } from './sdp';
 import { deleteSession, postOffer, WhepError, type IceServer } from './signalling';
 import { install as installWeriftLayer, paceReceiverReports, shortenRtpRoute } from './werift';
+import { watchConsent, type ConsentProbe } from './werift/consent';
 
 // werift's receive path does much an audio-only client does not need; the werift layer
 // (lib/whep/werift/) skips it, or leaves werift's own code where werift looks different (never
@@ -21,8 +23,10 @@ import { install as installWeriftLayer, paceReceiverReports, shortenRtpRoute } f
 // the first peer connection: werift's events pick it up when they are made.
 installWeriftLayer();
 
-export type WhepState = 'connecting' | 'live' | 'idle' | 'reconnecting' | 'stopped' | 'error';
-export type WhepEventName = 'connecting' | 'connected' | 'idle' | 'resumed' | 'reconnecting' | 'stopped' | 'error';
+/** `waiting`: connected, no audio yet (e.g. SRS with nobody publishing); `live` once RTP arrives. */
+export type WhepState = 'connecting' | 'waiting' | 'live' | 'idle' | 'reconnecting' | 'stopped' | 'error';
+/** `connected` (ICE/DTLS up, state waiting), then `live` at the session's first RTP. */
+export type WhepEventName = 'connecting' | 'connected' | 'live' | 'idle' | 'resumed' | 'reconnecting' | 'stopped' | 'error';
 
 export interface WhepStreamOptions {
   url: string;
@@ -48,11 +52,17 @@ export interface WhepStreamOptions {
   idleMs?: number;
   /** while idle, emit silence so downstream timing goes on */
   idleSilence?: boolean;
-  /** RTP inactivity after which the session is torn down and a new one made (ms), default 30000; 0 = never */
+  /**
+   * RTP inactivity after which the session is replaced (ms), default 0 = never: a quiet session is
+   * kept, since servers like SRS resume RTP on it when a publisher appears, and a dead server is
+   * noticed by its unanswered ICE consent checks instead
+   */
   idleReconnectMs?: number;
-  /** first retry delay (ms), default 1000 */
+  /** while the server answers 404 ("nobody publishes", mediamtx), ask again this often (ms), default 1000 */
+  pollMs?: number;
+  /** first retry delay after an error (ms), default 500 */
   retryInitialMs?: number;
-  /** largest retry delay (ms), default 30000 */
+  /** largest retry delay after repeated errors (ms), default 5000 */
   retryMaxMs?: number;
   /** time for ICE + DTLS to connect after the answer (ms), default 15000 */
   connectTimeoutMs?: number;
@@ -105,6 +115,13 @@ class SessionEnd extends Error {
   }
 }
 
+/** a server is declared gone after this many unanswered ICE consent checks (4–6 s apart) … */
+const DEAD_CONSENT_MISSES = 2;
+/** … while no RTP came for at least this long (RTP is proof of life on its own) */
+const DEAD_QUIET_MS = 2000;
+/** a connected session without audio that lasted this long counts as a working server */
+const PROVEN_SESSION_MS = 10_000;
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
@@ -133,6 +150,9 @@ export class WhepStream {
   private endSession: ((end: SessionEnd) => void) | undefined;
   private running: Promise<void> | undefined;
   private readonly out: Ordered[] = [];
+  private consent: ConsentProbe | undefined;
+  /** the URL as statuses, events and errors show it (token-like query values hidden) */
+  private readonly shownUrl: string;
   // timeline: wall-clock time of the RTP clock's anchor
   private anchorWall = 0;
   private anchorTs = 0;
@@ -175,14 +195,16 @@ export class WhepStream {
       chunkMs: 20,
       idleMs: 5000,
       idleSilence: false,
-      idleReconnectMs: 30000,
-      retryInitialMs: 1000,
-      retryMaxMs: 30000,
+      idleReconnectMs: 0,
+      pollMs: 1000,
+      retryInitialMs: 500,
+      retryMaxMs: 5000,
       connectTimeoutMs: 15000,
       reorderWindow: 3,
       ...stripUndefined(opts),
     } as WhepStream['o'];
     this.format = { rate: this.o.rate, channels: this.o.channels };
+    this.shownUrl = redactUrl(this.o.url);
     this.backoff = new Backoff({ initialMs: this.o.retryInitialMs, maxMs: Math.max(this.o.retryInitialMs, this.o.retryMaxMs) });
     this.chunker = new Chunker({ ms: this.o.chunkMs });
     this.reorder = new ReorderBuffer({ window: this.o.reorderWindow, packetSamples: opusPacketSamples });
@@ -212,8 +234,9 @@ export class WhepStream {
     return this.o.traceId;
   }
 
+  /** the URL with token-like query values hidden */
   get url(): string {
-    return this.o.url;
+    return this.shownUrl;
   }
 
   start(): void {
@@ -237,7 +260,7 @@ export class WhepStream {
       this.statsBytesMark = this.counters.bytesReceived;
       this.statsAtMark = now;
     }
-    if (this.state !== 'live' && this.state !== 'idle') return;
+    if (this.state !== 'live' && this.state !== 'idle' && this.state !== 'waiting') return;
     // the reorder window waits for a missing packet only while packets keep coming
     if (this.reorder.held > 0 && now - this.lastRtpAt > 200) this.emitOrdered(this.reorder.flush(this.out), now);
     const quietFor = now - (this.lastRtpAt || this.connectedAt);
@@ -246,20 +269,30 @@ export class WhepStream {
       this.lastTransit = NaN;
       this.enter('idle', 'idle', { reason: `no RTP for ${Math.round(quietFor / 1000)} s` });
     }
-    if (this.state === 'idle') {
-      if (this.o.idleSilence) this.fillSilence(now);
+    if (this.state !== 'live') {
+      if (this.o.idleSilence && quietFor >= this.o.idleMs) this.fillSilence(now);
       if (this.o.idleReconnectMs > 0 && quietFor >= this.o.idleReconnectMs) {
         this.endSession?.(new SessionEnd(`no RTP for ${Math.round(quietFor / 1000)} s`));
       }
+    }
+    // no RTP and two consent checks unanswered: the server is gone (werift alone waits 30 s)
+    if (quietFor >= DEAD_QUIET_MS && this.consent && this.consent(now) >= DEAD_CONSENT_MISSES) {
+      this.endSession?.(
+        new SessionEnd('server stopped answering', new WhepError('whep.serverGone', `the server stopped answering (no RTP, ${DEAD_CONSENT_MISSES} ICE consent checks unanswered)`, { checks: DEAD_CONSENT_MISSES }, true)),
+      );
     }
   }
 
   private async run(): Promise<void> {
     const signal = this.abort.signal;
     let fatal: CodedError | undefined;
+    // while the server keeps answering 404, the polls are one "reconnecting" episode: no event per poll
+    let polling = false;
     while (!signal.aborted) {
-      this.enter('connecting', 'connecting');
+      if (!polling) this.enter('connecting', 'connecting');
       let end: SessionEnd;
+      this.lastRtpAt = 0;
+      this.connectedAt = 0;
       try {
         end = await this.session();
       } catch (err) {
@@ -267,14 +300,22 @@ export class WhepStream {
       }
       await this.teardown();
       if (signal.aborted) break;
+      // a session that carried audio or stayed up a while proves the server works: its end is
+      // retried quickly again. One that fails right after connecting does not reset the back-off,
+      // so a server that accepts and drops at once is not hammered.
+      if (this.connectedAt && (this.lastRtpAt || Date.now() - this.connectedAt >= PROVEN_SESSION_MS)) this.backoff.reset();
       const e = end.error;
       if (e && !(e instanceof WhepError && e.retry)) {
         fatal = e;
         break;
       }
-      const after = e instanceof WhepError ? e.retryAfterMs : undefined;
-      const delay = Math.max(this.backoff.next(), Math.min(after ?? 0, Math.max(this.o.retryMaxMs, 1000)));
-      this.enter('reconnecting', 'reconnecting', { reason: end.reason, error: e, retryInMs: delay });
+      const after = Math.min((e instanceof WhepError ? e.retryAfterMs : undefined) ?? 0, Math.max(this.o.retryMaxMs, 1000));
+      // "nobody publishes" is an answer, not a failure: ask again at a steady pace so a publisher
+      // that appears is heard within about one interval; real errors back off
+      const notFound = e instanceof WhepError && e.code === 'whep.notFound';
+      const delay = notFound ? Math.max(this.o.pollMs, after) : Math.max(this.backoff.next(), after);
+      if (!(polling && notFound)) this.enter('reconnecting', 'reconnecting', { reason: end.reason, error: e, retryInMs: delay });
+      polling = notFound;
       await sleep(delay, signal);
       if (!signal.aborted) this.counters.reconnects++;
     }
@@ -304,7 +345,6 @@ export class WhepStream {
     // ready before the answer is applied: the server may send RTP as soon as DTLS is up
     this.decoder = new OpusDecoder(this.o.rate, this.o.channels);
     this.reorder.reset();
-    this.lastRtpAt = 0;
     const transceiver = pc.addTransceiver('audio', { direction: 'recvonly' });
     // packets werift has routed once take a shorter way from then on (lib/whep/werift/route.ts)
     const route = shortenRtpRoute(pc, transceiver.receiver, (rtp) => this.onRtp(rtp));
@@ -322,13 +362,15 @@ export class WhepStream {
     if (signal.aborted) return new SessionEnd('stopped');
     const answer = await postOffer(this.o.url, pc.localDescription!.sdp, { token: this.o.token, insecureTls: this.o.insecureTls, signal });
     this.location = answer.location;
+    // stopped while the offer was out: the session the server just made is DELETEd in teardown
+    if (signal.aborted) return new SessionEnd('stopped');
     if (answer.iceServers.length) this.linkIceServers = answer.iceServers; // used from the next attempt on
     let sdp: string;
     try {
       sdp = sanitizeAnswer(answer.sdp);
       await pc.setRemoteDescription({ type: 'answer', sdp });
     } catch (err) {
-      throw new SessionEnd('malformed answer', new WhepError('whep.badAnswer', `the SDP answer of ${this.o.url} cannot be used: ${(err as Error).message}`, { url: this.o.url, reason: (err as Error).message }, false));
+      throw new SessionEnd('malformed answer', new WhepError('whep.badAnswer', `the SDP answer of ${this.shownUrl} cannot be used: ${(err as Error).message}`, { url: this.shownUrl, reason: (err as Error).message }, false));
     }
     // receiver reports every 5 s as RTP recommends, not werift's 0.5–1.5 s (lib/whep/werift/rtcp.ts)
     paceReceiverReports(transceiver.receiver.dtlsTransport);
@@ -349,12 +391,14 @@ export class WhepStream {
     clearTimeout(timeout);
     if (first) return first;
     this.connectedAt = Date.now();
-    this.enter('live', 'connected');
+    this.consent = watchConsent(pc);
+    this.enter(this.lastRtpAt ? 'live' : 'waiting', 'connected');
     return ended;
   }
 
   private async teardown(): Promise<void> {
     this.endSession = undefined;
+    this.consent = undefined;
     // what is still held back belongs to this session's timeline
     if (this.decoder) this.emitOrdered(this.reorder.flush(this.out), Date.now());
     this.reorder.reset();
@@ -387,8 +431,9 @@ export class WhepStream {
     this.lastRtpAt = now;
     if (this.state === 'idle') {
       this.enter('live', 'resumed');
+    } else if (this.state === 'waiting') {
+      this.enter('live', 'live');
     }
-    if (this.backoff.attempts > 0) this.backoff.reset();
     this.reorder.push(h.sequenceNumber, h.timestamp, rtp.payload, this.out);
     this.emitOrdered(this.out, now);
     this.onPacket?.(h.timestamp, arrivedAt);
@@ -468,7 +513,7 @@ export class WhepStream {
   }
 
   private emit(event: WhepEventName, extra: Partial<WhepEvent> = {}): void {
-    const ev: WhepEvent = { event, stmId: this.o.stmId, url: this.o.url, state: this.state, stats: { ...this.stats }, ...extra };
+    const ev: WhepEvent = { event, stmId: this.o.stmId, url: this.shownUrl, state: this.state, stats: { ...this.stats }, ...extra };
     if (this.o.traceId !== undefined) ev.traceId = this.o.traceId;
     this.sink.event(ev);
   }

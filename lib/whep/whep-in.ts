@@ -6,6 +6,7 @@
 import { StreamTable } from '../pcm';
 import { CodedError } from '../util/errors';
 import { opusRateError } from './opus';
+import { checkWhepUrl } from './signalling';
 import { WhepStream, type WhepEvent, type WhepState, type WhepStreamOptions, type WhepStreamSink } from './stream';
 
 export type WhepInOptions = Omit<WhepStreamOptions, 'url' | 'stmId' | 'traceId'> & {
@@ -15,7 +16,8 @@ export type WhepInOptions = Omit<WhepStreamOptions, 'url' | 'stmId' | 'traceId'>
 
 export interface StartRequest {
   url: string;
-  stmId: string;
+  /** a string or a finite number (numbers become their decimal text) */
+  stmId: string | number;
   traceId?: string;
   token?: string;
 }
@@ -52,12 +54,16 @@ export class WhepIn {
     return this.streams.peek(stmId);
   }
 
-  /** Starts a stream; throws a CodedError when the stmId is taken or the cap is reached. */
+  /**
+   * Starts a stream; throws a CodedError at once when the request cannot work (no or unusable URL,
+   * an stmId that is not a string or number) or when the stmId is taken or the cap is reached.
+   */
   start(req: StartRequest): WhepStream {
     if (this.configError) throw this.configError;
     if (this.closing) throw new CodedError('whep.closing', 'the node is closing', {});
-    if (!req.url || typeof req.url !== 'string') throw new CodedError('whep.noUrl', 'no WHEP URL: set msg.url (or the node\'s URL)', {});
-    const stmId = String(req.stmId ?? '');
+    if (req.url === undefined || req.url === null || req.url === '') throw new CodedError('whep.noUrl', 'no WHEP URL: set msg.url (or the node\'s URL)', {});
+    checkWhepUrl(req.url);
+    const stmId = checkStmId(req.stmId);
     if (this.streams.has(stmId)) {
       throw new CodedError('whep.running', `stream "${stmId}" is already running: stop it first or use another stmId`, { stmId });
     }
@@ -104,7 +110,7 @@ export class WhepIn {
   }
 
   summary(): WhepSummary {
-    const out: WhepSummary = { connecting: 0, live: 0, idle: 0, reconnecting: 0, stopped: 0, error: 0, total: 0 };
+    const out: WhepSummary = { connecting: 0, waiting: 0, live: 0, idle: 0, reconnecting: 0, stopped: 0, error: 0, total: 0 };
     for (const key of this.streams.keys()) {
       const s = this.streams.peek(key)!;
       out[s.state]++;
@@ -125,4 +131,15 @@ export class WhepIn {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/**
+ * A stream's name as text: a string, or a finite number. Anything else is refused: two objects
+ * would both become "[object Object]" and collide.
+ */
+export function checkStmId(v: unknown): string {
+  if (typeof v === 'string' && v !== '') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  const shown = v === undefined ? 'undefined' : v === null ? 'null' : typeof v === 'string' ? '""' : typeof v === 'number' ? String(v) : Array.isArray(v) ? 'an array' : `a(n) ${typeof v}`;
+  throw new CodedError('whep.badStmId', `stmId must be a non-empty string or a number, not ${shown}`, { got: shown });
 }

@@ -3,10 +3,9 @@
  * stats (output 2). Glue only: the engine is lib/whep (WhepIn).
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { installWeriftLayer, onWeriftFallback, WhepIn, type WeriftFallback, type WhepEvent, type WhepSummary } from '../../lib/whep';
+import { checkStmId, checkWhepUrl, installWeriftLayer, onWeriftFallback, WhepIn, type WeriftFallback, type WhepEvent, type WhepSummary } from '../../lib/whep';
 import type { IceServer } from '../../lib/whep';
 import { CodedError } from '../../lib/util/errors';
-import { streamKey } from '../../lib/pcm';
 import { localError } from '../shared/i18n';
 
 interface WhepInDef extends NodeDef {
@@ -17,10 +16,16 @@ interface WhepInDef extends NodeDef {
   rate: string;
   channels: string;
   chunkMs: string;
-  idleMs: string;
+  /** seconds without RTP before the stream is idle */
+  idleS?: string;
   idleSilence: boolean;
-  idleReconnectMs: string;
-  retryMaxMs: string;
+  /** seconds between offers while the server answers 404 (nobody publishes) */
+  pollS?: string;
+  /** largest retry delay after errors, seconds */
+  retryMaxS?: string;
+  /** flows before 0.2 named the two above in "Ms" although they held seconds; read when the new one is absent */
+  idleMs?: string;
+  retryMaxMs?: string;
   maxStreams: string;
   iceServers?: string; // flows from before ICE servers became a credential
   iceHostAddresses: string;
@@ -48,7 +53,9 @@ export = function (RED: NodeAPI) {
     }
     // a per-connection fast path can still fall back at a stream's first connection
     const stopWeriftWarnings = onWeriftFallback(warnFallback);
-    const num = (v: string, d: number) => (v === '' || v === undefined || !Number.isFinite(Number(v)) ? d : Number(v));
+    const num = (v: string | undefined, d: number) => (v === '' || v === undefined || v === null || !Number.isFinite(Number(v)) ? d : Number(v));
+    // the renamed fields: the new name wins, else the old one (a flow from before the rename)
+    const seconds = (now: string | undefined, old: string | undefined, d: number) => num(now === '' || now === undefined ? old : now, d);
     const engine = new WhepIn(
       {
         token: node.credentials?.token || undefined,
@@ -60,10 +67,10 @@ export = function (RED: NodeAPI) {
         rate: (config.rate === '' || config.rate === undefined ? 48000 : Number(config.rate)) as 48000,
         channels: num(config.channels, 2) === 1 ? 1 : 2,
         chunkMs: Math.min(1000, Math.max(10, num(config.chunkMs, 20))),
-        idleMs: num(config.idleMs, 5) * 1000,
+        idleMs: Math.max(1, seconds(config.idleS, config.idleMs, 5)) * 1000,
         idleSilence: !!config.idleSilence,
-        idleReconnectMs: num(config.idleReconnectMs, 30) * 1000,
-        retryMaxMs: Math.max(1000, num(config.retryMaxMs, 30) * 1000),
+        pollMs: Math.min(60, Math.max(0.2, num(config.pollS, 1))) * 1000,
+        retryMaxMs: Math.max(1000, seconds(config.retryMaxS, config.retryMaxMs, 5) * 1000),
         // 0 or less would refuse every start with a confusing "0 streams are already running"
         maxStreams: Math.max(1, num(config.maxStreams, 100)),
       },
@@ -73,7 +80,9 @@ export = function (RED: NodeAPI) {
       },
     );
 
+    let lastRetry: WhepEvent | undefined;
     function onEvent(ev: WhepEvent) {
+      if (ev.event === 'reconnecting') lastRetry = ev;
       const out: Record<string, unknown> = { topic: `whep/${ev.event}`, stmId: ev.stmId, payload: { ...ev, error: undefined } };
       if (ev.traceId !== undefined) out.traceId = ev.traceId;
       if (ev.error) {
@@ -87,23 +96,44 @@ export = function (RED: NodeAPI) {
 
     function showStatus(last?: WhepEvent) {
       if (engine.configError) return node.status({ fill: 'red', shape: 'ring', text: RED._('whep-in.status.configError') });
+      if (urlError) return node.status({ fill: 'red', shape: 'ring', text: RED._('whep-in.status.badUrl') });
       const s: WhepSummary = engine.summary();
       if (s.total === 0) {
         const err = last?.event === 'stopped' && last.state === 'error';
         node.status(err ? { fill: 'red', shape: 'ring', text: RED._('whep-in.status.error') } : { fill: 'grey', shape: 'ring', text: RED._('whep-in.status.none') });
         return;
       }
-      const parts = (['live', 'idle', 'connecting', 'reconnecting'] as const).filter((k) => s[k] > 0).map((k) => RED._(`whep-in.status.${k}`, { n: s[k] }));
-      // one stream waiting to retry: say why, the user's first question
-      if (s.total === 1 && last?.event === 'reconnecting' && last.error) {
-        parts.push(`${Math.round((last.retryInMs ?? 0) / 1000)} s: ${localError(RED, last.error).message.slice(0, 60)}`);
+      // one stream waiting to retry: why, the user's first question, then when
+      if (s.total === 1 && s.reconnecting === 1 && lastRetry?.error) {
+        const when = RED._('whep-in.status.retryIn', { s: Math.max(1, Math.round((lastRetry.retryInMs ?? 0) / 1000)) });
+        return node.status({ fill: 'yellow', shape: 'ring', text: `${shortReason(lastRetry.error)} · ${when}` });
       }
+      const parts = (['live', 'waiting', 'idle', 'connecting', 'reconnecting'] as const).filter((k) => s[k] > 0).map((k) => RED._(`whep-in.status.${k}`, { count: s[k] }));
       node.status({ fill: s.live > 0 ? 'green' : 'yellow', shape: s.live === s.total ? 'dot' : 'ring', text: parts.join(', ') });
     }
 
+    /** A few words for the status: the catalog's short reason for the code, else the error's message (URL redacted). */
+    function shortReason(err: CodedError): string {
+      const code = err.code.replace(/^whep\./, '');
+      const why = SHORT_REASONS.has(code) ? RED._(`whep-in.why.${code}`, err.params) : localError(RED, err).message;
+      return why.length > 60 ? `${why.slice(0, 59)}…` : why;
+    }
+
+    // a configured URL that cannot work is reported at deploy, not retried: in static mode it is
+    // the node's one stream (red status); in dynamic mode the default for messages without msg.url
+    // (each such start message then fails with it too)
+    let urlError: Error | undefined;
+    if (config.url) {
+      try {
+        checkWhepUrl(config.url);
+      } catch (err) {
+        node.error(localError(RED, err));
+        if (config.mode !== 'dynamic') urlError = localError(RED, err);
+      }
+    }
     // started once the flow is wired up, so the first events reach the nodes downstream
     const autostart = setImmediate(() => {
-      if (config.mode === 'dynamic' || !config.url || engine.configError) return;
+      if (config.mode === 'dynamic' || !config.url || engine.configError || urlError) return;
       try {
         engine.start({ url: config.url, stmId: config.stmId || node.id, traceId: config.traceId || undefined });
       } catch (err) {
@@ -119,10 +149,13 @@ export = function (RED: NodeAPI) {
       const p = msg.payload && typeof msg.payload === 'object' && !Buffer.isBuffer(msg.payload) ? (msg.payload as Record<string, unknown>) : {};
       const pick = (k: string) => (msg[k] !== undefined ? msg[k] : p[k]);
       const action = String(pick('action') ?? 'start');
-      const stmId = streamKey({ stmId: pick('stmId'), topic: msg.topic });
       try {
+        // a name that is no string or number is refused: String() would make every object "[object Object]"
+        const rawId = pick('stmId') ?? pick('topic');
+        const stmId = rawId === undefined || rawId === null || rawId === '' ? '' : checkStmId(rawId);
         if (action === 'start') {
-          const url = (pick('url') as string) || config.url;
+          const given = pick('url');
+          const url = (given === undefined || given === null || given === '' ? config.url : given) as string;
           if (!stmId) throw new CodedError('whep.noStmId', 'a start message needs msg.stmId (or msg.topic) to name the stream', {});
           const traceId = pick('traceId');
           engine.start({ url, stmId, traceId: traceId === undefined ? undefined : String(traceId), token: (pick('token') as string) || undefined });
@@ -148,6 +181,9 @@ export = function (RED: NodeAPI) {
 
   RED.nodes.registerType('whep-in', WhepInNode as never, { credentials: { token: { type: 'password' }, iceServers: { type: 'text' } } });
 };
+
+/** the codes of retried errors that have a short text under whep-in.why in the catalogs */
+const SHORT_REASONS = new Set(['notFound', 'tryLater', 'noReply', 'unreachable', 'timeout', 'connection', 'connectTimeout', 'serverGone', 'request', 'session']);
 
 function splitList(s: string | undefined): string[] | undefined {
   const list = (s ?? '').split(/[\s,]+/).filter(Boolean);

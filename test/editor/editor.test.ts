@@ -183,6 +183,36 @@ test('whep-in: the ICE servers field is a validated credential, kept out of the 
   }
 });
 
+test('whep-in: a node from before the rename (idleMs, retryMaxMs in seconds) keeps its values through the editor', async () => {
+  const p = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  try {
+    await openEditor(p);
+    // as loading an old flow does: the node has the old names only
+    const id = await p.evaluate(() => {
+      const RED = window.RED;
+      const old = { id: RED.nodes.id(), type: 'whep-in', z: RED.workspaces.active(), x: 300, y: 300, name: 'old', mode: 'static', url: 'http://127.0.0.1:9/whep', idleMs: 9, retryMaxMs: 12, wires: [[], []] };
+      RED.view.importNodes([old], { generateIds: false, addFlow: false, touchImport: true });
+      return old.id as string;
+    });
+    await p.keyboard.press('Escape');
+    const untouched = await p.evaluate((nid) => JSON.stringify(window.RED.nodes.convertNode(window.RED.nodes.node(nid), false)), id);
+    assert.match(untouched, /"idleMs":9/, 'not opened in the editor: the old value is still exported');
+    assert.match(untouched, /"retryMaxMs":12/);
+    await p.evaluate((nid) => window.RED.editor.edit(window.RED.nodes.node(nid)), id);
+    await p.waitForSelector('#node-input-idleS', { state: 'visible', timeout: 10_000 });
+    assert.equal(await p.inputValue('#node-input-idleS'), '9', 'the old value shown under the new name');
+    assert.equal(await p.inputValue('#node-input-retryMaxS'), '12');
+    await p.locator('.red-ui-tray').last().locator('#node-dialog-ok').click();
+    await p.locator('.red-ui-tray').waitFor({ state: 'detached', timeout: 10_000 }).catch(() => undefined);
+    const saved = JSON.parse(await p.evaluate((nid) => JSON.stringify(window.RED.nodes.convertNode(window.RED.nodes.node(nid), false)), id)) as Record<string, unknown>;
+    assert.equal(String(saved.idleS), '9');
+    assert.equal(String(saved.retryMaxS), '12');
+    assert.ok(!saved.idleMs && !saved.retryMaxMs, `the old names are cleared once saved: ${JSON.stringify(saved)}`);
+  } finally {
+    await p.close();
+  }
+});
+
 const examples = fs.existsSync(path.join(repoRoot, 'examples'))
   ? fs.readdirSync(path.join(repoRoot, 'examples')).filter((f) => f.endsWith('.json')).sort()
   : [];

@@ -6,6 +6,8 @@
  *   --srtp aes-cm: DTLS-SRTP with AES_CM_128_HMAC_SHA1_80 only, as SRS (werift prefers AES-GCM)
  *   --report: then a JSON line {"posts","deletes","sessions"} whenever one of them changes
  *   (checked every 250 ms), for a test that must see every session DELETEd from outside
+ *   --absent silent|404: nobody publishes at first (SRS: silent live sessions; mediamtx: 404)
+ *   --control: serve GET /_control/stats and POST /_control/publish|unpublish on the same port
  * Prints one JSON line {"url","port","durationMs"} when ready; SIGTERM/SIGINT stop it.
  */
 import { startWhepSource } from './whep-source';
@@ -16,7 +18,7 @@ const arg = (name: string) => {
   return i >= 0 ? args[i + 1] : undefined;
 };
 
-startWhepSource({ port: Number(arg('port') ?? 0), text: arg('text'), voice: arg('voice'), loop: args.includes('--loop'), application: args.includes('--voip') ? 'voip' : 'audio', srtp: arg('srtp') === 'aes-cm' ? 'aes-cm' : undefined }).then(
+startWhepSource({ port: Number(arg('port') ?? 0), text: arg('text'), voice: arg('voice'), loop: args.includes('--loop'), application: args.includes('--voip') ? 'voip' : 'audio', srtp: arg('srtp') === 'aes-cm' ? 'aes-cm' : undefined, absent: arg('absent') === 'silent' || arg('absent') === '404' ? (arg('absent') as 'silent' | '404') : undefined, control: args.includes('--control') }).then(
   (src) => {
     process.stdout.write(JSON.stringify({ url: src.url, port: src.port, durationMs: src.durationMs }) + '\n');
     if (args.includes('--report')) {

@@ -43,6 +43,33 @@ export interface WhepSourceOptions {
   srtp?: 'aes-cm';
   /** serve HTTPS with this key and certificate (PEM) instead of HTTP */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /**
+   * Start with nobody publishing, and mimic how a server says so until publish() is called:
+   * "silent": answer 201 and keep a live session that carries no RTP (SRS), RTP starts on it
+   * when the publisher appears; "404": refuse offers with 404 (mediamtx).
+   */
+  absent?: 'silent' | '404';
+  /**
+   * Serve GET /_control/stats (the counters as JSON) and POST /_control/publish, /_control/unpublish
+   * (for a source in its own process).
+   */
+  control?: boolean;
+}
+
+/** What a source counts, for tests and benches that check every session was released. */
+export interface WhepSourceStats {
+  /** offers received (every POST, including the refused ones) */
+  posts: number;
+  /** sessions made and answered with 201/200 */
+  created: number;
+  /** DELETEs that ended a live session */
+  deleted: number;
+  /** DELETE requests received (including ones for unknown sessions) */
+  deletes: number;
+  /** sessions alive now */
+  live: number;
+  /** whether a publisher is there */
+  publishing: boolean;
 }
 
 /** Switches that make the source misbehave the way real servers do. Change them at any time. */
@@ -131,6 +158,12 @@ export class WhepSource {
   };
   /** offers received (every POST, including the refused ones) */
   posts = 0;
+  /** sessions made and answered */
+  created = 0;
+  /** DELETEs that ended a live session */
+  deleted = 0;
+  /** whether a publisher is there (see WhepSourceOptions.absent) */
+  publishing: boolean;
   /** paths of the DELETE requests received */
   readonly deletes: string[] = [];
   /** Authorization headers of the offers */
@@ -148,6 +181,31 @@ export class WhepSource {
   constructor(private readonly opts: WhepSourceOptions = {}) {
     this.pcm = opts.pcm ?? speechPcm48k(opts.text ?? 'Number A 0 1 2, please go to counter 3.', opts.voice);
     this.packets = encodeOpus(this.pcm, opts.bitrate ?? (opts.application === 'voip' ? 32000 : 64000), opts.application);
+    this.publishing = !opts.absent;
+    if (opts.absent === 'silent') this.paused = true;
+  }
+
+  get stats(): WhepSourceStats {
+    return { posts: this.posts, created: this.created, deleted: this.deleted, deletes: this.deletes.length, live: this.sessions.size, publishing: this.publishing };
+  }
+
+  /**
+   * A publisher appears: RTP starts on the sessions (silent mode: from the beginning of the audio),
+   * offers are answered (404 mode). Returns the time it happened (Date.now()).
+   */
+  publish(): number {
+    this.publishing = true;
+    if (this.paused) {
+      for (const s of this.sessions.values()) s.next = 0; // a new publisher: its audio from the start
+      this.resumeRtp();
+    }
+    return Date.now();
+  }
+
+  /** The publisher leaves: RTP stops (the sessions stay, as on SRS); in 404 mode new offers get 404. */
+  unpublish(): void {
+    this.publishing = false;
+    this.pauseRtp();
   }
 
   get port(): number {
@@ -240,12 +298,21 @@ export class WhepSource {
     try {
       const body = await readBody(req);
       const path = req.url ?? '/';
+      if (this.opts.control && path.startsWith('/_control/')) {
+        const what = path.slice('/_control/'.length);
+        if (what === 'publish' && req.method === 'POST') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ at: this.publish() }));
+        else if (what === 'unpublish' && req.method === 'POST') (this.unpublish(), res.writeHead(204).end());
+        else if (what === 'stats') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.stats));
+        else res.writeHead(404).end();
+        return;
+      }
       if (req.method === 'DELETE') {
         this.deletes.push(path);
         const id = new URL(path, 'http://x').searchParams.get('session') ?? path.split('/').pop() ?? '';
         const s = this.sessions.get(id);
         if (s) {
           s.deleted = true;
+          this.deleted++;
           this.sessions.delete(id);
           await s.pc.close().catch(() => undefined);
           res.writeHead(200).end();
@@ -266,8 +333,8 @@ export class WhepSource {
         req.socket.destroy();
         return;
       }
-      if (f.notFound > 0) {
-        f.notFound--;
+      if (f.notFound > 0 || (this.opts.absent === '404' && !this.publishing)) {
+        if (f.notFound > 0) f.notFound--;
         res.writeHead(404, { 'content-type': 'text/plain' }).end('no one is publishing to this path');
         return;
       }
@@ -297,6 +364,7 @@ export class WhepSource {
         return;
       }
       const answer = await this.answer(body.toString('utf8'), req.headers.authorization);
+      this.created++;
       const headers: Record<string, string> = { 'content-type': 'application/sdp; charset=utf-8' };
       if (!f.omitLocation) headers.location = `../session?session=${answer.id}`; // relative, like SRS
       if (f.linkHeader) headers.link = f.linkHeader;

@@ -91,7 +91,7 @@ describe('whep-in node', () => {
     getNode('w').on('call:status', (call: { args: Array<{ text?: string }> }) => texts.push(String(call.args[0]?.text)));
     // (the test runtime has no catalogs: texts are the keys, e.g. whep-in.status.live)
     await until(() => texts.some((t) => /live/.test(t)), 20_000, "a live status");
-    assert.ok(texts.some((t) => /404/.test(t)), `a status naming the 404: ${texts.join(' | ')}`);
+    assert.ok(texts.some((t) => /^whep-in\.why\.notFound/.test(t)), `a status naming the 404 first: ${texts.join(' | ')}`);
   });
 
   test('an output rate Opus cannot decode to is a config error on deploy (status, error), and every start is refused with it', async () => {

@@ -1,12 +1,14 @@
 /** Helpers of the whep tests: real peers (werift source, aiortc server), audio comparison. */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { PcmMessage } from '../../lib/pcm';
 import { sleep, spawnPeer, until } from '../support/processes';
 import { PYTHON } from '../support/peers';
 import { WhepIn, type WhepEvent, type WhepInOptions } from '../../lib/whep';
+import type { WhepSourceStats } from '../peers/whep-source';
 
 export const root = path.resolve(__dirname, '..', '..', '..');
 
@@ -151,3 +153,18 @@ export async function startSourceProcess(args: string[] = []): Promise<{ url: st
   };
   return { ...info, proc: peer.child, kill };
 }
+
+/** GET http://127.0.0.1:<port>/_control/stats of a source started with --control. */
+export function sourceStats(port: number): Promise<WhepSourceStats> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/_control/stats', agent: false, timeout: 5000 }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve(JSON.parse(Buffer.concat(parts).toString('utf8')) as WhepSourceStats));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no stats within 5 s')));
+    req.on('error', reject);
+  });
+}
+

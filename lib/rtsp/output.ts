@@ -20,8 +20,10 @@ import type { RtspAuth } from './auth';
 import { G711PayloadEncoder, L16PayloadEncoder, OpusPayloadEncoder, RTSP_CODECS, badConfig, checkCodecInput, type EncodedUnit, type PayloadEncoder, type RtspCodec } from './codecs';
 import { RtspPublisher } from './publisher';
 import { RtpStream } from './rtp';
-import { buildSdp } from './sdp';
+import { TRACK_CONTROL, VIDEO_TRACK_CONTROL, buildSdp } from './sdp';
 import { RtspServer, normalizePath } from './server';
+import { JPEG_PAYLOAD_TYPE } from './jpeg-rtp';
+import { FPS_MAX, FPS_MIN, VideoTrack } from './video-track';
 
 export type { RtspCodec } from './codecs';
 export type { RtspAuth } from './auth';
@@ -41,6 +43,11 @@ export interface RtspOutputOptions {
   ffmpegPath?: string;
   /** encoder bit rate (bit/s) for opus (default 32000) and aac (default 64000) */
   bitrate?: number;
+  /**
+   * A second track: a still picture as RTP/JPEG (MJPEG), shown with showVideo() and re-sent `fps`
+   * times a second (1–10). Width and height: multiples of 16 up to 2032. Serve mode only.
+   */
+  video?: { fps: number; width: number; height: number };
 }
 
 export type RtspOutputState = 'idle' | 'listening' | 'connecting' | 'publishing' | 'reconnecting' | 'closed';
@@ -53,6 +60,8 @@ export interface RtspOutputStats {
   reconnects: number;
   /** frames written while nothing could take them (push not connected) */
   framesDropped: number;
+  /** video frames (pictures) sent, re-sends included */
+  videoFrames: number;
   lastError?: string;
 }
 
@@ -69,6 +78,7 @@ export class RtspOutput extends EventEmitter {
   private _state: RtspOutputState = 'idle';
   private encoder: PayloadEncoder | undefined;
   private rtp: RtpStream | undefined;
+  private video: VideoTrack | undefined;
   private server: RtspServer | undefined;
   private publisher: RtspPublisher | undefined;
   private readonly frameSamples: number;
@@ -92,6 +102,14 @@ export class RtspOutput extends EventEmitter {
     checkCodecInput(o.codec, o.rate, o.frameMs);
     if (o.mode === 'serve' && !o.serve) throw badConfig('serve settings', 'missing', 'host, port and path');
     if (o.mode === 'push' && !o.push) throw badConfig('push settings', 'missing', 'a URL like rtsp://host:8554/path');
+    if (o.video) {
+      const v = o.video;
+      if (o.mode !== 'serve') throw badConfig('video', 'in push mode', 'serve mode (push carries audio only)');
+      if (!Number.isInteger(v.fps) || v.fps < FPS_MIN || v.fps > FPS_MAX) throw badConfig('video frame rate', v.fps, `a whole number of frames per second from ${FPS_MIN} to ${FPS_MAX}`);
+      for (const [name, x] of [['video width', v.width], ['video height', v.height]] as const) {
+        if (!Number.isInteger(x) || x < 64 || x > 2032 || x % 16) throw badConfig(name, x, 'a multiple of 16 from 64 to 2032 (RTP/JPEG)');
+      }
+    }
     this.opts = o;
     this.frameSamples = (o.rate * o.frameMs) / 1000;
     if (o.mode === 'push') this.publisher = this.makePublisher(); // validates the URL now
@@ -129,6 +147,7 @@ export class RtspOutput extends EventEmitter {
       listeners: this.players,
       reconnects: this.publisher?.reconnects ?? 0,
       framesDropped: this.framesDropped,
+      videoFrames: this.video?.framesSent ?? 0,
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
     };
   }
@@ -146,9 +165,16 @@ export class RtspOutput extends EventEmitter {
     else this.emit('log', err.message);
   }
 
-  private sdp = (address: string): string => buildSdp(this.encoder!, { sessionId: this.sessionId, address });
+  private sdp = (address: string): string => {
+    const v = this.opts.video;
+    return buildSdp(this.encoder!, { sessionId: this.sessionId, address, video: v && { payloadType: JPEG_PAYLOAD_TYPE, rtpmap: 'JPEG/90000', ...v } });
+  };
 
-  private requestSenderReport = (): void => this.rtp?.requestSenderReport();
+  private requestSenderReport = (): void => {
+    this.rtp?.requestSenderReport();
+    // a player that starts shows the picture at once, not after up to a period
+    this.video?.refresh();
+  };
 
   private makePublisher(): RtspPublisher {
     const p = this.opts.push!;
@@ -194,9 +220,18 @@ export class RtspOutput extends EventEmitter {
     if (this._state !== 'idle' || this.closing) throw new CodedError('rtsp.alreadyStarted', 'RTSP output was already started (or closed): create a new one', {});
     this.encoder = this.makeEncoder(); // throws rtsp.ffmpegMissing for AAC without ffmpeg
     this.rtp = new RtpStream(this.encoder.payloadType, this.encoder.clockRate);
+    const v = this.opts.video;
+    if (v) this.video = new VideoTrack(v.fps, v.width, v.height, (p) => this.server?.broadcast(p, 1));
     if (this.opts.mode === 'serve') {
       const s = this.opts.serve!;
-      const server = new RtspServer({ ...s, sdp: this.sdp, requestSenderReport: this.requestSenderReport, nextPacket: () => ({ seq: this.rtp!.nextSeq, rtptime: this.nextTimestamp() }) });
+      const server = new RtspServer({
+        ...s,
+        sdp: this.sdp,
+        requestSenderReport: this.requestSenderReport,
+        tracks: this.video ? [TRACK_CONTROL, VIDEO_TRACK_CONTROL] : [TRACK_CONTROL],
+        nextPacket: (track) =>
+          track === 1 && this.video ? { seq: this.video.rtp.nextSeq, rtptime: this.video.rtpTime(this.mediaMs) } : { seq: this.rtp!.nextSeq, rtptime: this.nextTimestamp() },
+      });
       server.on('listener', (e: { count: number; remote: string }) => this.emit('listener', e));
       server.on('log', (l: string) => this.emit('log', l));
       try {
@@ -237,12 +272,41 @@ export class RtspOutput extends EventEmitter {
     // an absolute clock and catches up after a stall, so frames written == wall time elapsed.
     // (Jumping RTP time forward after a stall would count the catch-up frames twice.)
     const ts = Math.round((this.samples * this.encoder.clockRate) / this.opts.rate);
+    this.lastFrameMs = this.mediaMs;
     this.samples += this.frameSamples;
     if (this.opts.mode === 'push' && this._state !== 'publishing' && this.opts.codec !== 'aac') {
       this.framesDropped++;
       return; // no one to send to: skip the encoding work too
     }
     this.encoder.encode(pcm, ts);
+    this.video?.tick(this.lastFrameMs);
+  }
+
+  /** Media time (ms of audio written so far): the clock both tracks' RTP time derives from. */
+  get mediaMs(): number {
+    return (this.samples * 1000) / this.opts.rate;
+  }
+
+  /** Media time at which the last frame written starts. */
+  lastFrameMs = 0;
+
+  /**
+   * Shows a picture on the video track from media time `atMs` (default: the start of the last
+   * frame written, i.e. the audio that has just gone out): a baseline JPEG at the configured size,
+   * 4:2:0 or 4:2:2 (lib/video/jpeg.ts makes such). Throws video.badJpeg for another JPEG.
+   */
+  showVideo(jpeg: Buffer, atMs = this.lastFrameMs): void {
+    if (!this.video || this.closing) return;
+    this.video.show(jpeg, atMs);
+  }
+
+  /** A picture for media time `atMs` is on its way: hold the re-sends until it is shown. */
+  expectVideo(atMs = this.lastFrameMs): void {
+    this.video?.expect(atMs);
+  }
+
+  cancelVideo(): void {
+    this.video?.cancelExpect();
   }
 
   /**
@@ -258,7 +322,9 @@ export class RtspOutput extends EventEmitter {
       const ts = Math.round((this.samples * this.encoder.clockRate) / this.opts.rate);
       const k = this.encoder.encodeSilence(maxFrames, ts);
       if (k > 0) {
+        this.lastFrameMs = this.mediaMs;
         this.samples += k * this.frameSamples;
+        this.video?.tick(this.lastFrameMs);
         return k;
       }
     }
@@ -288,6 +354,15 @@ export class RtspOutput extends EventEmitter {
       const sr = rtp.senderReport();
       this.server?.broadcastRtcp(sr);
       this.publisher?.sendRtcp(sr);
+      if (this.video) {
+        // the video's report maps the same wall-clock instant to the same media time at 90 kHz:
+        // one clock for both tracks (the audio timestamp unwrapped against the samples written)
+        const clock = this.encoder!.clockRate;
+        const now = (this.samples * clock) / this.opts.rate;
+        const unwrapped = u.timestamp + Math.round((now - u.timestamp) / 2 ** 32) * 2 ** 32;
+        const vsr = this.video.rtp.senderReportFor(rtp.anchorWallMs, this.video.rtpTime((unwrapped * 1000) / clock));
+        this.server?.broadcastRtcp(vsr, 1);
+      }
     }
   }
 

@@ -23,23 +23,37 @@ export interface RtspServerOptions {
   sessionTimeoutSec?: number;
   /** the SDP of the stream, built when a player asks */
   sdp: (address: string) => string;
-  /** sequence number and RTP time the next packet will carry, for RTP-Info */
-  nextPacket: () => { seq: number; rtptime: number };
+  /** sequence number and RTP time the next packet of a track will carry, for RTP-Info */
+  nextPacket: (track: number) => { seq: number; rtptime: number };
+  /**
+   * The a=control names of the stream's tracks, in SDP order (default: the one audio track).
+   * A player sets up any of them (SETUP per track, one session); packets of track i go to the
+   * sessions that set up track i.
+   */
+  tracks?: string[];
   /** a sender report should follow the next packet (a player just started) */
   requestSenderReport: () => void;
+}
+
+/** Where one track of a session goes. */
+interface TrackTransport {
+  /** interleaved channels (TCP) */
+  rtpChannel: number;
+  /** UDP destination ports */
+  rtpPort: number;
+  rtcpPort: number;
 }
 
 interface Session {
   id: string;
   remote: string;
   conn: Socket;
+  /** every track of a session uses the same lower transport */
   tcp: boolean;
-  /** interleaved channels (TCP) */
-  rtpChannel: number;
   /** UDP destination */
   address: string;
-  rtpPort: number;
-  rtcpPort: number;
+  /** per track (index as in `tracks`): its transport, or undefined when the player did not set it up */
+  tracks: (TrackTransport | undefined)[];
   playing: boolean;
   lastSeen: number;
   /** TCP: when its connection was first found with more than MAX_QUEUED bytes queued (a stalled reader) */
@@ -66,6 +80,9 @@ export class RtspServer extends EventEmitter {
    * rare) so the per-packet fan-out walks an array instead of the session map and its checks.
    */
   private playing: Session[] = [];
+  /** per track: the playing sessions that set it up (the fan-out lists) */
+  private playingOn: Session[][];
+  private readonly trackNames: string[];
   private readonly conns = new Set<Socket>();
   private readonly auth: AuthChecker | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -80,6 +97,8 @@ export class RtspServer extends EventEmitter {
     super();
     this.path = normalizePath(opts.path);
     this.timeoutSec = opts.sessionTimeoutSec ?? 60;
+    this.trackNames = opts.tracks ?? [TRACK_CONTROL];
+    this.playingOn = this.trackNames.map(() => []);
     if (opts.auth) this.auth = new AuthChecker(opts.auth, opts.auth.scheme ?? 'digest');
   }
 
@@ -96,6 +115,7 @@ export class RtspServer extends EventEmitter {
     s.playing = on;
     s.stalledSince = undefined;
     this.playing = [...this.sessions.values()].filter((x) => x.playing);
+    this.playingOn = this.trackNames.map((_, i) => this.playing.filter((x) => x.tracks[i]));
     if (s.tcp && !s.conn.destroyed) {
       // No idle timeout on a connection while it plays: Node re-arms a socket's timeout at every
       // write (a timer-list remove and insert per packet per player, bench/announce); the sweep
@@ -162,7 +182,7 @@ export class RtspServer extends EventEmitter {
   }
 
   private touchUdp(address: string, port: number): void {
-    for (const s of this.sessions.values()) if (!s.tcp && s.address === address && (s.rtpPort === port || s.rtcpPort === port)) s.lastSeen = Date.now();
+    for (const s of this.sessions.values()) if (!s.tcp && s.address === address && s.tracks.some((t) => t && (t.rtpPort === port || t.rtcpPort === port))) s.lastSeen = Date.now();
   }
 
   private sweep(): void {
@@ -255,7 +275,11 @@ export class RtspServer extends EventEmitter {
       return this.reply(conn, req, 401, 'Unauthorized', { 'WWW-Authenticate': this.auth.challenge() });
     }
     const path = this.pathOf(req.url);
-    const isOurs = (p: string | undefined) => p === this.path || p === `${this.path}/${TRACK_CONTROL}` || (this.path === '/' && p === `/${TRACK_CONTROL}`);
+    /** the track a SETUP URL names: the aggregate URL stands for the first track */
+    const trackOf = (p: string | undefined): number => {
+      if (p === this.path) return 0;
+      return this.trackNames.findIndex((t) => p === `${this.path}/${t}` || (this.path === '/' && p === `/${t}`));
+    };
     switch (method) {
       case 'DESCRIBE': {
         if (path !== this.path) return this.reply(conn, req, 404, 'Not Found');
@@ -263,18 +287,27 @@ export class RtspServer extends EventEmitter {
         return this.reply(conn, req, 200, 'OK', { 'Content-Base': base, 'Content-Type': 'application/sdp' }, this.opts.sdp(conn.localAddress ?? '0.0.0.0'));
       }
       case 'SETUP': {
-        if (!isOurs(path)) return this.reply(conn, req, 404, 'Not Found');
+        const track = trackOf(path);
+        if (track < 0) return this.reply(conn, req, 404, 'Not Found');
         if (session && session.conn !== conn && session.tcp) return this.reply(conn, req, 455, 'Method Not Valid in This State');
-        if (session) return this.reply(conn, req, 459, 'Aggregate Operation Not Allowed'); // one track only
-        return this.setup(conn, remote, req);
+        // a track already set up, or a track added while playing: RFC 2326 allows refusing both
+        if (session && (session.tracks[track] || session.playing)) return this.reply(conn, req, 455, 'Method Not Valid in This State');
+        return this.setup(conn, remote, req, track, session);
       }
       case 'PLAY': {
         if (!session) return this.reply(conn, req, 454, 'Session Not Found');
-        const next = this.opts.nextPacket();
-        const trackUrl = `${(req.url ?? '').replace(/\/$/, '')}/${TRACK_CONTROL}`;
+        const base = (req.url ?? '').replace(/\/$/, '');
+        const info = this.trackNames
+          .map((name, i) => {
+            if (!session.tracks[i]) return undefined;
+            const next = this.opts.nextPacket(i);
+            return `url=${base}/${name};seq=${next.seq};rtptime=${next.rtptime}`;
+          })
+          .filter((x) => x !== undefined)
+          .join(',');
         const wasPlaying = session.playing;
         this.setPlaying(session, true);
-        this.reply(conn, req, 200, 'OK', { Session: session.id, Range: 'npt=now-', 'RTP-Info': `url=${trackUrl};seq=${next.seq};rtptime=${next.rtptime}` });
+        this.reply(conn, req, 200, 'OK', { Session: session.id, Range: 'npt=now-', 'RTP-Info': info });
         if (!wasPlaying) {
           this.emit('listener', { count: this.players, remote: session.remote });
           // with the next packet, mapping its RTP time to NTP (to every player: harmless)
@@ -305,29 +338,36 @@ export class RtspServer extends EventEmitter {
     }
   }
 
-  private setup(conn: Socket, remote: string, req: RtspMessage): void {
+  /** SETUP of `track`: a new session, or one more track of `existing` (same lower transport). */
+  private setup(conn: Socket, remote: string, req: RtspMessage, track: number, existing?: Session): void {
     const offers = parseTransport(req.headers['transport'] ?? '');
-    const id = randomBytes(8).toString('hex').toUpperCase();
-    const base = { id, remote, conn, playing: false, lastSeen: Date.now(), address: conn.remoteAddress ?? '', rtpPort: 0, rtcpPort: 0, rtpChannel: 0 };
+    const id = existing?.id ?? randomBytes(8).toString('hex').toUpperCase();
+    const add = (tcp: boolean, t: TrackTransport): void => {
+      const s: Session = existing ?? { id, remote, conn, tcp, playing: false, lastSeen: Date.now(), address: conn.remoteAddress ?? '', tracks: [] };
+      s.tracks[track] = t;
+      this.sessions.set(id, s);
+    };
     // RTP goes to the address the request came from: a `destination=` parameter is ignored, so
     // the server cannot be used to flood a third party
     for (const t of offers) {
       if ('multicast' in t.params) continue;
       if (t.params['mode'] && !/play/i.test(t.params['mode'])) continue;
       if (t.profile === 'RTP/AVP/TCP') {
-        const ch = parsePortPair(t.params['interleaved']) ?? [0, 1];
-        const s: Session = { ...base, tcp: true, rtpChannel: ch[0] };
-        this.sessions.set(id, s);
+        if (existing && !existing.tcp) continue;
+        const ch = parsePortPair(t.params['interleaved']) ?? [2 * track, 2 * track + 1];
+        // two tracks on one channel would mix their packets in the player
+        if (existing?.tracks.some((x) => x && (x.rtpChannel === ch[0] || x.rtpChannel + 1 === ch[0] || x.rtpChannel === ch[1]))) continue;
+        add(true, { rtpChannel: ch[0], rtpPort: 0, rtcpPort: 0 });
         return this.reply(conn, req, 200, 'OK', {
           Transport: `RTP/AVP/TCP;unicast;interleaved=${ch[0]}-${ch[1]}`,
           Session: `${id};timeout=${this.timeoutSec}`,
         });
       }
       if (t.profile === 'RTP/AVP' || t.profile === 'RTP/AVP/UDP') {
+        if (existing?.tcp) continue;
         const ports = parsePortPair(t.params['client_port']);
         if (!ports) continue;
-        const s: Session = { ...base, tcp: false, rtpPort: ports[0], rtcpPort: ports[1] };
-        this.sessions.set(id, s);
+        add(false, { rtpChannel: 0, rtpPort: ports[0], rtcpPort: ports[1] });
         return this.reply(conn, req, 200, 'OK', {
           Transport: `RTP/AVP;unicast;client_port=${ports[0]}-${ports[1]};server_port=${this.udpPorts[0]}-${this.udpPorts[1]}`,
           Session: `${id};timeout=${this.timeoutSec}`,
@@ -338,11 +378,11 @@ export class RtspServer extends EventEmitter {
   }
 
   /** `framed`: the report already framed for this session's channel (shared by a broadcast). */
-  private sendRtcp(s: Session, rtcp: Buffer, framed?: Buffer): void {
+  private sendRtcp(s: Session, t: TrackTransport, rtcp: Buffer, framed?: Buffer): void {
     if (s.tcp) {
-      if (!s.conn.destroyed && s.conn.writableLength < MAX_QUEUED) s.conn.write(framed ?? interleave(s.rtpChannel + 1, rtcp));
+      if (!s.conn.destroyed && s.conn.writableLength < MAX_QUEUED) s.conn.write(framed ?? interleave(t.rtpChannel + 1, rtcp));
     } else {
-      this.rtcpSock?.send(rtcp, s.rtcpPort, s.address);
+      this.rtcpSock?.send(rtcp, t.rtcpPort, s.address);
     }
   }
 
@@ -351,20 +391,21 @@ export class RtspServer extends EventEmitter {
    * the interleaved header for channel 0, then the RTP packet. TCP players on channel 0 all get
    * that one buffer; UDP players the RTP bytes after the header (no copy either).
    */
-  broadcast(framed: Buffer): void {
+  broadcast(framed: Buffer, track = 0): void {
     const rtpLen = framed.length - TCP_HEADROOM;
     // players on another interleaved channel: one framed copy per channel, shared
     let other: Buffer[] | undefined;
-    const list = this.playing;
+    const list = this.playingOn[track];
     let sent = 0;
     for (let i = 0; i < list.length; i++) {
       const s = list[i];
+      const t = s.tracks[track]!;
       if (s.tcp) {
         if (s.conn.destroyed || s.conn.writableLength > MAX_QUEUED) continue; // a stalled reader loses packets, not our memory
-        const ch = s.rtpChannel;
+        const ch = t.rtpChannel;
         s.conn.write(ch === 0 ? framed : ((other ??= [])[ch] ??= interleavedFor(ch, framed)));
       } else {
-        this.rtpSock?.send(framed, TCP_HEADROOM, rtpLen, s.rtpPort, s.address);
+        this.rtpSock?.send(framed, TCP_HEADROOM, rtpLen, t.rtpPort, s.address);
       }
       sent++;
     }
@@ -372,10 +413,13 @@ export class RtspServer extends EventEmitter {
     this.bytesSent += sent * rtpLen;
   }
 
-  /** Sends an RTCP packet (sender report) to every playing session. */
-  broadcastRtcp(rtcp: Buffer): void {
+  /** Sends an RTCP packet (sender report) of `track` to every playing session that set it up. */
+  broadcastRtcp(rtcp: Buffer, track = 0): void {
     const framed: Buffer[] = [];
-    for (const s of this.playing) this.sendRtcp(s, rtcp, s.tcp ? (framed[s.rtpChannel + 1] ??= interleave(s.rtpChannel + 1, rtcp)) : undefined);
+    for (const s of this.playingOn[track]) {
+      const t = s.tracks[track]!;
+      this.sendRtcp(s, t, rtcp, s.tcp ? (framed[t.rtpChannel + 1] ??= interleave(t.rtpChannel + 1, rtcp)) : undefined);
+    }
   }
 
   async close(): Promise<void> {
@@ -383,6 +427,7 @@ export class RtspServer extends EventEmitter {
     this.sweepTimer = undefined;
     this.sessions.clear();
     this.playing = [];
+    this.playingOn = this.trackNames.map(() => []);
     for (const c of this.conns) c.destroy();
     this.conns.clear();
     for (const s of [this.rtpSock, this.rtcpSock]) {

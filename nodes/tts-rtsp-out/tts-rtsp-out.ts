@@ -75,7 +75,8 @@ export = function (RED: NodeAPI) {
       try {
         const r = requestFromMessage(msg as unknown as Record<string, unknown>);
         if (r.kind === 'interrupt') return (station.announcer.interrupt(), done());
-        station.announce(r.req).ready.then(() => done(), (e) => done(err(e)));
+        if (r.kind === 'board') return void station.showBoard(r.board).then(() => done(), (e) => done(err(e)));
+        station.announce(r.req, r.board).ready.then(() => done(), (e) => done(err(e)));
       } catch (e) {
         done(err(e));
       }

@@ -221,7 +221,7 @@ export class RtspOutput extends EventEmitter {
     this.encoder = this.makeEncoder(); // throws rtsp.ffmpegMissing for AAC without ffmpeg
     this.rtp = new RtpStream(this.encoder.payloadType, this.encoder.clockRate);
     const v = this.opts.video;
-    if (v) this.video = new VideoTrack(v.fps, v.width, v.height, (p) => this.server?.broadcast(p, 1));
+    if (v) this.video = new VideoTrack(v.fps, v.width, v.height, (p) => this.server?.broadcast(p, 1), this.rtp.cname);
     if (this.opts.mode === 'serve') {
       const s = this.opts.serve!;
       const server = new RtspServer({

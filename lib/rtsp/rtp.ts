@@ -62,14 +62,20 @@ export class RtpStream {
   octets = 0;
   readonly cname: string;
 
+  /**
+   * `cname`: the SDES CNAME of the reports; streams a player must play in sync (the audio and the
+   * video board) share one, which is how RTP receivers such as GStreamer's rtpbin pair them
+   * (RFC 3550 §6.5.1). Default: one of its own.
+   */
   constructor(
     readonly payloadType: number,
     readonly clockRate: number,
+    cname?: string,
   ) {
     const r = randomBytes(6);
     this.ssrc = r.readUInt32BE(0);
     this.seq = r.readUInt16BE(4);
-    this.cname = `live-audio-${this.ssrc.toString(16)}`;
+    this.cname = cname ?? `live-audio-${this.ssrc.toString(16)}`;
     this.srTicks = SR_INTERVAL_S * clockRate;
   }
 

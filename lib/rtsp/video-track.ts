@@ -15,7 +15,7 @@ export const FPS_MIN = 1;
 export const FPS_MAX = 10;
 
 export class VideoTrack {
-  readonly rtp = new RtpStream(JPEG_PAYLOAD_TYPE, JPEG_CLOCK_RATE);
+  readonly rtp: RtpStream;
   private payloads: Buffer[] | undefined;
   /** media time (ms) at which the picture is due again */
   private dueMs = 0;
@@ -29,7 +29,10 @@ export class VideoTrack {
     readonly width: number,
     readonly height: number,
     private readonly send: (packet: Buffer) => void,
+    /** the audio stream's CNAME: players sync the two tracks by it */
+    cname: string,
   ) {
+    this.rtp = new RtpStream(JPEG_PAYLOAD_TYPE, JPEG_CLOCK_RATE, cname);
     this.periodMs = 1000 / fps;
   }
 

@@ -47,6 +47,14 @@ export interface PreparedBoard {
 
 export const HISTORY_MAX = 8;
 
+/** An announcement's board, waiting for its start; `jpeg` once drawn ahead (for state `gen` at `clock`). */
+interface Waiting {
+  p: PreparedBoard;
+  jpeg?: Buffer;
+  gen?: number;
+  clock?: string;
+}
+
 const hhmm = (): string => {
   const d = new Date();
   return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
@@ -62,7 +70,9 @@ export class QueueBoard extends EventEmitter {
   private showingPicture = false;
   private shownClock = '';
   private clockTimer: NodeJS.Timeout | undefined;
-  private readonly waiting = new Map<string, PreparedBoard>();
+  private readonly waiting = new Map<string, Waiting>();
+  /** bumped whenever the current call or the history change: a board drawn ahead for an older state is drawn again */
+  private generation = 0;
   /** board changes run one after another, in the order they were asked for */
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
@@ -106,19 +116,53 @@ export class QueueBoard extends EventEmitter {
     return {};
   }
 
-  /** `p` is shown when the announcement `id` starts. */
+  /**
+   * `p` is shown when the announcement `id` starts. It is drawn now, ahead (as the board will be
+   * then: this call current, the current one first in the history), so at the start it goes out
+   * with the announcement's first audio instead of a render later: RTP receivers that time
+   * packets by their arrival (GStreamer's jitter buffer) would show it that much late.
+   */
   onStart(id: string, p: PreparedBoard): void {
-    if (p.call || p.pixels) this.waiting.set(id, p);
+    if (!p.call && !p.pixels) return;
+    const w: Waiting = { p };
+    this.waiting.set(id, w);
+    this.chain = this.chain
+      .then(async () => {
+        if (this.closed || this.waiting.get(id) !== w) return;
+        if (p.pixels) {
+          w.jpeg = this.encode(p.pixels);
+          return;
+        }
+        const gen = this.generation;
+        const clock = this.clock();
+        const pixels = await this.renderer.render({ current: p.call, history: this.nextHistory(), clock });
+        Object.assign(w, { jpeg: this.encode(pixels), gen, clock });
+      })
+      .catch((e: Error) => void this.emit('log', `the board could not be drawn ahead: ${e.message}`));
   }
 
   /** The announcement `id` went on air (its first frame was just written): its board now. */
   started(id: string): void {
-    const p = this.waiting.get(id);
-    if (!p) return;
+    const w = this.waiting.get(id);
+    if (!w) return;
     this.waiting.delete(id);
     const at = this.output.lastFrameMs;
+    if (w.p.pixels) {
+      this.showingPicture = true;
+      if (w.jpeg) return this.putJpeg(w.jpeg, at);
+      this.output.expectVideo(at);
+      void this.queue(async () => this.put(w.p.pixels!, at));
+      return;
+    }
+    const gen = this.generation;
+    this.apply(w.p.call!);
+    // drawn ahead for this very state (no other call started since, same minute): out at once
+    if (w.jpeg && w.gen === gen && w.clock === this.clock()) {
+      this.shownClock = w.clock;
+      return this.putJpeg(w.jpeg, at);
+    }
     this.output.expectVideo(at);
-    this.queue(() => this.show(p, at));
+    void this.queue(() => this.change(at));
   }
 
   /** The announcement `id` will not play (dropped, failed). */
@@ -129,7 +173,26 @@ export class QueueBoard extends EventEmitter {
   /** Shows `p` now (a message with a call or a picture and nothing to say). */
   showNow(p: PreparedBoard): Promise<void> {
     const at = this.output.mediaMs;
-    return this.queue(() => this.show(p, at));
+    return this.queue(async () => {
+      if (p.pixels) {
+        this.showingPicture = true;
+        return this.put(p.pixels, at);
+      }
+      if (p.call) this.apply(p.call);
+      await this.change(at);
+    });
+  }
+
+  private nextHistory(): BoardCall[] {
+    return this.current ? [this.current, ...this.history].slice(0, HISTORY_MAX) : this.history;
+  }
+
+  /** `call` becomes the current number, the one before it goes to the history. */
+  private apply(call: BoardCall): void {
+    this.history = this.nextHistory();
+    this.current = call;
+    this.generation++;
+    this.showingPicture = false;
   }
 
   private queue(job: () => Promise<void>): Promise<void> {
@@ -139,19 +202,6 @@ export class QueueBoard extends EventEmitter {
       this.emit('log', `the board could not be drawn: ${e.message}`);
     });
     return run;
-  }
-
-  private async show(p: PreparedBoard, atMs: number): Promise<void> {
-    if (p.pixels) {
-      this.showingPicture = true;
-      this.put(p.pixels, atMs);
-      return;
-    }
-    if (p.call) {
-      if (this.current) this.history = [this.current, ...this.history].slice(0, HISTORY_MAX);
-      this.current = p.call;
-    }
-    await this.change(atMs);
   }
 
   /** Renders the built-in board with the current state and shows it. */
@@ -165,13 +215,21 @@ export class QueueBoard extends EventEmitter {
     this.put(pixels, clockOnly ? Math.max(atMs, this.output.mediaMs) : atMs);
   }
 
+  private encode(pixels: Uint8Array): Buffer {
+    return encodeJpeg(pixels, this.opts.width, this.opts.height, this.quality).jpeg;
+  }
+
   private put(pixels: Uint8Array, atMs: number): void {
     if (this.closed) return;
-    const { jpeg } = encodeJpeg(pixels, this.opts.width, this.opts.height, this.quality);
+    this.putJpeg(this.encode(pixels), atMs);
+  }
+
+  private putJpeg(jpeg: Buffer, atMs: number): void {
+    if (this.closed) return;
     this.lastJpeg = jpeg;
     this.changes++;
     this.output.showVideo(jpeg, atMs);
-    this.emit('change', { atMs });
+    this.emit('change', { atMs, number: this.showingPicture ? undefined : this.current?.number, jpeg });
   }
 
   /** The board's state, for the built-in board (tests, status). */

@@ -3,11 +3,28 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { createEngine, createStation, requestFromMessage } from '../../lib/announce';
 import type { AnnouncementEvent, EngineKind, StationConfig, Voice } from '../../lib/announce';
 import { localError } from '../shared/i18n';
+import { isAbsolute, resolve } from 'node:path';
+import { CodedError } from '../../lib/util/errors';
 
-interface Config extends NodeDef, Omit<StationConfig, 'port' | 'speed' | 'pitch' | 'volume' | 'repeat' | 'gapMs' | 'maxQueue' | 'maxChars' | 'idleFrames'> {
+interface Config extends NodeDef, Omit<StationConfig, 'port' | 'speed' | 'pitch' | 'volume' | 'repeat' | 'gapMs' | 'maxQueue' | 'maxChars' | 'idleFrames' | 'fps' | 'fontFile' | 'template' | 'videoWidth' | 'videoHeight'> {
   port: string; speed: string; pitch: string; volume: string; repeat: string; gap: string; maxQueue: string; maxChars: string;
   /** ms of Opus silence per packet between announcements: 120, 60 or 20 */
   silence?: string;
+  /** the queue board (video track): "1280x720", fps, template texts, font file (relative to userDir) */
+  resolution?: string;
+  fps?: string;
+  boardTitle?: string;
+  counterLabel?: string;
+  historyLabel?: string;
+  historyCount?: string;
+  fontFile?: string;
+}
+
+/** "1280x720" → [1280, 720] (the engine checks the numbers). */
+function parseResolution(v: string | undefined): [number, number] {
+  const m = /^\s*(\d+)\s*[x×]\s*(\d+)\s*$/.exec(v || '1280x720');
+  if (!m) throw new CodedError('video.badResolution', `resolution "${v}" is not valid: write it as width x height, e.g. 1280x720`, { value: String(v) });
+  return [Number(m[1]), Number(m[2])];
 }
 type Creds = { username: unknown; password: unknown };
 const n = (v: string | undefined, d: number) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? d : Number(v));
@@ -33,11 +50,23 @@ export = function (RED: NodeAPI) {
     const t = (k: string, p?: Record<string, unknown>) => RED._(`tts-rtsp-out.status.${k}`, p as Record<string, string>);
     let station: ReturnType<typeof createStation>;
     try {
+      const video = config.video && config.video !== 'off' ? config.video : undefined;
+      const [videoWidth, videoHeight] = video ? parseResolution(config.resolution) : [undefined, undefined];
+      const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
+      const font = config.fontFile?.trim();
       station = createStation({
         ...config, username: (node.credentials?.username as string) || undefined, password: node.credentials?.password as string,
         port: n(config.port, 8554), speed: n(config.speed, 1), pitch: n(config.pitch, 50), volume: n(config.volume, 100),
         repeat: n(config.repeat, 1), gapMs: n(config.gap, 800), maxQueue: n(config.maxQueue, 20), maxChars: n(config.maxChars, 500),
         idleFrames: n(config.silence, 120) / 20,
+        video: video ?? 'off', videoWidth, videoHeight, fps: n(config.fps, 2),
+        template: {
+          ...(config.boardTitle ? { title: config.boardTitle } : {}),
+          ...(config.counterLabel ? { counterLabel: config.counterLabel } : {}),
+          ...(config.historyLabel ? { historyLabel: config.historyLabel } : {}),
+          historyCount: n(config.historyCount, 5),
+        },
+        fontFile: font ? (isAbsolute(font) ? font : resolve(userDir, font)) : undefined,
       });
     } catch (e) {
       // a configuration the engine refuses (a bad push URL, chime file…): said once, and to every message

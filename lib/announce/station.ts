@@ -24,6 +24,8 @@ export interface StationConfig {
   port?: number;
   path?: string;
   auth?: 'none' | 'basic' | 'digest';
+  /** most players at once (default 100); more are refused with 453 Not Enough Bandwidth */
+  maxPlayers?: number;
   /** push */
   url?: string;
   transport?: 'tcp' | 'udp';
@@ -100,7 +102,7 @@ export function createStation(cfg: StationConfig, engine: SpeechEngine = createE
   const opts: RtspOutputOptions = { mode: cfg.mode, codec, rate, channels: 1, frameMs: 20 };
   if (cfg.mode === 'serve') {
     const auth = cfg.auth && cfg.auth !== 'none' && credentials ? { ...credentials, scheme: cfg.auth } : undefined;
-    opts.serve = { host: cfg.host || '0.0.0.0', port: cfg.port ?? 8554, path: cfg.path || 'announce', auth };
+    opts.serve = { host: cfg.host || '0.0.0.0', port: cfg.port ?? 8554, path: cfg.path || 'announce', auth, maxPlayers: cfg.maxPlayers };
   } else {
     opts.push = { url: cfg.url ?? '', auth: credentials, transport: cfg.transport ?? 'tcp', backoff: cfg.backoff ?? { initialMs: 1000, maxMs: 30000 } };
   }

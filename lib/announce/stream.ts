@@ -66,7 +66,7 @@ export class AnnouncementStream extends EventEmitter {
   idleFrames: number;
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  private readonly onState: (s: string) => void;
+  private readonly onState: (s: string, detail?: string) => void;
   private readonly rate: number;
   /**
    * Announcer events raised while a frame is being made (started, finished) wait here until the
@@ -108,9 +108,10 @@ export class AnnouncementStream extends EventEmitter {
       board.on('log', (l: string) => this.emit('log', l));
     }
     const live = opts.liveStates;
-    this.onState = (s: string) => {
+    this.onState = (s: string, detail?: string) => {
       if (live) this.announcer.hold(!live.includes(s));
-      this.emit('state', s);
+      // the output's detail too: why a push target is reconnecting, for the node's status
+      this.emit('state', s, detail);
     };
     this.output.on('state', this.onState);
     if (live) this.announcer.hold(!live.includes(this.output.state));

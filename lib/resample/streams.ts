@@ -77,6 +77,9 @@ export class ResampleStreams {
       } else out.push(msg);
       return out;
     }
+    // a chunk with no samples (a header-only WAV, an empty Buffer) carries nothing to convert: it
+    // must not end the running stream, even when its header names another format
+    if (read.pcm.length === 0 && !complete) return out;
     const target = this.outputFormat(read.format);
     if (existing && (existing.r.inFormat.rate !== read.format.rate || existing.r.inFormat.channels !== read.format.channels)) {
       // the stream changed format: finish the old filter before starting a new one

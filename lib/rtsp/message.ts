@@ -31,6 +31,11 @@ export class RtspParseError extends Error {}
 export class RtspReader {
   private buf: Buffer = Buffer.alloc(0);
 
+  /** bytes of a message or frame not complete yet (0: every byte so far was understood) */
+  get buffered(): number {
+    return this.buf.length;
+  }
+
   constructor(
     private readonly onMessage: (m: RtspMessage) => void,
     private readonly onFrame: (f: InterleavedFrame) => void,
@@ -119,10 +124,14 @@ export function parseTransport(value: string): { profile: string; params: Record
   });
 }
 
-/** "a-b" → [a, b] (b defaults to a+1). */
+/**
+ * "a-b" → [a, b] (b defaults to a+1): decimal numbers 0–65535 only, else undefined (never a
+ * guess: "abc" is not 0). A player's SETUP is read stricter still: see transport.ts.
+ */
 export function parsePortPair(v: string | undefined): [number, number] | undefined {
-  if (!v) return undefined;
-  const [a, b] = v.split('-').map(Number);
-  if (!Number.isInteger(a)) return undefined;
-  return [a, Number.isInteger(b) ? b : a + 1];
+  const m = v === undefined ? null : /^\s*(\d{1,5})(?:-(\d{1,5}))?\s*$/.exec(v);
+  if (!m) return undefined;
+  const a = Number(m[1]);
+  const b = m[2] === undefined ? a + 1 : Number(m[2]);
+  return a <= 65535 && b <= 65535 ? [a, b] : undefined;
 }

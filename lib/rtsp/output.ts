@@ -37,7 +37,8 @@ export interface RtspOutputOptions {
   channels: 1;
   /** length of one frame (ms): writeFrame is called every frameMs of wall clock */
   frameMs: number;
-  serve?: { host: string; port: number; path: string; auth?: RtspAuth & { scheme?: 'basic' | 'digest' }; sessionTimeoutSec?: number };
+  /** maxPlayers: most players at once (default 100), a SETUP beyond is refused with 453 */
+  serve?: { host: string; port: number; path: string; auth?: RtspAuth & { scheme?: 'basic' | 'digest' }; sessionTimeoutSec?: number; maxPlayers?: number };
   push?: { url: string; auth?: RtspAuth; transport?: 'tcp' | 'udp'; backoff?: { initialMs: number; maxMs: number } };
   /** ffmpeg executable for AAC (default `ffmpeg` on PATH) */
   ffmpegPath?: string;
@@ -62,6 +63,12 @@ export interface RtspOutputStats {
   framesDropped: number;
   /** video frames (pictures) sent, re-sends included */
   videoFrames: number;
+  /** serve: SETUPs refused (a Transport we cannot honour, or no room for another player) */
+  setupsRefused: number;
+  /** serve: players dropped because sending to them kept failing */
+  playersDropped: number;
+  /** serve: connections closed for not completing a request in time */
+  connectionsTimedOut: number;
   lastError?: string;
 }
 
@@ -110,6 +117,8 @@ export class RtspOutput extends EventEmitter {
         if (!Number.isInteger(x) || x < 64 || x > 2032 || x % 16) throw badConfig(name, x, 'a multiple of 16 from 64 to 2032 (RTP/JPEG)');
       }
     }
+    const maxPlayers = o.serve?.maxPlayers;
+    if (o.mode === 'serve' && maxPlayers !== undefined && !(Number.isInteger(maxPlayers) && maxPlayers >= 1)) throw badConfig('maximum players', String(maxPlayers), 'a whole number from 1');
     this.opts = o;
     this.frameSamples = (o.rate * o.frameMs) / 1000;
     if (o.mode === 'push') this.publisher = this.makePublisher(); // validates the URL now
@@ -148,6 +157,9 @@ export class RtspOutput extends EventEmitter {
       reconnects: this.publisher?.reconnects ?? 0,
       framesDropped: this.framesDropped,
       videoFrames: this.video?.framesSent ?? 0,
+      setupsRefused: this.server?.setupsRefused ?? 0,
+      playersDropped: this.server?.playersDropped ?? 0,
+      connectionsTimedOut: this.server?.connectionsTimedOut ?? 0,
       ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
     };
   }
@@ -234,6 +246,8 @@ export class RtspOutput extends EventEmitter {
       });
       server.on('listener', (e: { count: number; remote: string }) => this.emit('listener', e));
       server.on('log', (l: string) => this.emit('log', l));
+      // a player dropped (CodedError rtsp.playerDropped): worth a warning, the stream goes on
+      server.on('warning', (w: CodedError) => this.emit('warning', w));
       try {
         await server.start();
       } catch (err) {
@@ -345,6 +359,8 @@ export class RtspOutput extends EventEmitter {
     // built once (interleaved header room in front), the same buffer to every player/publisher
     const packet = rtp.packet(u.payload, u.timestamp, u.marker ?? this.markNext);
     this.markNext = false;
+    // broadcast() settles every player's failure with that player: nothing it meets reaches the
+    // encoder or the pacer, so the stream's clock and frame count never depend on the players
     this.server?.broadcast(packet);
     // AAC frames are encoded even while disconnected (the ffmpeg child keeps its pipe flowing)
     if (this.publisher && !this.publisher.sendRtp(packet) && this.opts.codec === 'aac') this.framesDropped++;

@@ -4,6 +4,12 @@
  * It serves one stream; every playing session gets the same packets (fan-out, no per-listener
  * encoding). Only what players need: OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN,
  * GET_PARAMETER/SET_PARAMETER (keep-alive), optional Basic/Digest auth, session timeout.
+ *
+ * It faces the public: whatever one client sends, the others keep their stream. A SETUP whose
+ * Transport cannot be honoured exactly is refused (transport.ts); a player the server cannot send
+ * to is counted and dropped on its own (the fan-out never throws, so the stream's clock never
+ * sees it); a connection must complete each request within REQUEST_TIMEOUT_MS (slow senders
+ * hold no socket); the number of players has a ceiling (453 beyond it).
  */
 import { EventEmitter } from 'node:events';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
@@ -11,9 +17,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { CodedError } from '../util/errors';
 import { AuthChecker, type RtspAuth } from './auth';
-import { RtspReader, formatMessage, interleave, interleavedFor, parsePortPair, parseTransport, type RtspMessage } from './message';
+import { RtspReader, formatMessage, interleave, interleavedFor, type RtspMessage } from './message';
 import { TRACK_CONTROL } from './sdp';
 import { TCP_HEADROOM } from './rtp';
+import { chooseTransport, transportReply, type PlayerTransport } from './transport';
 
 export interface RtspServerOptions {
   host: string;
@@ -21,6 +28,10 @@ export interface RtspServerOptions {
   path: string;
   auth?: RtspAuth & { scheme?: 'basic' | 'digest' };
   sessionTimeoutSec?: number;
+  /** most players (RTSP sessions) at once; a SETUP beyond gets 453 Not Enough Bandwidth (default DEFAULT_MAX_PLAYERS) */
+  maxPlayers?: number;
+  /** a request must arrive whole within this many ms of its first byte (default REQUEST_TIMEOUT_MS) */
+  requestTimeoutMs?: number;
   /** the SDP of the stream, built when a player asks */
   sdp: (address: string) => string;
   /** sequence number and RTP time the next packet of a track will carry, for RTP-Info */
@@ -39,6 +50,7 @@ export interface RtspServerOptions {
 interface TrackTransport {
   /** interleaved channels (TCP) */
   rtpChannel: number;
+  rtcpChannel: number;
   /** UDP destination ports */
   rtpPort: number;
   rtcpPort: number;
@@ -58,10 +70,24 @@ interface Session {
   lastSeen: number;
   /** TCP: when its connection was first found with more than MAX_QUEUED bytes queued (a stalled reader) */
   stalledSince?: number;
+  /** sends to this player that failed in a row (reset by one that succeeds) */
+  failures: number;
+  /** UDP send completions, made once per session (not a closure per packet) */
+  onSent: (err: Error | null) => void;
+  onRtcpSent: (err: Error | null) => void;
 }
 
 /** A TCP listener falling this far behind (bytes queued) gets packets dropped instead of queued. */
 const MAX_QUEUED = 512 * 1024;
+/**
+ * Sends to one player that may fail in a row before it is dropped: one second of 20 ms packets.
+ * A failure is that player's (its address, its port, its route), never the stream's.
+ */
+export const MAX_SEND_FAILURES = 50;
+/** Players at once unless configured: each costs a send per packet on the stream's own thread. */
+export const DEFAULT_MAX_PLAYERS = 100;
+/** A request (or an interleaved frame) must arrive whole within this many ms of its first byte. */
+export const REQUEST_TIMEOUT_MS = 5000;
 const SERVER_NAME = 'node-red-contrib-live-audio';
 const PUBLIC = 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
 
@@ -87,16 +113,29 @@ export class RtspServer extends EventEmitter {
   private readonly auth: AuthChecker | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly timeoutSec: number;
+  readonly maxPlayers: number;
+  private readonly requestTimeoutMs: number;
   readonly path: string;
   private boundPort = 0;
   private udpPorts: [number, number] = [0, 0];
   packetsSent = 0;
   bytesSent = 0;
+  /** SETUPs refused: a Transport we cannot honour (461) or no room for another player (453) */
+  setupsRefused = 0;
+  /** players dropped because sending to them kept failing */
+  playersDropped = 0;
+  /** connections closed for not completing a request in time */
+  connectionsTimedOut = 0;
 
   constructor(private readonly opts: RtspServerOptions) {
     super();
     this.path = normalizePath(opts.path);
     this.timeoutSec = opts.sessionTimeoutSec ?? 60;
+    this.maxPlayers = opts.maxPlayers ?? DEFAULT_MAX_PLAYERS;
+    if (!Number.isInteger(this.maxPlayers) || this.maxPlayers < 1) {
+      throw new CodedError('rtsp.badConfig', `RTSP output: maximum players ${opts.maxPlayers} is not supported: a whole number from 1`, { what: 'maximum players', value: String(opts.maxPlayers), expected: 'a whole number from 1' });
+    }
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     this.trackNames = opts.tracks ?? [TRACK_CONTROL];
     this.playingOn = this.trackNames.map(() => []);
     if (opts.auth) this.auth = new AuthChecker(opts.auth, opts.auth.scheme ?? 'digest');
@@ -222,26 +261,58 @@ export class RtspServer extends EventEmitter {
     this.conns.add(conn);
     conn.setNoDelay(true);
     const remote = `${conn.remoteAddress}:${conn.remotePort}`;
+    // A client must send each request whole within requestTimeoutMs of its first byte, the first
+    // one within requestTimeoutMs of connecting: one that trickles a request (slowloris), sends
+    // half of one, or only interleaved frames, is closed then, whatever the session timeout.
+    let deadline: NodeJS.Timeout | undefined;
+    let understood = false; // a request arrived whole on this connection
+    let completed = false; // … during the current push
+    const expire = () => {
+      this.connectionsTimedOut++;
+      this.emit('log', `RTSP: closing ${remote}: no complete request within ${this.requestTimeoutMs} ms`);
+      conn.destroy();
+    };
+    const arm = () => {
+      if (deadline) clearTimeout(deadline);
+      deadline = setTimeout(expire, this.requestTimeoutMs);
+    };
+    arm();
     const reader = new RtspReader(
-      (m) => this.onRequest(conn, remote, m),
+      (m) => {
+        understood = completed = true;
+        this.onRequest(conn, remote, m);
+      },
       () => {
-        // RTCP receiver reports over TCP: the player is alive
+        // interleaved frames from a client are RTCP (receiver reports: the player is alive);
+        // from a connection without a session (or before any request) they are read and dropped
         for (const s of this.sessions.values()) if (s.conn === conn) s.lastSeen = Date.now();
       },
     );
     conn.on('data', (d) => {
+      completed = false;
       try {
         reader.push(d);
       } catch (err) {
         this.emit('log', `RTSP: closing ${remote}: ${(err as Error).message}`);
         conn.destroy();
+        return;
+      }
+      if (conn.destroyed) return;
+      if (reader.buffered === 0) {
+        if (understood && deadline) {
+          clearTimeout(deadline);
+          deadline = undefined;
+        }
+      } else if (completed || !deadline) {
+        arm(); // a new request has begun: its own time from now
       }
     });
     // a connection idle (no request, no data either way) for a session timeout is dropped, so a
     // client that connects and never plays cannot hold sockets forever (off while it plays: setPlaying)
     conn.setTimeout(this.timeoutSec * 1000, () => conn.destroy());
-    conn.on('error', () => {});
+    conn.on('error', (err) => this.emit('log', `RTSP connection ${remote}: ${err.message}`));
     conn.on('close', () => {
+      if (deadline) clearTimeout(deadline);
       this.conns.delete(conn);
       for (const s of [...this.sessions.values()]) if (s.conn === conn && s.tcp) this.removeSession(s);
     });
@@ -340,49 +411,73 @@ export class RtspServer extends EventEmitter {
 
   /** SETUP of `track`: a new session, or one more track of `existing` (same lower transport). */
   private setup(conn: Socket, remote: string, req: RtspMessage, track: number, existing?: Session): void {
-    const offers = parseTransport(req.headers['transport'] ?? '');
-    const id = existing?.id ?? randomBytes(8).toString('hex').toUpperCase();
-    const add = (tcp: boolean, t: TrackTransport): void => {
-      const s: Session = existing ?? { id, remote, conn, tcp, playing: false, lastSeen: Date.now(), address: conn.remoteAddress ?? '', tracks: [] };
-      s.tracks[track] = t;
-      this.sessions.set(id, s);
-    };
     // RTP goes to the address the request came from: a `destination=` parameter is ignored, so
     // the server cannot be used to flood a third party
-    for (const t of offers) {
-      if ('multicast' in t.params) continue;
-      if (t.params['mode'] && !/play/i.test(t.params['mode'])) continue;
-      if (t.profile === 'RTP/AVP/TCP') {
-        if (existing && !existing.tcp) continue;
-        const ch = parsePortPair(t.params['interleaved']) ?? [2 * track, 2 * track + 1];
-        // two tracks on one channel would mix their packets in the player
-        if (existing?.tracks.some((x) => x && (x.rtpChannel === ch[0] || x.rtpChannel + 1 === ch[0] || x.rtpChannel === ch[1]))) continue;
-        add(true, { rtpChannel: ch[0], rtpPort: 0, rtcpPort: 0 });
-        return this.reply(conn, req, 200, 'OK', {
-          Transport: `RTP/AVP/TCP;unicast;interleaved=${ch[0]}-${ch[1]}`,
-          Session: `${id};timeout=${this.timeoutSec}`,
-        });
-      }
-      if (t.profile === 'RTP/AVP' || t.profile === 'RTP/AVP/UDP') {
-        if (existing?.tcp) continue;
-        const ports = parsePortPair(t.params['client_port']);
-        if (!ports) continue;
-        add(false, { rtpChannel: 0, rtpPort: ports[0], rtcpPort: ports[1] });
-        return this.reply(conn, req, 200, 'OK', {
-          Transport: `RTP/AVP;unicast;client_port=${ports[0]}-${ports[1]};server_port=${this.udpPorts[0]}-${this.udpPorts[1]}`,
-          Session: `${id};timeout=${this.timeoutSec}`,
-        });
-      }
+    let t = chooseTransport(req.headers['transport']);
+    // a later track over TCP without channels named: the next free pair, not 0-1 again
+    if (t?.kind === 'tcp' && track > 0 && !/interleaved/i.test(req.headers['transport'] ?? '')) t = { kind: 'tcp', rtp: 2 * track, rtcp: 2 * track + 1 };
+    // one lower transport per session, and no channel used by two tracks (a player would mix them)
+    const clash =
+      t && existing && ((t.kind === 'tcp') !== existing.tcp || (t.kind === 'tcp' && existing.tracks.some((x) => x && [x.rtpChannel, x.rtcpChannel].some((c) => c === t!.rtp || c === t!.rtcp))));
+    if (!t || clash) {
+      this.setupsRefused++;
+      this.emit('log', `RTSP: SETUP from ${remote} refused (461): unsupported Transport ${JSON.stringify((req.headers['transport'] ?? '').slice(0, 200))}`);
+      return this.reply(conn, req, 461, 'Unsupported Transport');
     }
-    this.reply(conn, req, 461, 'Unsupported Transport');
+    if (existing) {
+      existing.tracks[track] = trackTransport(t);
+      return this.reply(conn, req, 200, 'OK', { Transport: transportReply(t, this.udpPorts), Session: `${existing.id};timeout=${this.timeoutSec}` });
+    }
+    if (this.sessions.size >= this.maxPlayers) {
+      this.setupsRefused++;
+      this.emit('log', `RTSP: SETUP from ${remote} refused (453): already ${this.sessions.size} players, the most allowed`);
+      return this.reply(conn, req, 453, 'Not Enough Bandwidth');
+    }
+    const id = randomBytes(8).toString('hex').toUpperCase();
+    const s: Session = {
+      id, remote, conn, playing: false, lastSeen: Date.now(), failures: 0, onSent: () => {}, onRtcpSent: () => {},
+      tcp: t.kind === 'tcp', address: conn.remoteAddress ?? '', tracks: [],
+    };
+    s.tracks[track] = trackTransport(t);
+    // only an RTP packet that went out clears the count: a sender report every 5 s must not
+    // keep a player whose RTP sends all fail
+    s.onSent = (err) => (err ? this.sendFailed(s, err) : (s.failures = 0));
+    s.onRtcpSent = (err) => err && this.sendFailed(s, err);
+    this.sessions.set(id, s);
+    this.reply(conn, req, 200, 'OK', { Transport: transportReply(t, this.udpPorts), Session: `${id};timeout=${this.timeoutSec}` });
+  }
+
+  /**
+   * One send to one player failed. Its failures are counted, and after MAX_SEND_FAILURES in a row
+   * it is dropped with one warning; the other players and the stream's clock never see it.
+   */
+  private sendFailed(s: Session, err: Error): void {
+    if (!this.sessions.has(s.id)) return;
+    if (++s.failures === 1) this.emit('log', `RTSP player ${s.remote}: sending failed: ${err.message}`);
+    if (s.failures < MAX_SEND_FAILURES) return;
+    this.playersDropped++;
+    this.removeSession(s);
+    if (s.tcp) s.conn.destroy();
+    this.emit(
+      'warning',
+      new CodedError('rtsp.playerDropped', `RTSP player ${s.remote} dropped: ${s.failures} packets in a row could not be sent to it (${err.message})`, {
+        remote: s.remote,
+        count: s.failures,
+        reason: err.message,
+      }),
+    );
   }
 
   /** `framed`: the report already framed for this session's channel (shared by a broadcast). */
   private sendRtcp(s: Session, t: TrackTransport, rtcp: Buffer, framed?: Buffer): void {
-    if (s.tcp) {
-      if (!s.conn.destroyed && s.conn.writableLength < MAX_QUEUED) s.conn.write(framed ?? interleave(t.rtpChannel + 1, rtcp));
-    } else {
-      this.rtcpSock?.send(rtcp, t.rtcpPort, s.address);
+    try {
+      if (s.tcp) {
+        if (!s.conn.destroyed && s.conn.writableLength < MAX_QUEUED) s.conn.write(framed ?? interleave(t.rtcpChannel, rtcp));
+      } else {
+        this.rtcpSock!.send(rtcp, t.rtcpPort, s.address, s.onRtcpSent);
+      }
+    } catch (err) {
+      this.sendFailed(s, err as Error);
     }
   }
 
@@ -400,14 +495,20 @@ export class RtspServer extends EventEmitter {
     for (let i = 0; i < list.length; i++) {
       const s = list[i];
       const t = s.tracks[track]!;
-      if (s.tcp) {
-        if (s.conn.destroyed || s.conn.writableLength > MAX_QUEUED) continue; // a stalled reader loses packets, not our memory
-        const ch = t.rtpChannel;
-        s.conn.write(ch === 0 ? framed : ((other ??= [])[ch] ??= interleavedFor(ch, framed)));
-      } else {
-        this.rtpSock?.send(framed, TCP_HEADROOM, rtpLen, t.rtpPort, s.address);
+      // one player's failure is its own: counted for it (sendFailed), never thrown to the
+      // encoder and the pacer, whose timeline must not depend on who is listening
+      try {
+        if (s.tcp) {
+          if (s.conn.destroyed || s.conn.writableLength > MAX_QUEUED) continue; // a stalled reader loses packets, not our memory
+          const ch = t.rtpChannel;
+          s.conn.write(ch === 0 ? framed : ((other ??= [])[ch] ??= interleavedFor(ch, framed)));
+        } else {
+          this.rtpSock!.send(framed, TCP_HEADROOM, rtpLen, t.rtpPort, s.address, s.onSent);
+        }
+        sent++;
+      } catch (err) {
+        this.sendFailed(s, err as Error);
       }
-      sent++;
     }
     this.packetsSent += sent;
     this.bytesSent += sent * rtpLen;
@@ -418,7 +519,7 @@ export class RtspServer extends EventEmitter {
     const framed: Buffer[] = [];
     for (const s of this.playingOn[track]) {
       const t = s.tracks[track]!;
-      this.sendRtcp(s, t, rtcp, s.tcp ? (framed[t.rtpChannel + 1] ??= interleave(t.rtpChannel + 1, rtcp)) : undefined);
+      this.sendRtcp(s, t, rtcp, s.tcp ? (framed[t.rtcpChannel] ??= interleave(t.rtcpChannel, rtcp)) : undefined);
     }
   }
 
@@ -449,4 +550,8 @@ function bindSocket(s: UdpSocket, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+function trackTransport(t: PlayerTransport): TrackTransport {
+  return t.kind === 'tcp' ? { rtpChannel: t.rtp, rtcpChannel: t.rtcp, rtpPort: 0, rtcpPort: 0 } : { rtpChannel: 0, rtcpChannel: 1, rtpPort: t.rtp, rtcpPort: t.rtcp };
 }

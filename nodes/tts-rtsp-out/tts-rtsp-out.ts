@@ -6,8 +6,10 @@ import { localError } from '../shared/i18n';
 import { isAbsolute, resolve } from 'node:path';
 import { CodedError } from '../../lib/util/errors';
 
-interface Config extends NodeDef, Omit<StationConfig, 'port' | 'speed' | 'pitch' | 'volume' | 'repeat' | 'gapMs' | 'maxQueue' | 'maxChars' | 'idleFrames' | 'fps' | 'fontFile' | 'template' | 'videoWidth' | 'videoHeight'> {
+interface Config extends NodeDef, Omit<StationConfig, 'port' | 'speed' | 'pitch' | 'volume' | 'repeat' | 'gapMs' | 'maxQueue' | 'maxChars' | 'idleFrames' | 'maxPlayers' | 'fps' | 'fontFile' | 'template' | 'videoWidth' | 'videoHeight'> {
   port: string; speed: string; pitch: string; volume: string; repeat: string; gap: string; maxQueue: string; maxChars: string;
+  /** serve: most players at once (flows from before it: 100) */
+  maxPlayers?: string;
   /** ms of Opus silence per packet between announcements: 120, 60 or 20 */
   silence?: string;
   /** the queue board (video track): "1280x720", fps, template texts, font file (relative to userDir) */
@@ -58,7 +60,7 @@ export = function (RED: NodeAPI) {
         ...config, username: (node.credentials?.username as string) || undefined, password: node.credentials?.password as string,
         port: n(config.port, 8554), speed: n(config.speed, 1), pitch: n(config.pitch, 50), volume: n(config.volume, 100),
         repeat: n(config.repeat, 1), gapMs: n(config.gap, 800), maxQueue: n(config.maxQueue, 20), maxChars: n(config.maxChars, 500),
-        idleFrames: n(config.silence, 120) / 20,
+        idleFrames: n(config.silence, 120) / 20, maxPlayers: n(config.maxPlayers, 100),
         video: video ?? 'off', videoWidth, videoHeight, fps: n(config.fps, 2),
         template: {
           ...(config.boardTitle ? { title: config.boardTitle } : {}),
@@ -77,15 +79,28 @@ export = function (RED: NodeAPI) {
     }
     const out = station.output as unknown as { state: string; players: number; url: string };
     let speaking: string | undefined;
+    /** why the push target is away (the publisher's reason and retry delay) */
+    let outage: string | undefined;
     const show = () => {
-      if (speaking) return node.status({ fill: 'blue', shape: 'dot', text: t('speaking', { text: speaking }) });
       const s = out.state;
+      // push: while the target is away nothing is heard, and an announcement cut by the outage
+      // waits to play again from its start: the status says so, not "speaking"
+      if (s === 'connecting' || s === 'reconnecting') {
+        const waiting = station.announcer.queued;
+        const text = (outage ? t(`${s}Because`, { reason: outage }) : t(s)) + (waiting ? ` · ${t('waiting', { count: waiting })}` : '');
+        return node.status({ fill: 'yellow', shape: 'ring', text });
+      }
+      if (speaking && station.announcer.playing) return node.status({ fill: 'blue', shape: 'dot', text: t('speaking', { text: speaking }) });
       if (s === 'listening') node.status({ fill: 'green', shape: out.players ? 'dot' : 'ring', text: t('listening', { count: out.players }) });
       else if (s === 'publishing') node.status({ fill: 'green', shape: 'dot', text: t('publishing') });
-      else if (s === 'connecting' || s === 'reconnecting') node.status({ fill: 'yellow', shape: 'ring', text: t(s) });
     };
-    station.on('state', show);
+    station.on('state', (s: string, detail?: string) => {
+      outage = s === 'reconnecting' ? detail : undefined;
+      show();
+    });
     station.output.on('listener', show);
+    // a player dropped because sending to it kept failing: once, at the default log level
+    station.output.on('warning', (w: unknown) => node.warn(err(w).message));
     station.on('log', (l: string) => node.debug(l));
     station.on('event', (ev: AnnouncementEvent) => {
       if (ev.event === 'started') speaking = [...(ev.text || ev.id)].slice(0, 12).join('') + '…';

@@ -159,12 +159,35 @@ test('announcer: bad input is refused up front; engine failure and unknown voice
   assert.ok(a.nextFrame());
 });
 
-test('announcer: audio (PCM) is played as is, resampled to the stream rate and mixed to mono', async () => {
+test('announcer: audio (PCM) is played as is, resampled to the stream rate and mixed to mono (the average of the channels)', async () => {
   const { a } = setup();
-  // 250 ms of stereo at 8 kHz
-  const pcm = Buffer.alloc(2000 * 4, 1);
-  const r = await a.announce({ audio: { pcm, rate: 8000, channels: 2 }, id: 'wav' }).ready;
-  assert.equal(r.durationMs, 250);
+  // 3 × 250 ms of stereo at 8 kHz, a 400 Hz tone of amplitude 8000 (RMS 5657):
+  // L = tone, R = −tone → mono is silence; L = R = tone → the tone itself; L = tone, R = 0 → half
+  // of it. A mix that keeps one channel, sums without halving, or drops the audio fails.
+  const section = 2000;
+  const stereo = Buffer.alloc(3 * section * 4);
+  for (let i = 0; i < 3 * section; i++) {
+    const v = Math.round(8000 * Math.sin((2 * Math.PI * 400 * i) / 8000));
+    const part = Math.floor(i / section);
+    stereo.writeInt16LE(v, i * 4);
+    stereo.writeInt16LE(part === 0 ? -v : part === 1 ? v : 0, i * 4 + 2);
+  }
+  const r = await a.announce({ audio: { pcm: stereo, rate: 8000, channels: 2 }, id: 'wav' }).ready;
+  assert.equal(r.durationMs, 750);
+  const frames = play(a, 40);
+  const mono = Buffer.concat(frames.filter((f): f is Buffer => f !== undefined));
+  assert.equal(mono.length, 38 * FRAME, '750 ms in whole 20 ms frames');
+  // RMS of each section at 48 kHz, 30 ms away from its edges (the resampler's filter spans them)
+  const rms = (fromMs: number, toMs: number) => {
+    let sum = 0;
+    const [a0, a1] = [(fromMs * RATE) / 1000, (toMs * RATE) / 1000];
+    for (let i = a0; i < a1; i++) sum += mono.readInt16LE(i * 2) ** 2;
+    return Math.sqrt(sum / (a1 - a0));
+  };
+  const [opposite, same, leftOnly] = [rms(30, 220), rms(280, 470), rms(530, 720)];
+  assert.ok(opposite < 60, `L = tone, R = −tone mixes to silence (RMS ${opposite.toFixed(0)})`);
+  assert.ok(Math.abs(same - 5657) < 300, `L = R = tone mixes to the tone (RMS ${same.toFixed(0)}, expected 5657)`);
+  assert.ok(Math.abs(leftOnly - 2828) < 150, `L = tone, R = 0 mixes to half the tone (RMS ${leftOnly.toFixed(0)}, expected 2828)`);
 });
 
 test('announcer: hold (output down) puts the one on air back first and starts nothing; release replays it', async () => {

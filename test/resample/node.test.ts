@@ -2,7 +2,7 @@ import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'path';
 import fs from 'fs';
-import { formatFields } from '../../lib/pcm';
+import { encodeWav, formatFields, wavHeader } from '../../lib/pcm';
 import { Resampler } from '../../lib/resample';
 import { type NodeModule, collect, collectErrors, getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
 import { noise } from './signals';
@@ -14,7 +14,9 @@ const resampleNode: NodeModule = require('../../nodes/resample/resample');
 // status and error texts a user sees are what is checked.
 const catalog = JSON.parse(fs.readFileSync(path.join(__dirname, '../../nodes/resample/locales/en-US/resample.json'), 'utf8'));
 function translate(key: string, params: Record<string, unknown> = {}): string {
-  const v = key.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), catalog);
+  const lookup = (k: string) => k.split('.').reduce<unknown>((o, p) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[p] : undefined), catalog);
+  // i18next's plural keys (English: _one for 1, _other otherwise)
+  const v = typeof params.count === 'number' ? (lookup(`${key}_${params.count === 1 ? 'one' : 'other'}`) ?? lookup(key)) : lookup(key);
   return typeof v === 'string' ? v.replace(/__(\w+)__/g, (_m, p: string) => String(params[p])) : key;
 }
 const translated: NodeModule = (red) => {
@@ -120,6 +122,7 @@ test('two interleaved streams are resampled independently; status shows the stre
     n.receive({ payload: b.subarray(o, o + 3840), ...stereo48, topic: 'B' });
   }
   await until(() => statuses.includes('2 streams · 48k→16k'), 5000, 'status with two streams');
+  assert.equal(statuses.find((x) => x.includes('stream')), '1 stream · 48k→16k', 'one stream, singular');
   n.receive({ stmId: 'A', complete: true });
   n.receive({ topic: 'B', complete: true });
   await until(() => got.filter((m) => m.complete).length === 2, 5000, 'both completes');
@@ -155,4 +158,48 @@ test('an idle stream is released after the timeout and its filter tail still goe
   assert.equal(got[1].traceId, 'q1');
   assert.equal(got[1].complete, undefined);
   assert.ok(Buffer.concat(got.map((m) => m.payload)).equals(expected(input)), 'chunk + tail = the whole stream resampled');
+});
+
+/** A 16-bit mono WAV whose header fields are then overwritten to lie. */
+function lyingWav(lie: (h: Buffer) => void, rate = 48000, samples = 4800): Buffer {
+  const wav = Buffer.concat([wavHeader({ rate, channels: 1 }, samples * 2), noise(samples, 1, 9)]);
+  lie(wav);
+  return wav;
+}
+
+test('a WAV that lies is an error at its message (format tag 0x1234, 12-bit, data cut short); the node keeps running', async () => {
+  await load(translated, flow());
+  const got = collect('out');
+  const errors = collectErrors('rs');
+  const n = getNode('rs');
+  n.receive({ payload: lyingWav((h) => h.writeUInt16LE(0x1234, 20)), stmId: 'w' });
+  n.receive({ payload: lyingWav((h) => (h.writeUInt16LE(12, 34), h.writeUInt16LE(2, 32))), stmId: 'w' });
+  n.receive({ payload: lyingWav((h) => h.writeUInt32LE(48000 * 2 * 10, 40)), stmId: 'w' }); // claims 10 s, holds 0.1 s
+  await until(() => errors.length === 3, 5000, `three errors (${errors.join(' | ')})`);
+  assert.match(errors[0], /format tag 0x1234 \(unknown\), which cannot be played: send PCM \(format 1\)/);
+  assert.match(errors[1], /12-bit integer samples, which cannot be played: send 8, 16, 24 or 32-bit/);
+  assert.match(errors[2], /cut short: its header announces 960000 bytes of audio but only 9600 follow/);
+  assert.equal(got.length, 0, 'nothing of them played');
+  // still running
+  n.receive({ payload: encodeWav(noise(4800, 1, 3), { rate: 48000, channels: 1 }), stmId: 'w', complete: true });
+  await until(() => got.some((m) => m.complete), 5000, 'a good WAV converted');
+  assert.equal(errors.length, 3);
+});
+
+test('a header-only WAV does not reset a running stream, whatever format its header names', async () => {
+  await load(translated, flow());
+  const got = collect('out');
+  const errors = collectErrors('rs');
+  const n = getNode('rs');
+  const a = noise(9600, 2, 11);
+  n.receive({ payload: a.subarray(0, 3840 * 2), ...stereo48, stmId: 'S' });
+  // header-only WAVs mid-stream: another rate, and the target format itself
+  n.receive({ payload: wavHeader({ rate: 22050, channels: 1 }, 0), stmId: 'S' });
+  n.receive({ payload: wavHeader({ rate: 16000, channels: 1 }, 0), stmId: 'S' });
+  n.receive({ payload: a.subarray(3840 * 2), ...stereo48, stmId: 'S', complete: true });
+  await until(() => got.some((m) => m.complete), 5000, 'the stream completes');
+  assert.deepEqual(errors, []);
+  const out = Buffer.concat(got.map((m) => m.payload));
+  assert.ok(out.equals(expected(a)), 'exactly what one uninterrupted stream gives');
+  assert.equal(got.filter((m) => m.payload.length === 0 && !m.complete).length, 0, 'no empty messages out');
 });

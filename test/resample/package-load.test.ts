@@ -53,7 +53,8 @@ test('the editor gets its template, help (en-US and zh-CN), catalogs and icon', 
   const zh = await get('/nodes?lng=zh-CN', { Accept: 'text/html', 'Accept-Language': 'zh-CN' });
   assert.match(zh.text, /按流把实时 PCM 音频块转换/);
   const en = JSON.parse((await get('/locales/node-red-contrib-live-audio/resample?lng=en-US')).text);
-  assert.equal(en.resample.status.streams, '__count__ streams · __from__→__to__');
+  assert.equal(en.resample.status.streams_other, '__count__ streams · __from__→__to__');
+  assert.equal(en.resample.status.streams_one, '1 stream · __from__→__to__');
   assert.match(en.errors.pcm.partialFrame, /not a whole number of/);
   const zhCat = JSON.parse((await get('/locales/node-red-contrib-live-audio/resample?lng=zh-CN')).text);
   assert.equal(zhCat.resample.paletteLabel, '重采样');

@@ -55,7 +55,10 @@ for (const [codec, transport] of [['opus', 'tcp'], ['pcmu', 'tcp'], ['pcma', 'ud
     const stats = out.stats();
     await out.close();
     assert.equal(code, 0, target.stderr().slice(-2000));
-    assert.deepEqual(states.slice(0, 2), ['connecting', 'publishing']);
+    // on a loaded machine ffmpeg may not listen yet at the first attempt: that one is refused
+    // and retried (back-off 200 ms); what matters is that it publishes and nothing else fails
+    assert.equal(states[0], 'connecting');
+    assert.deepEqual(states.filter((s) => s !== 'reconnecting').slice(0, 2), ['connecting', 'publishing']);
     assert.ok(stats.packetsSent > 100, JSON.stringify(stats));
     const pcm = readRaw(file);
     assert.ok(pcm.length / 32000 > 3.3, `decoded ${pcm.length / 32000} s of 3.4 s`);

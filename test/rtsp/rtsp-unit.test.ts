@@ -320,7 +320,7 @@ test('serve: a taken port rejects start() with rtsp.portInUse; frames without li
   assert.equal(out.url, `rtsp://127.0.0.1:${port}/a`);
   assert.equal(out.state, 'listening');
   for (let i = 0; i < 10; i++) out.writeFrame(Buffer.alloc(320));
-  assert.deepEqual(out.stats(), { packetsSent: 0, bytesSent: 0, listeners: 0, reconnects: 0, framesDropped: 0 });
+  assert.deepEqual(out.stats(), { packetsSent: 0, bytesSent: 0, listeners: 0, reconnects: 0, framesDropped: 0, setupsRefused: 0, playersDropped: 0, connectionsTimedOut: 0 });
   await out.close();
   assert.equal(out.state, 'closed');
   out.writeFrame(Buffer.alloc(320)); // after close: ignored, no throw

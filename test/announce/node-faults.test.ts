@@ -1,0 +1,93 @@
+/**
+ * tts-rtsp-out in a real Node-RED runtime (node-red-node-test-helper) facing faults: WAV input
+ * that lies is an error at its message while the stream plays on; a header-only WAV does not cut
+ * what plays; in push mode an outage of the media server shows in the status (not "speaking")
+ * while the cut announcement waits to play again. The test runtime's RED._ returns catalog keys,
+ * so statuses read "tts-rtsp-out.status.<key>".
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { collect, collectErrors, getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
+import { encodeWav, wavHeader } from '../../lib/pcm';
+import { missingPeer } from '../support/peers';
+import { freePort, scratch, sleep, spawnPeer, tone } from './support';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const ttsNode = require('../../nodes/tts-rtsp-out/tts-rtsp-out');
+
+const { peers } = scratch('announce-node-faults-');
+before(() => startServer());
+after(async () => {
+  await unload();
+  await stopServer();
+});
+
+function node(extra: Record<string, unknown>) {
+  return [
+    { id: 'tts', type: 'tts-rtsp-out', mode: 'serve', host: '127.0.0.1', port: '0', path: 'announce', codec: 'opus', engine: 'embedded', chime: 'none', wires: [['out']], ...extra },
+    { id: 'out', type: 'helper' },
+  ];
+}
+
+function lyingWav(lie: (h: Buffer) => void): Buffer {
+  const wav = encodeWav(tone(16000, 440, 300), { rate: 16000, channels: 1 });
+  lie(wav);
+  return wav;
+}
+
+test('tts-rtsp-out: a WAV that lies is an error at its message; a header-only WAV does not cut what plays', async (t) => {
+  t.after(() => unload());
+  await load(ttsNode, node({ port: String(await freePort()) }));
+  const events = collect('out');
+  const errors = collectErrors('tts');
+  const tts = getNode('tts');
+  tts.receive({ payload: tone(16000, 440, 3000), rate: 16000, id: 'long' });
+  await until(() => events.some((m) => m.topic === 'started' && m.payload.id === 'long'), 10000, 'long started');
+  tts.receive({ payload: lyingWav((h) => h.writeUInt16LE(0x1234, 20)), id: 'tag' });
+  tts.receive({ payload: lyingWav((h) => h.writeUInt16LE(12, 34)), id: 'bits' });
+  tts.receive({ payload: lyingWav((h) => h.writeUInt32LE(16000 * 2 * 60, 40)), id: 'short' });
+  tts.receive({ payload: wavHeader({ rate: 8000, channels: 2 }, 0), id: 'empty' });
+  await until(() => errors.length === 4, 10000, `four errors (${errors.join(' | ')})`);
+  assert.match(errors[0], /errors\.pcm\.wavFormat|format tag 0x1234/);
+  assert.match(errors[1], /errors\.pcm\.wavBits|12-bit/);
+  assert.match(errors[2], /errors\.pcm\.wavTruncated|cut short/);
+  assert.match(errors[3], /errors\.announce\.noAudioInBuffer|no audio/);
+  // none of them was queued, and what played went on to its end
+  assert.deepEqual(events.filter((m) => m.topic === 'queued').map((m) => m.payload.id), ['long']);
+  await until(() => events.some((m) => m.topic === 'finished'), 10000, 'long finished');
+  assert.deepEqual(events.map((m) => m.topic), ['queued', 'started', 'finished']);
+  assert.equal(events[2].payload.playedMs, 3000);
+});
+
+test('tts-rtsp-out push: an outage mid-announcement shows "reconnecting" with the waiting announcement, not "speaking"', { skip: missingPeer('ffmpeg') }, async (t) => {
+  t.after(() => unload());
+  const port = await freePort();
+  // the media server: ffmpeg listening for one publisher
+  const server = () => {
+    const p = spawnPeer('ffmpeg', ['-hide_banner', '-loglevel', 'warning', '-nostdin', '-rtsp_flags', 'listen', '-timeout', '30', '-i', `rtsp://127.0.0.1:${port}/x`, '-f', 'null', '-'], 60000);
+    peers.push(p);
+    return p;
+  };
+  const first = server();
+  await sleep(300);
+  await load(ttsNode, node({ mode: 'push', url: `rtsp://127.0.0.1:${port}/x`, transport: 'tcp' }));
+  const events = collect('out');
+  const tts = getNode('tts');
+  const statuses: string[] = [];
+  tts.on('call:status', (c: { args: Array<{ text?: string }> }) => statuses.push(c.args[0]?.text ?? ''));
+  await until(() => statuses.includes('tts-rtsp-out.status.publishing'), 15000, `publishing (${statuses.join(' | ')}) ${first.stderr()}`);
+  tts.receive({ payload: tone(16000, 440, 20000), rate: 16000, id: 'cut' });
+  await until(() => statuses.at(-1) === 'tts-rtsp-out.status.speaking', 10000, `speaking (${statuses.join(' | ')})`);
+  first.kill('SIGKILL'); // the media server goes away mid-announcement
+  await until(() => /reconnecting/.test(statuses.at(-1) ?? ''), 15000, `the outage in the status (${statuses.join(' | ')})`);
+  const during = statuses.at(-1)!;
+  assert.equal(during, 'tts-rtsp-out.status.reconnectingBecause · tts-rtsp-out.status.waiting', 'the reason and the waiting announcement');
+  // it stays so through the outage: no "speaking" while nothing is heard
+  await sleep(1500);
+  const afterKill = statuses.slice(statuses.lastIndexOf('tts-rtsp-out.status.speaking') + 1);
+  assert.ok(afterKill.length > 0 && afterKill.every((s) => /reconnecting/.test(s)), afterKill.join(' | '));
+  // the server is back: the cut announcement plays again from its start, and the status says so
+  const second = server();
+  await until(() => events.filter((m) => m.topic === 'started' && m.payload.id === 'cut').length === 2, 30000, `the replay (${statuses.join(' | ')}) ${second.stderr()}`);
+  await until(() => statuses.at(-1) === 'tts-rtsp-out.status.speaking', 5000, 'speaking again');
+});

@@ -61,8 +61,8 @@ export interface RtspOutputStats {
   reconnects: number;
   /** frames written while nothing could take them (push not connected) */
   framesDropped: number;
-  /** video frames (pictures) sent, re-sends included */
-  videoFrames: number;
+  /** with video: pictures sent, re-sends included */
+  videoFrames?: number;
   /** serve: SETUPs refused (a Transport we cannot honour, or no room for another player) */
   setupsRefused: number;
   /** serve: players dropped because sending to them kept failing */
@@ -156,7 +156,7 @@ export class RtspOutput extends EventEmitter {
       listeners: this.players,
       reconnects: this.publisher?.reconnects ?? 0,
       framesDropped: this.framesDropped,
-      videoFrames: this.video?.framesSent ?? 0,
+      ...(this.video ? { videoFrames: this.video.framesSent } : {}),
       setupsRefused: this.server?.setupsRefused ?? 0,
       playersDropped: this.server?.playersDropped ?? 0,
       connectionsTimedOut: this.server?.connectionsTimedOut ?? 0,

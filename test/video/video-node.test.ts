@@ -91,3 +91,23 @@ test('tts-rtsp-out: board fields without video are an error; H.264 and video in 
     await unload();
   }
 });
+
+test('the example "queue board + voice": its tts-rtsp-out deploys with the board on (a free port in place of 8554)', { skip: missingPeer('ffprobe', 'fonts-noto-cjk') }, async (t) => {
+  t.after(() => unload());
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const flow = require('../../../examples/tts-rtsp-out-queue-board.json') as Array<Record<string, unknown>>;
+  const cfg = flow.find((n) => n.type === 'tts-rtsp-out')!;
+  assert.equal(cfg.host, '127.0.0.1');
+  assert.equal(cfg.video, 'mjpeg');
+  const port = await freePort();
+  const { z: _tab, x: _x, y: _y, ...props } = cfg;
+  await load(ttsNode, [{ ...props, id: 'tts', port: String(port), wires: [[]] }]);
+  const statuses: string[] = [];
+  getNode('tts').on('call:status', (c: { args: Array<{ text?: string }> }) => statuses.push(c.args[0]?.text ?? ''));
+  await until(() => statuses.some((s) => s.includes('listening')), 15000, 'listening');
+  const p = spawnPeer('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_type,width,height', '-of', 'compact', `rtsp://127.0.0.1:${port}/queue`], 30000);
+  peers.push(p);
+  assert.equal(await p.exited, 0, p.stderr());
+  assert.match(p.stdout(), /codec_type=video\|width=1280\|height=720/);
+  assert.ok(flow.some((n) => n.type === 'http in' && n.url === '/call'));
+});

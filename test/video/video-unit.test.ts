@@ -238,6 +238,9 @@ test('server: SETUP of both tracks on one session (TCP), RTP/JPEG on channel 2 w
   assert.equal(c.packets.get(3)![0][1], 200, 'RTCP SR on the video RTCP channel');
   assert.equal(c.packets.get(3)![0].readUInt32BE(4), v[0].ssrc);
   assert.equal(c.packets.get(1)![0].readUInt32BE(4), parseRtp(c.packets.get(0)![0]).ssrc);
+  // one CNAME in both tracks' SDES: what RTP receivers pair streams by for lip-sync (RFC 3550 §6.5.1)
+  const cname = (rtcp: Buffer) => rtcp.subarray(38, 38 + rtcp[37]).toString('ascii');
+  assert.equal(cname(c.packets.get(3)![0]), cname(c.packets.get(1)![0]));
 });
 
 test('server: a player that sets up only the audio track gets audio only; two tracks on one interleaved channel are refused', async () => {

@@ -67,6 +67,7 @@ export class AnnouncementStream extends EventEmitter {
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly onState: (s: string, detail?: string) => void;
+  private readonly onOutputLog: (line: string) => void;
   private readonly rate: number;
   /**
    * Announcer events raised while a frame is being made (started, finished) wait here until the
@@ -96,6 +97,9 @@ export class AnnouncementStream extends EventEmitter {
     );
     this.pacer.on('error', (e: Error) => this.emit('log', `frame output failed: ${e.message}`));
     this.announcer.on('log', (x) => this.emit('log', x));
+    // the output's own lines too (a refused SETUP, a connection closed for being slow, a push retry)
+    this.onOutputLog = (x: string) => this.emit('log', x);
+    this.output.on('log', this.onOutputLog);
     this.announcer.on('event', (x: AnnouncementEvent) => (this.making ? this.held.push(x) : this.emit('event', x)));
     const board = this.board;
     if (board) {
@@ -168,6 +172,7 @@ export class AnnouncementStream extends EventEmitter {
       this.board?.close();
       this.announcer.close();
       this.output.off('state', this.onState);
+      this.output.off('log', this.onOutputLog);
       // a close during start (a quick redeploy) must wait for the server to be up to close it
       await this.starting?.catch(() => undefined);
       await Promise.all([this.output.close(), this.engine.close()]);

@@ -233,7 +233,14 @@ export class RtspOutput extends EventEmitter {
     this.encoder = this.makeEncoder(); // throws rtsp.ffmpegMissing for AAC without ffmpeg
     this.rtp = new RtpStream(this.encoder.payloadType, this.encoder.clockRate);
     const v = this.opts.video;
-    if (v) this.video = new VideoTrack(v.fps, v.width, v.height, (p) => this.server?.broadcast(p, 1), this.rtp.cname);
+    if (v) this.video = new VideoTrack(v.fps, v.width, v.height, (p) => {
+        // as for audio: a failure while sending stays here, away from the pacer
+        try {
+          this.server?.broadcast(p, 1);
+        } catch (err) {
+          this.sendFailedLog(err as Error);
+        }
+      }, this.rtp.cname);
     if (this.opts.mode === 'serve') {
       const s = this.opts.serve!;
       const server = new RtspServer({
@@ -359,28 +366,42 @@ export class RtspOutput extends EventEmitter {
     // built once (interleaved header room in front), the same buffer to every player/publisher
     const packet = rtp.packet(u.payload, u.timestamp, u.marker ?? this.markNext);
     this.markNext = false;
-    // broadcast() settles every player's failure with that player: nothing it meets reaches the
-    // encoder or the pacer, so the stream's clock and frame count never depend on the players
-    this.server?.broadcast(packet);
-    // AAC frames are encoded even while disconnected (the ffmpeg child keeps its pipe flowing)
-    if (this.publisher && !this.publisher.sendRtp(packet) && this.opts.codec === 'aac') this.framesDropped++;
-    // RTCP sender reports ride on the stream's own clock: every 5 s of RTP time (RFC 3550's
-    // minimum interval), right after the packet whose timestamp they map to NTP
-    if (rtp.senderReportDue) {
-      const sr = rtp.senderReport();
-      this.server?.broadcastRtcp(sr);
-      this.publisher?.sendRtcp(sr);
-      if (this.video) {
-        // the video's report maps the same wall-clock instant to the same media time at 90 kHz:
-        // one clock for both tracks (the audio timestamp unwrapped against the samples written)
-        const clock = this.encoder!.clockRate;
-        const now = (this.samples * clock) / this.opts.rate;
-        const unwrapped = u.timestamp + Math.round((now - u.timestamp) / 2 ** 32) * 2 ** 32;
-        const vsr = this.video.rtp.senderReportFor(rtp.anchorWallMs, this.video.rtpTime((unwrapped * 1000) / clock));
-        this.server?.broadcastRtcp(vsr, 1);
+    // broadcast() settles every player's failure with that player; and whatever else sending
+    // meets stays here: it never reaches the encoder (the AAC one calls this from a pipe's data
+    // handler) nor the pacer, so the stream's clock and frame count never depend on the players
+    try {
+      this.server?.broadcast(packet);
+      // AAC frames are encoded even while disconnected (the ffmpeg child keeps its pipe flowing)
+      if (this.publisher && !this.publisher.sendRtp(packet) && this.opts.codec === 'aac') this.framesDropped++;
+      // RTCP sender reports ride on the stream's own clock: every 5 s of RTP time (RFC 3550's
+      // minimum interval), right after the packet whose timestamp they map to NTP
+      if (rtp.senderReportDue) {
+        const sr = rtp.senderReport();
+        this.server?.broadcastRtcp(sr);
+        this.publisher?.sendRtcp(sr);
+        if (this.video) {
+          // the video's report maps the same wall-clock instant to the same media time at 90 kHz:
+          // one clock for both tracks (the audio timestamp unwrapped against the samples written)
+          const clock = this.encoder!.clockRate;
+          const now = (this.samples * clock) / this.opts.rate;
+          const unwrapped = u.timestamp + Math.round((now - u.timestamp) / 2 ** 32) * 2 ** 32;
+          const vsr = this.video.rtp.senderReportFor(rtp.anchorWallMs, this.video.rtpTime((unwrapped * 1000) / clock));
+          this.server?.broadcastRtcp(vsr, 1);
+        }
       }
+    } catch (err) {
+      this.sendFailedLog(err as Error);
     }
   }
+
+  private sendFailedLog(err: Error): void {
+    const message = err.message;
+    if (message !== this.lastSendError) this.emit('log', `RTSP output: sending a packet failed: ${message}`);
+    this.lastSendError = message;
+  }
+
+  /** the last send failure logged (the same one is not logged 50 times a second) */
+  private lastSendError: string | undefined;
 
   /** Releases every socket, timer and child process. */
   async close(): Promise<void> {

@@ -67,6 +67,9 @@ interface Session {
   /** per track (index as in `tracks`): its transport, or undefined when the player did not set it up */
   tracks: (TrackTransport | undefined)[];
   playing: boolean;
+  /** it has played at least once (a session set up and never played expires sooner) */
+  played: boolean;
+  createdAt: number;
   lastSeen: number;
   /** TCP: when its connection was first found with more than MAX_QUEUED bytes queued (a stalled reader) */
   stalledSince?: number;
@@ -88,6 +91,11 @@ export const MAX_SEND_FAILURES = 50;
 export const DEFAULT_MAX_PLAYERS = 100;
 /** A request (or an interleaved frame) must arrive whole within this many ms of its first byte. */
 export const REQUEST_TIMEOUT_MS = 5000;
+/**
+ * A session set up but never played is dropped after this long: players PLAY right after SETUP,
+ * and a client that only sets up must not hold places under the maximum for a session timeout.
+ */
+export const SETUP_TIMEOUT_MS = 10000;
 const SERVER_NAME = 'node-red-contrib-live-audio';
 const PUBLIC = 'OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER';
 
@@ -152,6 +160,7 @@ export class RtspServer extends EventEmitter {
 
   private setPlaying(s: Session, on: boolean): void {
     s.playing = on;
+    if (on) s.played = true;
     s.stalledSince = undefined;
     this.playing = [...this.sessions.values()].filter((x) => x.playing);
     this.playingOn = this.trackNames.map((_, i) => this.playing.filter((x) => x.tracks[i]));
@@ -240,6 +249,11 @@ export class RtspServer extends EventEmitter {
           this.emit('log', `RTSP player ${s.remote} has read nothing for ${this.timeoutSec} s: closing its connection`);
           s.conn.destroy(); // its 'close' removes the session
         }
+        continue;
+      }
+      if (!s.played && !s.playing && now - s.createdAt > SETUP_TIMEOUT_MS) {
+        this.emit('log', `RTSP session ${s.id} of ${s.remote} was set up but not played within ${SETUP_TIMEOUT_MS / 1000} s: dropped`);
+        this.removeSession(s);
         continue;
       }
       if (now - s.lastSeen > this.timeoutSec * 1000) {
@@ -435,7 +449,7 @@ export class RtspServer extends EventEmitter {
     }
     const id = randomBytes(8).toString('hex').toUpperCase();
     const s: Session = {
-      id, remote, conn, playing: false, lastSeen: Date.now(), failures: 0, onSent: () => {}, onRtcpSent: () => {},
+      id, remote, conn, playing: false, played: false, createdAt: Date.now(), lastSeen: Date.now(), failures: 0, onSent: () => {}, onRtcpSent: () => {},
       tcp: t.kind === 'tcp', address: conn.remoteAddress ?? '', tracks: [],
     };
     s.tracks[track] = trackTransport(t);

@@ -11,6 +11,7 @@ import { collect, collectErrors, getNode, load, startServer, stopServer, unload,
 import { encodeWav, wavHeader } from '../../lib/pcm';
 import { missingPeer } from '../support/peers';
 import { freePort, scratch, sleep, spawnPeer, tone } from './support';
+import { RawRtsp } from '../rtsp/hostile-clients';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ttsNode = require('../../nodes/tts-rtsp-out/tts-rtsp-out');
@@ -90,4 +91,19 @@ test('tts-rtsp-out push: an outage mid-announcement shows "reconnecting" with th
   const second = server();
   await until(() => events.filter((m) => m.topic === 'started' && m.payload.id === 'cut').length === 2, 30000, `the replay (${statuses.join(' | ')}) ${second.stderr()}`);
   await until(() => statuses.at(-1) === 'tts-rtsp-out.status.speaking', 5000, 'speaking again');
+});
+
+test('tts-rtsp-out serve: the Max players property caps the players (453 beyond it); a bad SETUP Transport is refused', async (t) => {
+  t.after(() => unload());
+  const port = await freePort();
+  await load(ttsNode, node({ port: String(port), maxPlayers: '1' }));
+  const statuses: string[] = [];
+  getNode('tts').on('call:status', (c: { args: Array<{ text?: string }> }) => statuses.push(c.args[0]?.text ?? ''));
+  await until(() => statuses.includes('tts-rtsp-out.status.listening'), 10000, 'listening');
+  const url = `rtsp://127.0.0.1:${port}/announce`;
+  const clients = [new RawRtsp(port), new RawRtsp(port), new RawRtsp(port)];
+  t.after(() => clients.forEach((c) => c.destroy()));
+  assert.equal(await clients[0].setupAndPlay(url, 'RTP/AVP/TCP;unicast;interleaved=0-1'), 200);
+  assert.equal(await clients[1].setupAndPlay(url, 'RTP/AVP/TCP;unicast;interleaved=0-1'), 453);
+  assert.equal(await clients[2].setupAndPlay(url, 'RTP/AVP;unicast;client_port=99999-100000'), 461);
 });

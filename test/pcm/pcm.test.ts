@@ -81,6 +81,52 @@ test('a WAV buffer is read as PCM in its own format (16-bit, and converted from 
   assert.throws(() => readPcm({ payload: Buffer.from('RIFF\0\0\0\0WAVEjunk') }), /WAV file/);
 });
 
+test('a WAV that lies is a PcmFormatError a user can act on; streamed and RF64 sizes are read to the end', () => {
+  const pcm = Buffer.from(new Int16Array([1, -2, 3, -4, 5, -6]).buffer);
+  const wav = () => encodeWav(pcm, { rate: 16000, channels: 1 });
+  const code = (b: Buffer) => {
+    try {
+      decodeWav(b);
+      return 'decoded';
+    } catch (e) {
+      assert.ok(e instanceof PcmFormatError);
+      return `${e.code}: ${e.message}`;
+    }
+  };
+  const tag = wav();
+  tag.writeUInt16LE(0x1234, 20);
+  assert.match(code(tag), /^pcm\.wavFormat: WAV file has format tag 0x1234 \(unknown\)/);
+  const alaw = wav();
+  alaw.writeUInt16LE(6, 20);
+  assert.match(code(alaw), /^pcm\.wavFormat: .*0x0006 \(A-law\)/);
+  const bits = wav();
+  bits.writeUInt16LE(12, 34);
+  assert.match(code(bits), /^pcm\.wavBits: WAV file has 12-bit integer samples/);
+  const float16 = wav();
+  float16.writeUInt16LE(3, 20);
+  assert.match(code(float16), /^pcm\.wavBits: WAV file has 16-bit float samples/);
+  const short = wav();
+  short.writeUInt32LE(1000, 40);
+  assert.match(code(short), /^pcm\.wavTruncated: .*announces 1000 bytes of audio but only 12 follow/);
+  assert.match(code(Buffer.concat([Buffer.from('RIFF\0\0\0\0WAVEdata', 'latin1'), Buffer.from([4, 0, 0, 0]), Buffer.from('abcd')])), /^pcm\.badWav: .*data chunk comes before its fmt chunk/);
+  // a header with no samples is empty audio, not an error
+  assert.equal(decodeWav(wavHeader({ rate: 8000, channels: 2 }, 0)).pcm.length, 0);
+  // a writer that could not seek back (a pipe) leaves 0xFFFFFFFF: the data runs to the end
+  const streamed = wav();
+  streamed.writeUInt32LE(0xffffffff, 40);
+  assert.deepEqual(decodeWav(streamed).pcm, pcm);
+  // RF64 (EBU Tech 3306): the data size is in the ds64 chunk
+  const ds64 = Buffer.alloc(8 + 28);
+  ds64.write('ds64', 0, 'latin1');
+  ds64.writeUInt32LE(28, 4);
+  ds64.writeUInt32LE(8, 8 + 16); // data size, low 32 bits: 8 of the 12 bytes present
+  const rf64 = wav();
+  rf64.write('RF64', 0, 'latin1');
+  rf64.writeUInt32LE(0xffffffff, 40);
+  const file = Buffer.concat([rf64.subarray(0, 12), ds64, rf64.subarray(12)]);
+  assert.deepEqual(decodeWav(file).pcm, pcm.subarray(0, 8));
+});
+
 test('wavHeader matches what wavefile writes for the same audio', () => {
   const pcm = Buffer.from(new Int16Array([1, 2, 3, 4]).buffer);
   const w = new WaveFile();

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { createStation, type AnnouncementEvent, type AnnouncementStream } from '../../lib/announce';
 import { RtspOutput, type RtspOutputStats } from '../../lib/rtsp';
-import { MAX_SEND_FAILURES, REQUEST_TIMEOUT_MS } from '../../lib/rtsp/server';
+import { MAX_SEND_FAILURES, REQUEST_TIMEOUT_MS, SETUP_TIMEOUT_MS } from '../../lib/rtsp/server';
 import type { CodedError } from '../../lib/util/errors';
 import { missingPeer } from '../support/peers';
 import { ffmpegPlayer, freePort, readWav, runs, scratch, sleep, tone, toneTrack, until } from '../announce/support';
@@ -239,6 +239,23 @@ describe('serve: hostile clients', { skip: missingPeer('ffmpeg') }, () => {
     const later = await play(s, 'after-free', 2, 'tcp');
     const r = await later();
     assert.ok(r.decodedS > 1.5, `decoded ${r.decodedS} s`);
+  });
+
+  test('sessions set up but never played do not hold the places: they are dropped after the setup timeout', async () => {
+    const s = await serve({ maxPlayers: 2 });
+    const squatters = [raw(s.port), raw(s.port)];
+    for (const q of squatters) assert.equal((await q.request('SETUP', `${s.url}/trackID=0`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1' })).status, 200);
+    const refused = raw(s.port);
+    assert.equal(await refused.setupAndPlay(s.url, 'RTP/AVP/TCP;unicast;interleaved=0-1'), 453);
+    // the squatters keep their connections open (a request now and then) but never PLAY
+    const t0 = performance.now();
+    const keep = setInterval(() => squatters.forEach((q) => q.request('OPTIONS', s.url).catch(() => undefined)), 1000);
+    cleanup.push(async () => clearInterval(keep));
+    await until(() => s.logs.filter((l) => /set up but not played/.test(l)).length === 2, SETUP_TIMEOUT_MS + 10000, 'the squatters dropped');
+    clearInterval(keep);
+    assert.ok(performance.now() - t0 >= SETUP_TIMEOUT_MS - 1000, 'not before the setup timeout');
+    const later = await play(s, 'after-squatters', 2, 'tcp');
+    assert.ok((await later()).decodedS > 1.5);
   });
 
   test('maximum players must be a whole number from 1', () => {

@@ -250,6 +250,11 @@ test('server: a player that sets up only the audio track gets audio only; two tr
   const session = s1.headers['session'].split(';')[0];
   const clash = await c.request(`SETUP ${url}/trackID=1`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1', Session: session });
   assert.equal(clash.status, 461);
+  // the strict Transport rules hold for the video track too: a malformed offer, or UDP on a TCP session
+  for (const bad of ['RTP/AVP/TCP;unicast;interleaved=abc', 'RTP/AVP;unicast;client_port=40001-40002']) {
+    const r = await c.request(`SETUP ${url}/trackID=1`, { Transport: bad, Session: session });
+    assert.equal(r.status, 461, bad);
+  }
   const again = await c.request(`SETUP ${url}/trackID=0`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=4-5', Session: session });
   assert.equal(again.status, 455);
   const p = await c.request(`PLAY ${url}`, { Session: session });

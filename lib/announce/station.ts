@@ -13,6 +13,9 @@ import { AnnouncementStream, MAX_IDLE_FRAMES } from './stream';
 import { toMono, toRate, twoToneChime } from './audio';
 import { AnnounceError } from './errors';
 import type { SpeechEngine } from './types';
+import { QueueBoard } from '../video/queue-board';
+import type { BoardTemplate } from '../video/board';
+import { CodedError } from '../util/errors';
 
 export interface StationConfig {
   mode: 'serve' | 'push';
@@ -57,7 +60,20 @@ export interface StationConfig {
    * (least CPU); 3 = 60 ms; 1 = a packet per frame (most compatible). See AnnouncementStream.
    */
   idleFrames?: number;
+  /** a video track with the queue board: off (default) or mjpeg (RTP/JPEG); serve mode only */
+  video?: 'off' | 'mjpeg' | 'h264';
+  /** board size in pixels, multiples of 16 (default 1280×720) */
+  videoWidth?: number;
+  videoHeight?: number;
+  /** pictures per second, 1–10 (default 2): how soon a player that joins sees the board */
+  fps?: number;
+  /** the built-in board's texts and how many earlier calls it lists */
+  template?: Partial<BoardTemplate>;
+  /** font file (.ttf/.otf/.ttc) for the built-in board's text; CJK needs a CJK font */
+  fontFile?: string;
 }
+
+export const VIDEO_MODES = ['off', 'mjpeg', 'h264'] as const;
 
 /** The PCM rate the stream runs at for a codec. */
 export function streamRate(codec: RtspCodec): number {
@@ -107,8 +123,16 @@ export function createStation(cfg: StationConfig, engine: SpeechEngine = createE
       max: MAX_IDLE_FRAMES,
     });
   }
+  const video = cfg.video ?? 'off';
+  if (!VIDEO_MODES.includes(video)) throw new CodedError('video.badMode', `video "${String(video)}" is not valid: expected off, mjpeg or h264`, { value: String(video) });
+  if (video === 'h264') {
+    throw new CodedError('video.h264Unavailable', 'H.264 video is not available yet: choose MJPEG, which every player listed in the help shows', {});
+  }
+  if (video === 'mjpeg') opts.video = { fps: cfg.fps ?? 2, width: cfg.videoWidth ?? 1280, height: cfg.videoHeight ?? 720 };
   const output = new RtspOutput(opts);
+  const board = opts.video && new QueueBoard(output, { width: opts.video.width, height: opts.video.height, template: cfg.template, fontFile: cfg.fontFile || undefined });
   return new AnnouncementStream({
+    board,
     output,
     engine,
     rate,

@@ -8,9 +8,11 @@ import { Announcer } from './announcer';
 import type { AnnouncementRequest, AnnouncerOptions, AnnouncementOutcome } from './announcer';
 import { Pacer } from './pacer';
 import { AnnounceError } from './errors';
+import { CodedError } from '../util/errors';
 import type { Clock } from './pacer';
 import { toRateAsync } from './audio';
 import type { AnnouncementEvent } from './announcer';
+import type { BoardContent, QueueBoard } from '../video/queue-board';
 
 /** What the stream needs of its output (RtspOutput has it). */
 export interface FrameOutput extends EventEmitter {
@@ -43,6 +45,8 @@ export interface AnnouncementStreamOptions extends Omit<AnnouncerOptions, 'frame
    * rendering (~100 ms) hides for speech; PCM or WAV input waits up to 100 ms.
    */
   idleFrames?: number;
+  /** the queue board of the video track (createStation makes it when video is on) */
+  board?: QueueBoard;
 }
 
 /** Default frames per silent packet between announcements (see idleFrames). */
@@ -55,6 +59,7 @@ export class AnnouncementStream extends EventEmitter {
   readonly pacer: Pacer;
   readonly output: FrameOutput;
   readonly engine: AnnouncerOptions['engine'];
+  readonly board: QueueBoard | undefined;
   private readonly defaultVoice: string | undefined;
   private readonly silenceFrame: Buffer;
   /** frames of silence per packet between announcements (see the option); may be changed live */
@@ -77,6 +82,7 @@ export class AnnouncementStream extends EventEmitter {
     const frameMs = opts.frameMs ?? 20;
     this.output = opts.output;
     this.engine = opts.engine;
+    this.board = opts.board;
     this.defaultVoice = opts.defaults?.voice;
     this.rate = opts.rate;
     this.announcer = new Announcer({ ...opts, frameMs });
@@ -95,6 +101,16 @@ export class AnnouncementStream extends EventEmitter {
     this.onOutputLog = (x: string) => this.emit('log', x);
     this.output.on('log', this.onOutputLog);
     this.announcer.on('event', (x: AnnouncementEvent) => (this.making ? this.held.push(x) : this.emit('event', x)));
+    const board = this.board;
+    if (board) {
+      // 'started' comes right after the announcement's first frame was written: its board is
+      // shown from that frame's media time, the same instant as its first audio
+      this.on('event', (x: AnnouncementEvent) => {
+        if (x.event === 'started') board.started(x.id);
+        else if (x.event === 'dropped' || x.event === 'error') board.forget(x.id);
+      });
+      board.on('log', (l: string) => this.emit('log', l));
+    }
     const live = opts.liveStates;
     this.onState = (s: string, detail?: string) => {
       if (live) this.announcer.hold(!live.includes(s));
@@ -110,6 +126,9 @@ export class AnnouncementStream extends EventEmitter {
     if (this.starting) return this.starting;
     this.starting = this.output.start();
     await this.starting;
+    if (this.closing) return;
+    // the first board before the first frame: a player that connects at once sees it
+    await this.board?.start();
     if (this.closing) return;
     this.pacer.begin();
   }
@@ -129,14 +148,28 @@ export class AnnouncementStream extends EventEmitter {
     await toRateAsync(r.pcm, r.rate, this.rate);
   }
 
-  announce(req: AnnouncementRequest): { id: string; ready: Promise<AnnouncementOutcome> } {
-    return this.announcer.announce(req);
+  /**
+   * Queues an announcement; `board` (a call or a picture) replaces the board when it starts. A
+   * picture that cannot be decoded throws (video.badImage) before anything is queued.
+   */
+  announce(req: AnnouncementRequest, board?: BoardContent): { id: string; ready: Promise<AnnouncementOutcome> } {
+    const prepared = board && this.board?.prepare(board);
+    const r = this.announcer.announce(req);
+    if (prepared) this.board!.onStart(r.id, prepared);
+    return r;
+  }
+
+  /** Shows a call or a picture on the board now, without speech (throws video.off without a video track). */
+  showBoard(board: BoardContent): Promise<void> {
+    if (!this.board) throw new CodedError('video.off', 'msg.image or msg.number changes the video board, but this stream has no video: turn video on, or send text to speak', {});
+    return this.board.showNow(this.board.prepare(board));
   }
 
   /** Stops the clock, drops what waits (dropped events) and closes the output. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.pacer.stop();
+      this.board?.close();
       this.announcer.close();
       this.output.off('state', this.onState);
       this.output.off('log', this.onOutputLog);

@@ -21,8 +21,10 @@ import type { RtspAuth } from './auth';
 import { G711PayloadEncoder, L16PayloadEncoder, OpusPayloadEncoder, RTSP_CODECS, badConfig, checkCodecInput, type EncodedUnit, type PayloadEncoder, type RtspCodec } from './codecs';
 import { RtspPublisher } from './publisher';
 import { RtpStream } from './rtp';
-import { buildSdp } from './sdp';
+import { TRACK_CONTROL, VIDEO_TRACK_CONTROL, buildSdp } from './sdp';
 import { RtspServer, normalizePath } from './server';
+import { JPEG_PAYLOAD_TYPE } from './jpeg-rtp';
+import { FPS_MAX, FPS_MIN, VideoTrack } from './video-track';
 
 export type { RtspCodec } from './codecs';
 export type { RtspAuth } from './auth';
@@ -45,6 +47,11 @@ export interface RtspOutputOptions {
   baseDir?: string;
   /** encoder bit rate (bit/s) for opus (default 32000) and aac (default 64000) */
   bitrate?: number;
+  /**
+   * A second track: a still picture as RTP/JPEG (MJPEG), shown with showVideo() and re-sent `fps`
+   * times a second (1–10). Width and height: multiples of 16 up to 2032. Serve mode only.
+   */
+  video?: { fps: number; width: number; height: number };
 }
 
 export type RtspOutputState = 'idle' | 'listening' | 'connecting' | 'publishing' | 'reconnecting' | 'closed';
@@ -57,6 +64,8 @@ export interface RtspOutputStats {
   reconnects: number;
   /** frames written while nothing could take them (push not connected) */
   framesDropped: number;
+  /** with video: pictures sent, re-sends included */
+  videoFrames?: number;
   /** serve: SETUPs refused (a Transport we cannot honour, or no room for another player) */
   setupsRefused: number;
   /** serve: players dropped because sending to them kept failing */
@@ -81,6 +90,7 @@ export class RtspOutput extends EventEmitter {
   private _state: RtspOutputState = 'idle';
   private encoder: PayloadEncoder | undefined;
   private rtp: RtpStream | undefined;
+  private video: VideoTrack | undefined;
   private server: RtspServer | undefined;
   private publisher: RtspPublisher | undefined;
   private readonly frameSamples: number;
@@ -104,6 +114,14 @@ export class RtspOutput extends EventEmitter {
     checkCodecInput(o.codec, o.rate, o.frameMs);
     if (o.mode === 'serve' && !o.serve) throw badConfig('serve settings', 'missing', 'host, port and path');
     if (o.mode === 'push' && !o.push) throw badConfig('push settings', 'missing', 'a URL like rtsp://host:8554/path');
+    if (o.video) {
+      const v = o.video;
+      if (o.mode !== 'serve') throw badConfig('video', 'in push mode', 'serve mode (push carries audio only)');
+      if (!Number.isInteger(v.fps) || v.fps < FPS_MIN || v.fps > FPS_MAX) throw badConfig('video frame rate', v.fps, `a whole number of frames per second from ${FPS_MIN} to ${FPS_MAX}`);
+      for (const [name, x] of [['video width', v.width], ['video height', v.height]] as const) {
+        if (!Number.isInteger(x) || x < 64 || x > 2032 || x % 16) throw badConfig(name, x, 'a multiple of 16 from 64 to 2032 (RTP/JPEG)');
+      }
+    }
     const maxPlayers = o.serve?.maxPlayers;
     if (o.mode === 'serve' && maxPlayers !== undefined && !(Number.isInteger(maxPlayers) && maxPlayers >= 1)) throw badConfig('maximum players', String(maxPlayers), 'a whole number from 1');
     this.opts = o;
@@ -143,6 +161,7 @@ export class RtspOutput extends EventEmitter {
       listeners: this.players,
       reconnects: this.publisher?.reconnects ?? 0,
       framesDropped: this.framesDropped,
+      ...(this.video ? { videoFrames: this.video.framesSent } : {}),
       setupsRefused: this.server?.setupsRefused ?? 0,
       playersDropped: this.server?.playersDropped ?? 0,
       connectionsTimedOut: this.server?.connectionsTimedOut ?? 0,
@@ -164,9 +183,16 @@ export class RtspOutput extends EventEmitter {
     else this.emit('log', err.message);
   }
 
-  private sdp = (address: string): string => buildSdp(this.encoder!, { sessionId: this.sessionId, address });
+  private sdp = (address: string): string => {
+    const v = this.opts.video;
+    return buildSdp(this.encoder!, { sessionId: this.sessionId, address, video: v && { payloadType: JPEG_PAYLOAD_TYPE, rtpmap: 'JPEG/90000', ...v } });
+  };
 
-  private requestSenderReport = (): void => this.rtp?.requestSenderReport();
+  private requestSenderReport = (): void => {
+    this.rtp?.requestSenderReport();
+    // a player that starts shows the picture at once, not after up to a period
+    this.video?.refresh();
+  };
 
   private makePublisher(): RtspPublisher {
     const p = this.opts.push!;
@@ -213,9 +239,25 @@ export class RtspOutput extends EventEmitter {
     if (this._state !== 'idle' || this.closing) throw new CodedError('rtsp.alreadyStarted', 'RTSP output was already started (or closed): create a new one', {});
     this.encoder = this.makeEncoder(); // throws rtsp.ffmpegMissing for AAC without ffmpeg
     this.rtp = new RtpStream(this.encoder.payloadType, this.encoder.clockRate);
+    const v = this.opts.video;
+    if (v) this.video = new VideoTrack(v.fps, v.width, v.height, (p) => {
+        // as for audio: a failure while sending stays here, away from the pacer
+        try {
+          this.server?.broadcast(p, 1);
+        } catch (err) {
+          this.sendFailedLog(err as Error);
+        }
+      }, this.rtp.cname);
     if (this.opts.mode === 'serve') {
       const s = this.opts.serve!;
-      const server = new RtspServer({ ...s, sdp: this.sdp, requestSenderReport: this.requestSenderReport, nextPacket: () => ({ seq: this.rtp!.nextSeq, rtptime: this.nextTimestamp() }) });
+      const server = new RtspServer({
+        ...s,
+        sdp: this.sdp,
+        requestSenderReport: this.requestSenderReport,
+        tracks: this.video ? [TRACK_CONTROL, VIDEO_TRACK_CONTROL] : [TRACK_CONTROL],
+        nextPacket: (track) =>
+          track === 1 && this.video ? { seq: this.video.rtp.nextSeq, rtptime: this.video.rtpTime(this.mediaMs) } : { seq: this.rtp!.nextSeq, rtptime: this.nextTimestamp() },
+      });
       server.on('listener', (e: { count: number; remote: string }) => this.emit('listener', e));
       server.on('log', (l: string) => this.emit('log', l));
       // a player dropped (CodedError rtsp.playerDropped): worth a warning, the stream goes on
@@ -258,12 +300,41 @@ export class RtspOutput extends EventEmitter {
     // an absolute clock and catches up after a stall, so frames written == wall time elapsed.
     // (Jumping RTP time forward after a stall would count the catch-up frames twice.)
     const ts = Math.round((this.samples * this.encoder.clockRate) / this.opts.rate);
+    this.lastFrameMs = this.mediaMs;
     this.samples += this.frameSamples;
     if (this.opts.mode === 'push' && this._state !== 'publishing' && this.opts.codec !== 'aac') {
       this.framesDropped++;
       return; // no one to send to: skip the encoding work too
     }
     this.encoder.encode(pcm, ts);
+    this.video?.tick(this.lastFrameMs);
+  }
+
+  /** Media time (ms of audio written so far): the clock both tracks' RTP time derives from. */
+  get mediaMs(): number {
+    return (this.samples * 1000) / this.opts.rate;
+  }
+
+  /** Media time at which the last frame written starts. */
+  lastFrameMs = 0;
+
+  /**
+   * Shows a picture on the video track from media time `atMs` (default: the start of the last
+   * frame written, i.e. the audio that has just gone out): a baseline JPEG at the configured size,
+   * 4:2:0 or 4:2:2 (lib/video/jpeg.ts makes such). Throws video.badJpeg for another JPEG.
+   */
+  showVideo(jpeg: Buffer, atMs = this.lastFrameMs): void {
+    if (!this.video || this.closing) return;
+    this.video.show(jpeg, atMs);
+  }
+
+  /** A picture for media time `atMs` is on its way: hold the re-sends until it is shown. */
+  expectVideo(atMs = this.lastFrameMs): void {
+    this.video?.expect(atMs);
+  }
+
+  cancelVideo(): void {
+    this.video?.cancelExpect();
   }
 
   /**
@@ -279,7 +350,9 @@ export class RtspOutput extends EventEmitter {
       const ts = Math.round((this.samples * this.encoder.clockRate) / this.opts.rate);
       const k = this.encoder.encodeSilence(maxFrames, ts);
       if (k > 0) {
+        this.lastFrameMs = this.mediaMs;
         this.samples += k * this.frameSamples;
+        this.video?.tick(this.lastFrameMs);
         return k;
       }
     }
@@ -313,12 +386,25 @@ export class RtspOutput extends EventEmitter {
         const sr = rtp.senderReport();
         this.server?.broadcastRtcp(sr);
         this.publisher?.sendRtcp(sr);
+        if (this.video) {
+          // the video's report maps the same wall-clock instant to the same media time at 90 kHz:
+          // one clock for both tracks (the audio timestamp unwrapped against the samples written)
+          const clock = this.encoder!.clockRate;
+          const now = (this.samples * clock) / this.opts.rate;
+          const unwrapped = u.timestamp + Math.round((now - u.timestamp) / 2 ** 32) * 2 ** 32;
+          const vsr = this.video.rtp.senderReportFor(rtp.anchorWallMs, this.video.rtpTime((unwrapped * 1000) / clock));
+          this.server?.broadcastRtcp(vsr, 1);
+        }
       }
     } catch (err) {
-      const message = (err as Error).message;
-      if (message !== this.lastSendError) this.emit('log', `RTSP output: sending a packet failed: ${message}`);
-      this.lastSendError = message;
+      this.sendFailedLog(err as Error);
     }
+  }
+
+  private sendFailedLog(err: Error): void {
+    const message = err.message;
+    if (message !== this.lastSendError) this.emit('log', `RTSP output: sending a packet failed: ${message}`);
+    this.lastSendError = message;
   }
 
   /** the last send failure logged (the same one is not logged 50 times a second) */

@@ -62,14 +62,20 @@ export class RtpStream {
   octets = 0;
   readonly cname: string;
 
+  /**
+   * `cname`: the SDES CNAME of the reports; streams a player must play in sync (the audio and the
+   * video board) share one, which is how RTP receivers such as GStreamer's rtpbin pair them
+   * (RFC 3550 §6.5.1). Default: one of its own.
+   */
   constructor(
     readonly payloadType: number,
     readonly clockRate: number,
+    cname?: string,
   ) {
     const r = randomBytes(6);
     this.ssrc = r.readUInt32BE(0);
     this.seq = r.readUInt16BE(4);
-    this.cname = `live-audio-${this.ssrc.toString(16)}`;
+    this.cname = cname ?? `live-audio-${this.ssrc.toString(16)}`;
     this.srTicks = SR_INTERVAL_S * clockRate;
   }
 
@@ -112,6 +118,11 @@ export class RtpStream {
     return p;
   }
 
+  /** Wall clock (ms) of the last sender report's anchor: when the packet that made it due was built. */
+  get anchorWallMs(): number {
+    return this.anchorWall;
+  }
+
   /** The next packet makes a sender report due (a player just started; a publisher just connected). */
   requestSenderReport(): void {
     this.srWanted = true;
@@ -129,6 +140,15 @@ export class RtpStream {
    * packet that made the report due was built (its RTP timestamp exactly): send it right after.
    */
   senderReport(ms = this.anchorWall): Buffer {
+    return this.senderReportFor(ms, this.rtpTimeAt(ms));
+  }
+
+  /**
+   * A sender report mapping wall-clock `ms` to RTP time `rtpTs` given by the caller: a second
+   * track (the video board) takes its mapping from the audio's, so players line both up on one
+   * clock.
+   */
+  senderReportFor(ms: number, rtpTs: number): Buffer {
     const sr = Buffer.alloc(28);
     sr[0] = 0x80; // V=2, RC=0
     sr[1] = 200;
@@ -137,7 +157,7 @@ export class RtpStream {
     const ntp = ntpTime(ms);
     sr.writeUInt32BE(ntp.sec, 8);
     sr.writeUInt32BE(ntp.frac, 12);
-    sr.writeUInt32BE(this.rtpTimeAt(ms), 16);
+    sr.writeUInt32BE(rtpTs >>> 0, 16);
     sr.writeUInt32BE(this.packets >>> 0, 20);
     sr.writeUInt32BE(this.octets >>> 0, 24);
     const name = Buffer.from(this.cname, 'ascii');

@@ -20,7 +20,7 @@ import { AuthChecker, type RtspAuth } from './auth';
 import { RtspReader, formatMessage, interleave, interleavedFor, type RtspMessage } from './message';
 import { TRACK_CONTROL } from './sdp';
 import { TCP_HEADROOM } from './rtp';
-import { chooseTransport, transportReply } from './transport';
+import { chooseTransport, transportReply, type PlayerTransport } from './transport';
 
 export interface RtspServerOptions {
   host: string;
@@ -34,24 +34,38 @@ export interface RtspServerOptions {
   requestTimeoutMs?: number;
   /** the SDP of the stream, built when a player asks */
   sdp: (address: string) => string;
-  /** sequence number and RTP time the next packet will carry, for RTP-Info */
-  nextPacket: () => { seq: number; rtptime: number };
+  /** sequence number and RTP time the next packet of a track will carry, for RTP-Info */
+  nextPacket: (track: number) => { seq: number; rtptime: number };
+  /**
+   * The a=control names of the stream's tracks, in SDP order (default: the one audio track).
+   * A player sets up any of them (SETUP per track, one session); packets of track i go to the
+   * sessions that set up track i.
+   */
+  tracks?: string[];
   /** a sender report should follow the next packet (a player just started) */
   requestSenderReport: () => void;
+}
+
+/** Where one track of a session goes. */
+interface TrackTransport {
+  /** interleaved channels (TCP) */
+  rtpChannel: number;
+  rtcpChannel: number;
+  /** UDP destination ports */
+  rtpPort: number;
+  rtcpPort: number;
 }
 
 interface Session {
   id: string;
   remote: string;
   conn: Socket;
+  /** every track of a session uses the same lower transport */
   tcp: boolean;
-  /** interleaved channels (TCP) */
-  rtpChannel: number;
-  rtcpChannel: number;
   /** UDP destination */
   address: string;
-  rtpPort: number;
-  rtcpPort: number;
+  /** per track (index as in `tracks`): its transport, or undefined when the player did not set it up */
+  tracks: (TrackTransport | undefined)[];
   playing: boolean;
   /** it has played at least once (a session set up and never played expires sooner) */
   played: boolean;
@@ -100,6 +114,9 @@ export class RtspServer extends EventEmitter {
    * rare) so the per-packet fan-out walks an array instead of the session map and its checks.
    */
   private playing: Session[] = [];
+  /** per track: the playing sessions that set it up (the fan-out lists) */
+  private playingOn: Session[][];
+  private readonly trackNames: string[];
   private readonly conns = new Set<Socket>();
   private readonly auth: AuthChecker | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -127,6 +144,8 @@ export class RtspServer extends EventEmitter {
       throw new CodedError('rtsp.badConfig', `RTSP output: maximum players ${opts.maxPlayers} is not supported: a whole number from 1`, { what: 'maximum players', value: String(opts.maxPlayers), expected: 'a whole number from 1' });
     }
     this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+    this.trackNames = opts.tracks ?? [TRACK_CONTROL];
+    this.playingOn = this.trackNames.map(() => []);
     if (opts.auth) this.auth = new AuthChecker(opts.auth, opts.auth.scheme ?? 'digest');
   }
 
@@ -144,6 +163,7 @@ export class RtspServer extends EventEmitter {
     if (on) s.played = true;
     s.stalledSince = undefined;
     this.playing = [...this.sessions.values()].filter((x) => x.playing);
+    this.playingOn = this.trackNames.map((_, i) => this.playing.filter((x) => x.tracks[i]));
     if (s.tcp && !s.conn.destroyed) {
       // No idle timeout on a connection while it plays: Node re-arms a socket's timeout at every
       // write (a timer-list remove and insert per packet per player, bench/announce); the sweep
@@ -210,7 +230,7 @@ export class RtspServer extends EventEmitter {
   }
 
   private touchUdp(address: string, port: number): void {
-    for (const s of this.sessions.values()) if (!s.tcp && s.address === address && (s.rtpPort === port || s.rtcpPort === port)) s.lastSeen = Date.now();
+    for (const s of this.sessions.values()) if (!s.tcp && s.address === address && s.tracks.some((t) => t && (t.rtpPort === port || t.rtcpPort === port))) s.lastSeen = Date.now();
   }
 
   private sweep(): void {
@@ -340,7 +360,11 @@ export class RtspServer extends EventEmitter {
       return this.reply(conn, req, 401, 'Unauthorized', { 'WWW-Authenticate': this.auth.challenge() });
     }
     const path = this.pathOf(req.url);
-    const isOurs = (p: string | undefined) => p === this.path || p === `${this.path}/${TRACK_CONTROL}` || (this.path === '/' && p === `/${TRACK_CONTROL}`);
+    /** the track a SETUP URL names: the aggregate URL stands for the first track */
+    const trackOf = (p: string | undefined): number => {
+      if (p === this.path) return 0;
+      return this.trackNames.findIndex((t) => p === `${this.path}/${t}` || (this.path === '/' && p === `/${t}`));
+    };
     switch (method) {
       case 'DESCRIBE': {
         if (path !== this.path) return this.reply(conn, req, 404, 'Not Found');
@@ -348,18 +372,27 @@ export class RtspServer extends EventEmitter {
         return this.reply(conn, req, 200, 'OK', { 'Content-Base': base, 'Content-Type': 'application/sdp' }, this.opts.sdp(conn.localAddress ?? '0.0.0.0'));
       }
       case 'SETUP': {
-        if (!isOurs(path)) return this.reply(conn, req, 404, 'Not Found');
+        const track = trackOf(path);
+        if (track < 0) return this.reply(conn, req, 404, 'Not Found');
         if (session && session.conn !== conn && session.tcp) return this.reply(conn, req, 455, 'Method Not Valid in This State');
-        if (session) return this.reply(conn, req, 459, 'Aggregate Operation Not Allowed'); // one track only
-        return this.setup(conn, remote, req);
+        // a track already set up, or a track added while playing: RFC 2326 allows refusing both
+        if (session && (session.tracks[track] || session.playing)) return this.reply(conn, req, 455, 'Method Not Valid in This State');
+        return this.setup(conn, remote, req, track, session);
       }
       case 'PLAY': {
         if (!session) return this.reply(conn, req, 454, 'Session Not Found');
-        const next = this.opts.nextPacket();
-        const trackUrl = `${(req.url ?? '').replace(/\/$/, '')}/${TRACK_CONTROL}`;
+        const base = (req.url ?? '').replace(/\/$/, '');
+        const info = this.trackNames
+          .map((name, i) => {
+            if (!session.tracks[i]) return undefined;
+            const next = this.opts.nextPacket(i);
+            return `url=${base}/${name};seq=${next.seq};rtptime=${next.rtptime}`;
+          })
+          .filter((x) => x !== undefined)
+          .join(',');
         const wasPlaying = session.playing;
         this.setPlaying(session, true);
-        this.reply(conn, req, 200, 'OK', { Session: session.id, Range: 'npt=now-', 'RTP-Info': `url=${trackUrl};seq=${next.seq};rtptime=${next.rtptime}` });
+        this.reply(conn, req, 200, 'OK', { Session: session.id, Range: 'npt=now-', 'RTP-Info': info });
         if (!wasPlaying) {
           this.emit('listener', { count: this.players, remote: session.remote });
           // with the next packet, mapping its RTP time to NTP (to every player: harmless)
@@ -390,14 +423,24 @@ export class RtspServer extends EventEmitter {
     }
   }
 
-  private setup(conn: Socket, remote: string, req: RtspMessage): void {
+  /** SETUP of `track`: a new session, or one more track of `existing` (same lower transport). */
+  private setup(conn: Socket, remote: string, req: RtspMessage, track: number, existing?: Session): void {
     // RTP goes to the address the request came from: a `destination=` parameter is ignored, so
     // the server cannot be used to flood a third party
-    const t = chooseTransport(req.headers['transport']);
-    if (!t) {
+    let t = chooseTransport(req.headers['transport']);
+    // a later track over TCP without channels named: the next free pair, not 0-1 again
+    if (t?.kind === 'tcp' && track > 0 && !/interleaved/i.test(req.headers['transport'] ?? '')) t = { kind: 'tcp', rtp: 2 * track, rtcp: 2 * track + 1 };
+    // one lower transport per session, and no channel used by two tracks (a player would mix them)
+    const clash =
+      t && existing && ((t.kind === 'tcp') !== existing.tcp || (t.kind === 'tcp' && existing.tracks.some((x) => x && [x.rtpChannel, x.rtcpChannel].some((c) => c === t!.rtp || c === t!.rtcp))));
+    if (!t || clash) {
       this.setupsRefused++;
       this.emit('log', `RTSP: SETUP from ${remote} refused (461): unsupported Transport ${JSON.stringify((req.headers['transport'] ?? '').slice(0, 200))}`);
       return this.reply(conn, req, 461, 'Unsupported Transport');
+    }
+    if (existing) {
+      existing.tracks[track] = trackTransport(t);
+      return this.reply(conn, req, 200, 'OK', { Transport: transportReply(t, this.udpPorts), Session: `${existing.id};timeout=${this.timeoutSec}` });
     }
     if (this.sessions.size >= this.maxPlayers) {
       this.setupsRefused++;
@@ -407,10 +450,9 @@ export class RtspServer extends EventEmitter {
     const id = randomBytes(8).toString('hex').toUpperCase();
     const s: Session = {
       id, remote, conn, playing: false, played: false, createdAt: Date.now(), lastSeen: Date.now(), failures: 0, onSent: () => {}, onRtcpSent: () => {},
-      tcp: t.kind === 'tcp', address: conn.remoteAddress ?? '',
-      rtpChannel: t.kind === 'tcp' ? t.rtp : 0, rtcpChannel: t.kind === 'tcp' ? t.rtcp : 1,
-      rtpPort: t.kind === 'udp' ? t.rtp : 0, rtcpPort: t.kind === 'udp' ? t.rtcp : 0,
+      tcp: t.kind === 'tcp', address: conn.remoteAddress ?? '', tracks: [],
     };
+    s.tracks[track] = trackTransport(t);
     // only an RTP packet that went out clears the count: a sender report every 5 s must not
     // keep a player whose RTP sends all fail
     s.onSent = (err) => (err ? this.sendFailed(s, err) : (s.failures = 0));
@@ -441,12 +483,12 @@ export class RtspServer extends EventEmitter {
   }
 
   /** `framed`: the report already framed for this session's channel (shared by a broadcast). */
-  private sendRtcp(s: Session, rtcp: Buffer, framed?: Buffer): void {
+  private sendRtcp(s: Session, t: TrackTransport, rtcp: Buffer, framed?: Buffer): void {
     try {
       if (s.tcp) {
-        if (!s.conn.destroyed && s.conn.writableLength < MAX_QUEUED) s.conn.write(framed ?? interleave(s.rtcpChannel, rtcp));
+        if (!s.conn.destroyed && s.conn.writableLength < MAX_QUEUED) s.conn.write(framed ?? interleave(t.rtcpChannel, rtcp));
       } else {
-        this.rtcpSock!.send(rtcp, s.rtcpPort, s.address, s.onRtcpSent);
+        this.rtcpSock!.send(rtcp, t.rtcpPort, s.address, s.onRtcpSent);
       }
     } catch (err) {
       this.sendFailed(s, err as Error);
@@ -458,23 +500,24 @@ export class RtspServer extends EventEmitter {
    * the interleaved header for channel 0, then the RTP packet. TCP players on channel 0 all get
    * that one buffer; UDP players the RTP bytes after the header (no copy either).
    */
-  broadcast(framed: Buffer): void {
+  broadcast(framed: Buffer, track = 0): void {
     const rtpLen = framed.length - TCP_HEADROOM;
     // players on another interleaved channel: one framed copy per channel, shared
     let other: Buffer[] | undefined;
-    const list = this.playing;
+    const list = this.playingOn[track];
     let sent = 0;
     for (let i = 0; i < list.length; i++) {
       const s = list[i];
+      const t = s.tracks[track]!;
       // one player's failure is its own: counted for it (sendFailed), never thrown to the
       // encoder and the pacer, whose timeline must not depend on who is listening
       try {
         if (s.tcp) {
           if (s.conn.destroyed || s.conn.writableLength > MAX_QUEUED) continue; // a stalled reader loses packets, not our memory
-          const ch = s.rtpChannel;
+          const ch = t.rtpChannel;
           s.conn.write(ch === 0 ? framed : ((other ??= [])[ch] ??= interleavedFor(ch, framed)));
         } else {
-          this.rtpSock!.send(framed, TCP_HEADROOM, rtpLen, s.rtpPort, s.address, s.onSent);
+          this.rtpSock!.send(framed, TCP_HEADROOM, rtpLen, t.rtpPort, s.address, s.onSent);
         }
         sent++;
       } catch (err) {
@@ -485,10 +528,13 @@ export class RtspServer extends EventEmitter {
     this.bytesSent += sent * rtpLen;
   }
 
-  /** Sends an RTCP packet (sender report) to every playing session. */
-  broadcastRtcp(rtcp: Buffer): void {
+  /** Sends an RTCP packet (sender report) of `track` to every playing session that set it up. */
+  broadcastRtcp(rtcp: Buffer, track = 0): void {
     const framed: Buffer[] = [];
-    for (const s of this.playing) this.sendRtcp(s, rtcp, s.tcp ? (framed[s.rtcpChannel] ??= interleave(s.rtcpChannel, rtcp)) : undefined);
+    for (const s of this.playingOn[track]) {
+      const t = s.tracks[track]!;
+      this.sendRtcp(s, t, rtcp, s.tcp ? (framed[t.rtcpChannel] ??= interleave(t.rtcpChannel, rtcp)) : undefined);
+    }
   }
 
   async close(): Promise<void> {
@@ -496,6 +542,7 @@ export class RtspServer extends EventEmitter {
     this.sweepTimer = undefined;
     this.sessions.clear();
     this.playing = [];
+    this.playingOn = this.trackNames.map(() => []);
     for (const c of this.conns) c.destroy();
     this.conns.clear();
     for (const s of [this.rtpSock, this.rtcpSock]) {
@@ -517,4 +564,8 @@ function bindSocket(s: UdpSocket, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+function trackTransport(t: PlayerTransport): TrackTransport {
+  return t.kind === 'tcp' ? { rtpChannel: t.rtp, rtcpChannel: t.rtcp, rtpPort: 0, rtcpPort: 0 } : { rtpChannel: 0, rtcpChannel: 1, rtpPort: t.rtp, rtcpPort: t.rtcp };
 }

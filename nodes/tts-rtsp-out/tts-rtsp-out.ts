@@ -3,8 +3,10 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { createEngine, createStation, requestFromMessage } from '../../lib/announce';
 import type { AnnouncementEvent, EngineKind, StationConfig, Voice } from '../../lib/announce';
 import { localError } from '../shared/i18n';
+import { resolveUserPath } from '../../lib/util/executable';
+import { CodedError } from '../../lib/util/errors';
 
-interface Config extends NodeDef, Omit<StationConfig, 'port' | 'speed' | 'pitch' | 'volume' | 'repeat' | 'gapMs' | 'maxQueue' | 'maxChars' | 'idleFrames' | 'maxPlayers'> {
+interface Config extends NodeDef, Omit<StationConfig, 'port' | 'speed' | 'pitch' | 'volume' | 'repeat' | 'gapMs' | 'maxQueue' | 'maxChars' | 'idleFrames' | 'maxPlayers' | 'fps' | 'fontFile' | 'template' | 'videoWidth' | 'videoHeight'> {
   port: string; speed: string; pitch: string; volume: string; repeat: string; gap: string; maxQueue: string; maxChars: string;
   /** serve: most players at once (flows from before it: 100) */
   maxPlayers?: string;
@@ -12,6 +14,21 @@ interface Config extends NodeDef, Omit<StationConfig, 'port' | 'speed' | 'pitch'
   silence?: string;
   /** the system espeak-ng program (engine "espeak"); empty: found on PATH or where installed */
   espeakPath?: string;
+  /** the queue board (video track): "1280x720", fps, template texts, font file (relative to userDir) */
+  resolution?: string;
+  fps?: string;
+  boardTitle?: string;
+  counterLabel?: string;
+  historyLabel?: string;
+  historyCount?: string;
+  fontFile?: string;
+}
+
+/** "1280x720" → [1280, 720] (the engine checks the numbers). */
+function parseResolution(v: string | undefined): [number, number] {
+  const m = /^\s*(\d+)\s*[x×]\s*(\d+)\s*$/.exec(v || '1280x720');
+  if (!m) throw new CodedError('video.badResolution', `resolution "${v}" is not valid: write it as width x height, e.g. 1280x720`, { value: String(v) });
+  return [Number(m[1]), Number(m[2])];
 }
 type Creds = { username: unknown; password: unknown };
 const n = (v: string | undefined, d: number) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? d : Number(v));
@@ -37,6 +54,9 @@ export = function (RED: NodeAPI) {
     const t = (k: string, p?: Record<string, unknown>) => RED._(`tts-rtsp-out.status.${k}`, p as Record<string, string>);
     let station: ReturnType<typeof createStation>;
     try {
+      const video = config.video && config.video !== 'off' ? config.video : undefined;
+      const [videoWidth, videoHeight] = video ? parseResolution(config.resolution) : [undefined, undefined];
+      const font = config.fontFile?.trim();
       station = createStation({
         ...config, username: (node.credentials?.username as string) || undefined, password: node.credentials?.password as string,
         port: n(config.port, 8554), speed: n(config.speed, 1), pitch: n(config.pitch, 50), volume: n(config.volume, 100),
@@ -48,6 +68,14 @@ export = function (RED: NodeAPI) {
         // relative file and program names are taken from the user directory, not from the
         // process's working directory (C:\Windows\System32 for a Windows service)
         baseDir: RED.settings.userDir,
+        video: video ?? 'off', videoWidth, videoHeight, fps: n(config.fps, 2),
+        template: {
+          ...(config.boardTitle ? { title: config.boardTitle } : {}),
+          ...(config.counterLabel ? { counterLabel: config.counterLabel } : {}),
+          ...(config.historyLabel ? { historyLabel: config.historyLabel } : {}),
+          historyCount: n(config.historyCount, 5),
+        },
+        fontFile: font ? resolveUserPath(font, RED.settings.userDir) : undefined,
       });
     } catch (e) {
       // a configuration the engine refuses (a bad push URL, chime file…): said once, and to every message
@@ -98,7 +126,8 @@ export = function (RED: NodeAPI) {
       try {
         const r = requestFromMessage(msg as unknown as Record<string, unknown>);
         if (r.kind === 'interrupt') return (station.announcer.interrupt(), done());
-        station.announce(r.req).ready.then(() => done(), (e) => done(err(e)));
+        if (r.kind === 'board') return void station.showBoard(r.board).then(() => done(), (e) => done(err(e)));
+        station.announce(r.req, r.board).ready.then(() => done(), (e) => done(err(e)));
       } catch (e) {
         done(err(e));
       }

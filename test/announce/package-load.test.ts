@@ -100,6 +100,7 @@ test('npm pack ships the node (html, locales, icon, examples, engine worker)', (
     'dist/lib/announce/engines/espeak-wasm-worker.js',
     'examples/tts-rtsp-out-queue-calling.json',
     'examples/tts-rtsp-out-push.json',
+    'examples/tts-rtsp-out-queue-board.json',
   ]) {
     assert.ok(files.has(f), `${f} missing from the package`);
   }

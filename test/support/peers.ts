@@ -36,6 +36,7 @@ const PEERS = {
     apt: 'gir1.2-gst-rtsp-server-1.0 python3-gi',
   },
   'espeak-ng': { probe: ['espeak-ng', '--version'], apt: 'espeak-ng' },
+  'fonts-noto-cjk': { probe: ['test', '-f', '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc'], apt: 'fonts-noto-cjk' },
   sox: { probe: ['sox', '--version'], apt: 'sox' },
   aiortc: { probe: [PYTHON, '-c', 'import aiortc'], apt: 'python3-aiortc' },
   websockets: { probe: [PYTHON, '-c', 'import websockets'], apt: 'python3-websockets' },

@@ -1,0 +1,246 @@
+/**
+ * The queue board of an announcement stream: what the video track shows, and when. A call
+ * (number + counter) or a user's picture rides on an announcement and replaces the board at the
+ * moment that announcement's first audio goes out; either may also be shown at once, without
+ * speech. The built-in board is rendered (resvg) and JPEG-encoded only when it changes (a call,
+ * the clock's minute); the output re-sends the last picture in between.
+ */
+import { EventEmitter } from 'node:events';
+import { CodedError } from '../util/errors';
+import { BoardRenderer, DEFAULT_TEMPLATE, type BoardCall, type BoardState, type BoardTemplate } from './board';
+import { decodeImage, fitImage } from './image';
+import { encodeJpeg } from './jpeg';
+
+/** What the board needs of the stream's output (RtspOutput has it). */
+export interface VideoOutput {
+  readonly mediaMs: number;
+  readonly lastFrameMs: number;
+  showVideo(jpeg: Buffer, atMs?: number): void;
+  expectVideo(atMs?: number): void;
+  cancelVideo(): void;
+}
+
+export interface QueueBoardOptions {
+  width: number;
+  height: number;
+  template?: Partial<BoardTemplate>;
+  /** font file for the built-in board (.ttf/.otf/.ttc); not needed when only pictures are shown */
+  fontFile?: string;
+  /** JPEG quality 1–100 (default 85) */
+  quality?: number;
+  /** clock text for the board (default: local HH:MM) */
+  clock?: () => string;
+}
+
+/** What a message puts on the board: a call for the built-in board, or a picture. */
+export interface BoardContent {
+  call?: BoardCall;
+  /** a PNG or JPEG file */
+  image?: Buffer;
+}
+
+/** Content checked and decoded (a picture already scaled to the board), ready to show. */
+export interface PreparedBoard {
+  call?: BoardCall;
+  pixels?: Uint8Array;
+}
+
+export const HISTORY_MAX = 8;
+
+/** An announcement's board, waiting for its start; `jpeg` once drawn ahead (for state `gen` at `clock`). */
+interface Waiting {
+  p: PreparedBoard;
+  jpeg?: Buffer;
+  gen?: number;
+  clock?: string;
+}
+
+const hhmm = (): string => {
+  const d = new Date();
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+};
+
+export class QueueBoard extends EventEmitter {
+  private readonly renderer: BoardRenderer;
+  private readonly clock: () => string;
+  private readonly quality: number;
+  private current: BoardCall | undefined;
+  private history: BoardCall[] = [];
+  /** a user's picture is on the board (the clock does not redraw it) */
+  private showingPicture = false;
+  private shownClock = '';
+  private clockTimer: NodeJS.Timeout | undefined;
+  private readonly waiting = new Map<string, Waiting>();
+  /** bumped whenever the current call or the history change: a board drawn ahead for an older state is drawn again */
+  private generation = 0;
+  /** board changes run one after another, in the order they were asked for */
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+  /** the last board shown, as a JPEG file (tests, a screenshot) */
+  lastJpeg: Buffer | undefined;
+  changes = 0;
+
+  constructor(
+    private readonly output: VideoOutput,
+    readonly opts: QueueBoardOptions,
+  ) {
+    super();
+    const t = { ...DEFAULT_TEMPLATE, ...opts.template };
+    t.historyCount = Math.max(0, Math.min(HISTORY_MAX, Math.floor(Number(t.historyCount) || 0)));
+    this.renderer = new BoardRenderer(opts.width, opts.height, t, opts.fontFile);
+    this.clock = opts.clock ?? hhmm;
+    this.quality = opts.quality ?? 85;
+  }
+
+  /** Draws the empty board and starts the clock. */
+  async start(): Promise<void> {
+    await this.renderer.ready();
+    await this.change(this.output.mediaMs);
+    this.clockTimer = setInterval(() => {
+      if (!this.showingPicture && this.clock() !== this.shownClock) this.queue(() => this.change(this.output.mediaMs, true));
+    }, 1000);
+    this.clockTimer.unref();
+  }
+
+  /**
+   * Checks and decodes what a message asks to show; throws video.badImage (the message's error)
+   * before anything is queued or spoken.
+   */
+  prepare(c: BoardContent): PreparedBoard {
+    if (c.image !== undefined) return { pixels: fitImage(decodeImage(c.image), this.opts.width, this.opts.height) };
+    if (c.call) {
+      const number = String(c.call.number ?? '').trim();
+      if (!number) throw new CodedError('video.badCall', 'msg.number is empty: the board needs the number being called', {});
+      return { call: { number: [...number].slice(0, 16).join(''), counter: c.call.counter !== undefined ? [...String(c.call.counter)].slice(0, 16).join('') : undefined } };
+    }
+    return {};
+  }
+
+  /**
+   * `p` is shown when the announcement `id` starts. It is drawn now, ahead (as the board will be
+   * then: this call current, the current one first in the history), so at the start it goes out
+   * with the announcement's first audio instead of a render later: RTP receivers that time
+   * packets by their arrival (GStreamer's jitter buffer) would show it that much late.
+   */
+  onStart(id: string, p: PreparedBoard): void {
+    if (!p.call && !p.pixels) return;
+    const w: Waiting = { p };
+    this.waiting.set(id, w);
+    this.chain = this.chain
+      .then(async () => {
+        if (this.closed || this.waiting.get(id) !== w) return;
+        if (p.pixels) {
+          w.jpeg = this.encode(p.pixels);
+          return;
+        }
+        const gen = this.generation;
+        const clock = this.clock();
+        const pixels = await this.renderer.render({ current: p.call, history: this.nextHistory(), clock });
+        Object.assign(w, { jpeg: this.encode(pixels), gen, clock });
+      })
+      .catch((e: Error) => void this.emit('log', `the board could not be drawn ahead: ${e.message}`));
+  }
+
+  /** The announcement `id` went on air (its first frame was just written): its board now. */
+  started(id: string): void {
+    const w = this.waiting.get(id);
+    if (!w) return;
+    this.waiting.delete(id);
+    const at = this.output.lastFrameMs;
+    if (w.p.pixels) {
+      this.showingPicture = true;
+      if (w.jpeg) return this.putJpeg(w.jpeg, at);
+      this.output.expectVideo(at);
+      void this.queue(async () => this.put(w.p.pixels!, at));
+      return;
+    }
+    const gen = this.generation;
+    this.apply(w.p.call!);
+    // drawn ahead for this very state (no other call started since, same minute): out at once
+    if (w.jpeg && w.gen === gen && w.clock === this.clock()) {
+      this.shownClock = w.clock;
+      return this.putJpeg(w.jpeg, at);
+    }
+    this.output.expectVideo(at);
+    void this.queue(() => this.change(at));
+  }
+
+  /** The announcement `id` will not play (dropped, failed). */
+  forget(id: string): void {
+    this.waiting.delete(id);
+  }
+
+  /** Shows `p` now (a message with a call or a picture and nothing to say). */
+  showNow(p: PreparedBoard): Promise<void> {
+    const at = this.output.mediaMs;
+    return this.queue(async () => {
+      if (p.pixels) {
+        this.showingPicture = true;
+        return this.put(p.pixels, at);
+      }
+      if (p.call) this.apply(p.call);
+      await this.change(at);
+    });
+  }
+
+  private nextHistory(): BoardCall[] {
+    return this.current ? [this.current, ...this.history].slice(0, HISTORY_MAX) : this.history;
+  }
+
+  /** `call` becomes the current number, the one before it goes to the history. */
+  private apply(call: BoardCall): void {
+    this.history = this.nextHistory();
+    this.current = call;
+    this.generation++;
+    this.showingPicture = false;
+  }
+
+  private queue(job: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(job);
+    this.chain = run.catch((e: Error) => {
+      this.output.cancelVideo();
+      this.emit('log', `the board could not be drawn: ${e.message}`);
+    });
+    return run;
+  }
+
+  /** Renders the built-in board with the current state and shows it. */
+  private async change(atMs: number, clockOnly = false): Promise<void> {
+    if (this.closed) return;
+    this.showingPicture = false;
+    const state: BoardState = { current: this.current, history: this.history, clock: this.clock() };
+    const pixels = await this.renderer.render(state);
+    this.shownClock = state.clock;
+    // a clock redraw is a new picture from now on, never back-dated
+    this.put(pixels, clockOnly ? Math.max(atMs, this.output.mediaMs) : atMs);
+  }
+
+  private encode(pixels: Uint8Array): Buffer {
+    return encodeJpeg(pixels, this.opts.width, this.opts.height, this.quality).jpeg;
+  }
+
+  private put(pixels: Uint8Array, atMs: number): void {
+    if (this.closed) return;
+    this.putJpeg(this.encode(pixels), atMs);
+  }
+
+  private putJpeg(jpeg: Buffer, atMs: number): void {
+    if (this.closed) return;
+    this.lastJpeg = jpeg;
+    this.changes++;
+    this.output.showVideo(jpeg, atMs);
+    this.emit('change', { atMs, number: this.showingPicture ? undefined : this.current?.number, jpeg });
+  }
+
+  /** The board's state, for the built-in board (tests, status). */
+  get state(): { current?: BoardCall; history: BoardCall[] } {
+    return { current: this.current, history: [...this.history] };
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.clockTimer) clearInterval(this.clockTimer);
+    this.clockTimer = undefined;
+    this.waiting.clear();
+  }
+}

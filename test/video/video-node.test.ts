@@ -1,0 +1,113 @@
+/**
+ * tts-rtsp-out with its video board in a real Node-RED runtime (node-red-node-test-helper): the
+ * stream offers both tracks (ffprobe), a call with msg.number plays, a broken msg.image is an
+ * error at its message (Catch) while the stream goes on, board fields without video are an error,
+ * and H.264 (not available yet) and video in push mode are refused at deploy. The test runtime's
+ * RED._ returns catalog keys, so errors read "errors.video.<code>".
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { collect, collectErrors, getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
+import { missingPeer } from '../support/peers';
+import { freePort, scratch, spawnPeer } from '../announce/support';
+import { CJK_FONT } from './support';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const ttsNode = require('../../nodes/tts-rtsp-out/tts-rtsp-out');
+
+const { peers } = scratch('video-node-');
+before(() => startServer());
+after(async () => {
+  await unload();
+  await stopServer();
+});
+
+function node(extra: Record<string, unknown>) {
+  return [
+    { id: 'tts', type: 'tts-rtsp-out', mode: 'serve', host: '127.0.0.1', path: 'board', codec: 'opus', engine: 'embedded', voice: 'en-us', chime: 'none', wires: [['out']], ...extra },
+    { id: 'out', type: 'helper' },
+  ];
+}
+
+test('tts-rtsp-out video=mjpeg: both tracks offered, a call plays, a broken msg.image is an error and the stream goes on', { skip: missingPeer('ffprobe', 'fonts-noto-cjk') }, async (t) => {
+  t.after(() => unload());
+  const port = await freePort();
+  await load(ttsNode, node({ port: String(port), video: 'mjpeg', resolution: '640x368', fps: '2', fontFile: CJK_FONT, boardTitle: '请到窗口办理' }));
+  const events = collect('out');
+  const errors = collectErrors('tts');
+  const tts = getNode('tts');
+  const statuses: string[] = [];
+  tts.on('call:status', (c: { args: Array<{ text?: string }> }) => statuses.push(c.args[0]?.text ?? ''));
+  await until(() => statuses.some((s) => s.includes('listening')), 15000, 'listening');
+  const probe = () => {
+    const p = spawnPeer('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_type,codec_name,width,height', '-of', 'compact', `rtsp://127.0.0.1:${port}/board`], 30000);
+    peers.push(p);
+    return p;
+  };
+  const p1 = probe();
+  assert.equal(await p1.exited, 0, p1.stderr());
+  assert.match(p1.stdout(), /codec_name=opus\|codec_type=audio/);
+  assert.match(p1.stdout(), /codec_name=mjpeg\|codec_type=video\|width=640\|height=368/);
+
+  tts.receive({ payload: 'A012, window 3', number: 'A012', counter: '3', id: 'A012' });
+  tts.receive({ payload: 'B001', image: Buffer.from('not a picture'), id: 'B001' });
+  tts.receive({ number: '', image: undefined, payload: undefined, counter: '2' });
+  await until(() => events.some((m) => m.topic === 'finished' && m.payload.id === 'A012'), 20000, 'A012 finished');
+  await until(() => errors.length >= 2, 5000, `errors (${errors.join(' | ')})`);
+  assert.match(errors[0], /errors\.video\.badImage|cannot be shown/);
+  assert.match(errors[1], /errors\.announce\.badPayload|payload is/);
+  assert.deepEqual(events.filter((m) => m.topic === 'queued').map((m) => m.payload.id), ['A012'], 'the broken picture queued nothing');
+  // the stream goes on: still both tracks
+  const p2 = probe();
+  assert.equal(await p2.exited, 0, p2.stderr());
+  assert.match(p2.stdout(), /codec_type=video/);
+  // a board change without speech
+  tts.receive({ number: 'A013', counter: '4' });
+  await until(() => errors.length === 2 && events.length === 3, 3000, 'no new error');
+});
+
+test('tts-rtsp-out: board fields without video are an error; H.264 and video in push mode are refused at deploy', async (t) => {
+  t.after(() => unload());
+  await load(ttsNode, node({ port: String(await freePort()) }));
+  const errors = collectErrors('tts');
+  getNode('tts').receive({ number: 'A012' });
+  await until(() => errors.length === 1, 5000, 'video.off');
+  assert.match(errors[0], /errors\.video\.off|has no video/);
+  await unload();
+
+  for (const [extra, code] of [
+    [{ video: 'h264' }, /errors\.video\.h264Unavailable|not available yet/],
+    [{ mode: 'push', url: 'rtsp://127.0.0.1:9/x', video: 'mjpeg' }, /errors\.rtsp\.badConfig|push mode/],
+    [{ video: 'mjpeg', resolution: '1280x700' }, /errors\.rtsp\.badConfig|multiple of 16/],
+    [{ video: 'mjpeg', resolution: 'big' }, /errors\.video\.badResolution|not valid/],
+    [{ video: 'mjpeg', fontFile: 'no/such/font.ttc' }, /errors\.video\.badFont|cannot be read/],
+  ] as const) {
+    await load(ttsNode, node({ port: String(await freePort()), ...extra }));
+    const tts = getNode('tts');
+    const errs = collectErrors('tts');
+    tts.receive({ payload: 'hello' });
+    await until(() => errs.length >= 1, 5000, `refused ${JSON.stringify(extra)}`);
+    assert.match(errs[errs.length - 1], code, JSON.stringify(extra));
+    await unload();
+  }
+});
+
+test('the example "queue board + voice": its tts-rtsp-out deploys with the board on (a free port in place of 8554)', { skip: missingPeer('ffprobe', 'fonts-noto-cjk') }, async (t) => {
+  t.after(() => unload());
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const flow = require('../../../examples/tts-rtsp-out-queue-board.json') as Array<Record<string, unknown>>;
+  const cfg = flow.find((n) => n.type === 'tts-rtsp-out')!;
+  assert.equal(cfg.host, '127.0.0.1');
+  assert.equal(cfg.video, 'mjpeg');
+  const port = await freePort();
+  const { z: _tab, x: _x, y: _y, ...props } = cfg;
+  await load(ttsNode, [{ ...props, id: 'tts', port: String(port), wires: [[]] }]);
+  const statuses: string[] = [];
+  getNode('tts').on('call:status', (c: { args: Array<{ text?: string }> }) => statuses.push(c.args[0]?.text ?? ''));
+  await until(() => statuses.some((s) => s.includes('listening')), 15000, 'listening');
+  const p = spawnPeer('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_type,width,height', '-of', 'compact', `rtsp://127.0.0.1:${port}/queue`], 30000);
+  peers.push(p);
+  assert.equal(await p.exited, 0, p.stderr());
+  assert.match(p.stdout(), /codec_type=video\|width=1280\|height=720/);
+  assert.ok(flow.some((n) => n.type === 'http in' && n.url === '/call'));
+});

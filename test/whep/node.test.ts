@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { collect, collectErrors, getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
+import { collect, collectErrors, coreNodesDir, getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
 import { startWhepSource, type WhepSource } from '../peers/whep-source';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const whepIn = require('../../nodes/whep-in/whep-in');
@@ -124,7 +124,7 @@ describe('whep-in node', () => {
         delete n.y;
         if (n.type === 'whep-in') n.iceHostAddresses = '127.0.0.1';
       }
-      const red = path.dirname(require.resolve('@node-red/nodes/package.json'));
+      const red = coreNodesDir;
       const mods = [whepIn, ...[...new Set(flow.map((n) => n.type as string))].filter((t) => t in core).map((t) => require(path.join(red, 'core', 'common', `${core[t]}.js`)))];
       await load(mods, flow);
       const w = flow.find((n) => n.type === 'whep-in')!;

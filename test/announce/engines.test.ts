@@ -2,6 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommandEngine, EspeakCliEngine, EspeakWasmEngine, splitCommand, parseEspeakVoices, AnnounceError } from '../../lib/announce';
 import type { SpeechResult } from '../../lib/announce';
+import { missingPeer } from '../support/peers';
 
 const wasm = new EspeakWasmEngine();
 const cli = new EspeakCliEngine();
@@ -61,7 +62,7 @@ test('embedded engine without the optional espeak-ng package: a clear error sayi
   await missing.close();
 });
 
-test('system espeak-ng engine: same voices, WAV from its stdout (placeholder sizes fixed up)', async () => {
+test('system espeak-ng engine: same voices, WAV from its stdout (placeholder sizes fixed up)', { skip: missingPeer('espeak-ng') }, async () => {
   assert.ok(await cli.hasVoice('cmn'));
   const r = await cli.synthesize('请 A012 号到 3 号窗口', { voice: 'cmn', pitch: 70 });
   assert.equal(r.rate, 22050);
@@ -70,7 +71,7 @@ test('system espeak-ng engine: same voices, WAV from its stdout (placeholder siz
   await assert.rejects(missing.synthesize('x', {}), /"no-such-espeak-binary" is not installed or not on PATH/);
 });
 
-test('command template engine: any program writing a WAV, placeholders, no shell', async () => {
+test('command template engine: any program writing a WAV, placeholders, no shell', { skip: missingPeer('espeak-ng') }, async () => {
   assert.deepEqual(splitCommand(`piper --model "/opt/my voices/zh.onnx" --output_file {wav} 'a b' c\\ d`), [
     'piper',
     '--model',

@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { RtspOutput, type RtspCodec, type RtspOutputOptions } from '../../lib/rtsp';
 import type { CodedError } from '../../lib/util/errors';
 import { freePort, readRaw, sleep, spawnPeer, startFeeder, assertTimeline, until, type Peer } from './support';
+import { missingPeer, PYTHON } from '../support/peers';
 
 const dir = mkdtempSync(join(tmpdir(), 'rtsp-push-'));
 const RECORD_SERVER = resolve(__dirname, '../../../test/rtsp/record_server.py');
@@ -40,7 +41,7 @@ function pushOutput(codec: RtspCodec, port: number, push: Partial<NonNullable<Rt
 }
 
 for (const [codec, transport] of [['opus', 'tcp'], ['pcmu', 'tcp'], ['pcma', 'udp'], ['l16', 'tcp'], ['aac', 'tcp']] as const) {
-  test(`push ${codec} over ${transport} -> ffmpeg (listen) decodes tone bursts where they were sent, silence between`, async () => {
+  test(`push ${codec} over ${transport} -> ffmpeg (listen) decodes tone bursts where they were sent, silence between`, { skip: missingPeer('ffmpeg') }, async () => {
     const port = await freePort();
     const file = join(dir, `${codec}.raw`);
     const target = ffmpegTarget(port, file, 3.4);
@@ -64,7 +65,7 @@ for (const [codec, transport] of [['opus', 'tcp'], ['pcmu', 'tcp'], ['pcma', 'ud
 }
 
 function recordServer(port: number, out: string, auth?: [string, string, string]): Promise<ChildProcessWithoutNullStreams> {
-  const child = spawn('/usr/bin/python3', [RECORD_SERVER, String(port), 'x', out, ...(auth ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(PYTHON, [RECORD_SERVER, String(port), 'x', out, ...(auth ?? [])], { stdio: ['pipe', 'pipe', 'pipe'] });
   const guard = setTimeout(() => child.kill('SIGKILL'), 40000);
   child.on('exit', () => clearTimeout(guard));
   cleanups.push(() => child.kill('SIGKILL'));
@@ -85,7 +86,7 @@ async function stop(child: ChildProcessWithoutNullStreams): Promise<void> {
 }
 
 for (const [scheme, codec] of [['digest', 'opus'], ['basic', 'l16']] as const) {
-  test(`push ${codec} with ${scheme} auth -> GStreamer RTSP server (record) accepts the right password`, async () => {
+  test(`push ${codec} with ${scheme} auth -> GStreamer RTSP server (record) accepts the right password`, { skip: missingPeer('gst-rtsp-server') }, async () => {
     const port = await freePort();
     const file = join(dir, `gst-${scheme}.raw`);
     const server = await recordServer(port, file, [scheme, 'caller', 'pa ss:wd']);
@@ -103,7 +104,7 @@ for (const [scheme, codec] of [['digest', 'opus'], ['basic', 'l16']] as const) {
   });
 }
 
-test('push with a wrong password: rtsp.pushUnauthorized, retried with back-off, the feeder never sees an exception', async () => {
+test('push with a wrong password: rtsp.pushUnauthorized, retried with back-off, the feeder never sees an exception', { skip: missingPeer('gst-rtsp-server') }, async () => {
   const port = await freePort();
   const server = await recordServer(port, join(dir, 'never.raw'), ['digest', 'caller', 'right']);
   const out = pushOutput('pcmu', port, { auth: { username: 'caller', password: 'wrong' } });
@@ -121,7 +122,7 @@ test('push with a wrong password: rtsp.pushUnauthorized, retried with back-off, 
   assert.ok(out.stats().framesDropped > 0);
 });
 
-test('push: the target restarting mid-stream -> republished after back-off, the new target decodes the bursts', async () => {
+test('push: the target restarting mid-stream -> republished after back-off, the new target decodes the bursts', { skip: missingPeer('ffmpeg') }, async () => {
   const port = await freePort();
   const first = ffmpegTarget(port, join(dir, 'first.raw'), 30);
   await sleep(300);

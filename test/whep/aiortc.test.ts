@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { until } from '../support/node-red';
 import { speechPcm48k } from '../peers/whep-source';
 import { bestCorrelation, collectingEngine, resampleWithSox, samples, startAiortc } from './support';
+import { missingPeer } from '../support/peers';
 
 let server: Awaited<ReturnType<typeof startAiortc>> | undefined;
 /** why the peer could not be had on this machine (it never answered; a crash is a failure) */
@@ -15,6 +16,7 @@ let speech: Buffer;
 const c = collectingEngine({ rate: 16000, channels: 1 });
 
 before(async () => {
+  if (missingPeer('aiortc', 'sox')) return;
   speech = speechPcm48k('Number B 3 4 5, please go to counter 7.');
   try {
     server = await startAiortc(speech);
@@ -31,7 +33,7 @@ after(async () => {
   await server?.stop();
 });
 
-test('aiortc WHEP server: the speech it sends arrives (duration and correlation), DELETE on stop', async (t) => {
+test('aiortc WHEP server: the speech it sends arrives (duration and correlation), DELETE on stop', { skip: missingPeer('aiortc', 'sox') }, async (t) => {
   if (!server) {
     t.diagnostic(unavailable ?? '');
     t.skip('the aiortc peer did not start on this machine (see the diagnostic)');

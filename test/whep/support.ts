@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { PcmMessage } from '../../lib/pcm';
 import { sleep, spawnPeer, until } from '../support/processes';
 import { WhepIn, type WhepEvent, type WhepInOptions } from '../../lib/whep';
+import { PYTHON } from '../support/peers';
 
 export const root = path.resolve(__dirname, '..', '..', '..');
 
@@ -98,7 +99,7 @@ export async function startAiortc(pcm48k: Buffer, loop = false): Promise<{ url: 
   const failures: string[] = [];
   for (let attempt = 1; attempt <= 2; attempt++) {
     // 3 minutes is the most any test using it runs; the guard kills it whatever happens
-    const peer = spawnPeer('/usr/bin/python3', [script, '--pcm', file, ...(loop ? ['--loop'] : [])], 180_000);
+    const peer = spawnPeer(PYTHON, [script, '--pcm', file, ...(loop ? ['--loop'] : [])], 180_000);
     let exitCode: number | null | undefined;
     void peer.exited.then((c) => (exitCode = c));
     const ready = () => /^READY (\d+)$/m.exec(peer.stdout());

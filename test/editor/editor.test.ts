@@ -89,11 +89,15 @@ test('the palette shows every node of ours in the "live audio" category', { skip
 
 for (const lang of ['en-US', 'zh-CN']) {
   test(`every node's edit dialog opens and its help shows (${lang})`, async () => {
-    const p = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    // the editor takes its language from the browser's (the ?lang= query alone does not switch it)
+    const p = await browser.newPage({ viewport: { width: 1400, height: 900 }, locale: lang });
     const errors: string[] = [];
     p.on('pageerror', (e) => errors.push(e.message));
     try {
       await openEditor(p, lang);
+      // the palette category is named in the editor's language too
+      const category = lang === 'zh-CN' ? '实时音频' : 'live audio';
+      assert.equal(await p.locator('.red-ui-palette-header span', { hasText: category }).count(), 1, `palette category "${category}" (${lang})`);
       for (const { type, config } of types) {
         // add the node as the palette's drag would, then open its editor
         const id = await p.evaluate(
@@ -118,6 +122,22 @@ for (const lang of ['en-US', 'zh-CN']) {
         await p.waitForFunction(() => document.querySelectorAll('.red-ui-tray .form-row').length > 0, undefined, { timeout: 10_000 });
         const labels = await p.locator('.red-ui-tray .form-row label').allInnerTexts();
         for (const l of labels) assert.ok(!/\w+\.label\.\w+/.test(l), `${type} (${lang}): untranslated label "${l}"`);
+        // every option of every drop-down fits its box (a long translation is not cut off)
+        const cut = await p.evaluate(() => {
+          const ctx = document.createElement('canvas').getContext('2d');
+          const bad: string[] = [];
+          for (const sel of document.querySelectorAll('.red-ui-tray select')) {
+            if (sel.offsetParent === null) continue; // a row hidden in this mode
+            ctx.font = window.getComputedStyle(sel).font;
+            // the arrow and the padding take about 30 px of the box
+            for (const o of sel.options) {
+              const w = Math.ceil(ctx.measureText(o.text).width);
+              if (w + 30 > sel.clientWidth) bad.push(`${sel.id}: "${o.text}" (${w} px of text in a ${sel.clientWidth} px box)`);
+            }
+          }
+          return bad;
+        });
+        assert.deepEqual(cut, [], `${type} (${lang}): drop-down options cut off`);
         if (lang === 'en-US' && !config) await p.screenshot({ path: path.join(shots, `edit-${type}.png`) });
         await p.locator('.red-ui-tray').last().locator('button:has-text("Cancel"), button:has-text("取消")').first().click();
         await tray.waitFor({ state: 'detached', timeout: 10_000 }).catch(() => undefined);

@@ -21,7 +21,7 @@ export interface AsrReceiverOptions {
   host?: string;
   /** folder for <stmId>.wav files (written when a stream ends and on demand); none = keep in memory only */
   saveDir?: string;
-  /** format of raw PCM arriving (what the demo flow's resample node produces) */
+  /** format of raw PCM arriving (what the demo flow's whep-in decodes to) */
   rate?: number;
   channels?: number;
   log?: (line: string) => void;

@@ -36,9 +36,7 @@ export function demoFlows(examplesDir: string, ports: DemoPorts, files = DEMO_EX
       .replaceAll(`127.0.0.1:${DEFAULT_PORTS.whep}`, `127.0.0.1:${ports.whep}`)
       .replaceAll(`127.0.0.1:${DEFAULT_PORTS.asr}`, `127.0.0.1:${ports.asr}`)
       .replaceAll(`127.0.0.1:${DEFAULT_PORTS.rtsp}`, `127.0.0.1:${ports.rtsp}`)
-      .replace(/"port"\s*:\s*"?8554"?/g, `"port": "${ports.rtsp}"`)
-      // the demo serves RTSP on loopback only (the example binds every interface, for real players)
-      .replace(/"host"\s*:\s*"0\.0\.0\.0"/g, '"host": "127.0.0.1"');
+      .replace(/"port"\s*:\s*"?8554"?/g, `"port": "${ports.rtsp}"`);
     const nodes = JSON.parse(text) as FlowNode[];
     let tab = nodes.find((n) => n.type === 'tab');
     if (!tab) {

@@ -4,7 +4,7 @@
  *  - a demo WHEP source (werift) speaking a sample text in a loop,
  *  - a demo ASR receiver (WebSocket) that shows what arrives and answers like a recogniser,
  *  - Node-RED on 127.0.0.1 with this package loaded and the demo example flows deployed:
- *    whep-in → resample → base64-ws-out (replies into a debug node), and
+ *    whep-in (16 kHz mono) → base64-ws-out (placeholder replies into a debug node), and
  *    inject / HTTP POST /call → tts-rtsp-out serving rtsp://127.0.0.1:8554/announce.
  *
  * Ports come from the environment (PORT, WHEP_PORT, ASR_PORT, RTSP_PORT). Ctrl-C stops all.

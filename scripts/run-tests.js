@@ -48,5 +48,7 @@ if (fs.existsSync(skipLog)) {
   fs.rmSync(skipLog, { force: true });
   console.log(`\nskipped for missing peers (install them to run these tests):`);
   for (const l of lines) console.log(`- ${l}`);
+  const pkgs = [...new Set(lines.flatMap((l) => (/apt-get install -y (.*)$/.exec(l)?.[1] ?? '').split(' ').filter(Boolean)))];
+  if (pkgs.length > 1) console.log(`all of them at once:\n  sudo apt-get install -y ${pkgs.join(' ')}`);
 }
 process.exit(r.status === null ? 1 : r.status);

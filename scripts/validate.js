@@ -27,7 +27,7 @@ const CATALOGUE_URL = 'https://catalogue.nodered.org/catalogue.json';
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
 
-// Warnings that stay, each explained in README.md → "Flow-library scorecard".
+// Warnings that stay, each explained in DEVELOPING.md → "Flow-library scorecard".
 const ACCEPTED = {
   P04: 'new packages should use a scoped name; the project owner chose the unscoped name node-red-contrib-live-audio',
 };

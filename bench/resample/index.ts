@@ -237,7 +237,7 @@ async function main(): Promise<void> {
     lines.push(line);
     console.log(JSON.stringify(line));
   }
-  // the general path, for the README: other common ratios with the default preset (mono in/out
+  // the general path, for docs/benchmarks.md: other common ratios with the default preset (mono in/out
   // unless stated), same chunking, 10 s of noise each
   const others: Record<string, number> = {};
   for (const [inRate, outRate, ch] of [

@@ -5,7 +5,7 @@
  * (cut-off at the output Nyquist) and upsampling (cut-off at the input Nyquist, rejecting images).
  */
 
-/** What a quality preset asks of the filters. Figures measured for each preset are in the README. */
+/** What a quality preset asks of the filters. Figures measured for each preset are in docs/benchmarks.md. */
 export interface QualitySpec {
   /** stopband attenuation the Kaiser window is designed for (dB) */
   attenuationDb: number;

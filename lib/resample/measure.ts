@@ -1,5 +1,5 @@
 /**
- * Measuring a downsampler the way the README's figures are measured, the same for our presets and
+ * Measuring a downsampler the way the figures in docs/benchmarks.md are measured, the same for our presets and
  * for every contender in bench/resample: one test signal made of consecutive steady tones
  * (passband tones, then stopband tones), resampled in one go by the thing under test; then each
  * segment's middle is analysed with a windowed single-bin DFT (Goertzel) at the frequency where

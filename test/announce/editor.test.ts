@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import { chromium, type Browser } from 'playwright-core';
 import { startRed, type Red } from './red';
 import { freePort } from './support';
-import { CHROMIUM } from '../support/peers';
+import { CHROMIUM, missingPeer } from '../support/peers';
 
 let red: Red;
 let browser: Browser | undefined;
 
 before(async () => {
+  if (missingPeer('chromium')) return;
   const port = await freePort();
   red = await startRed(
     [
@@ -30,7 +31,7 @@ after(async () => {
   await red?.stop();
 });
 
-test('edit dialog: Chinese labels, voices from the engine, push URL validation', async () => {
+test('edit dialog: Chinese labels, voices from the engine, push URL validation', { skip: missingPeer('chromium') }, async () => {
   const ctx = await browser!.newContext({ locale: 'zh-CN' });
   const page = await ctx.newPage();
   page.setDefaultTimeout(20_000);

@@ -13,6 +13,7 @@ import { collect, collectErrors, getNode, helper, load, startServer, stopServer,
 import { encodeWav } from '../../lib/pcm';
 import { envelope, ffmpegPlayer, freePort, readWav, spawnPeer, tone } from './support';
 import type { Peer } from './support';
+import { missingPeer } from '../support/peers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ttsNode = require('../../nodes/tts-rtsp-out/tts-rtsp-out');
@@ -34,7 +35,7 @@ function flow(port: number, extra: Record<string, unknown> = {}) {
   ];
 }
 
-test('tts-rtsp-out: text in -> speech on the stream (ffmpeg plays it), events out with id and durations', async (t) => {
+test('tts-rtsp-out: text in -> speech on the stream (ffmpeg plays it), events out with id and durations', { skip: missingPeer('ffmpeg') }, async (t) => {
   t.after(() => unload());
   const port = await freePort();
   await load(ttsNode, flow(port));
@@ -105,7 +106,7 @@ test('tts-rtsp-out: bad input -> done(err) with a clear message, the stream keep
   await unload();
 });
 
-test('tts-rtsp-out: close releases the port (redeploy on the same port works); voices for the edit dialog', async (t) => {
+test('tts-rtsp-out: close releases the port (redeploy on the same port works); voices for the edit dialog', { skip: missingPeer('ffprobe') }, async (t) => {
   t.after(() => unload());
   const port = await freePort();
   await load(ttsNode, flow(port));

@@ -11,6 +11,7 @@ import { EspeakWasmEngine, createStation, toRate } from '../../lib/announce';
 import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
 import { bestMatch, envelope, freePort, readWav, runs, scratch, sleep, spawnPeer, tone, toneTrack, until } from './support';
 import type { Peer } from './support';
+import { missingPeer } from '../support/peers';
 
 const { dir, peers, cleanup } = scratch('announce-push-');
 
@@ -44,7 +45,7 @@ function heard(file: string): Array<[number, number]> {
   return runs(toneTrack(pcm, rate, FREQS)).map(([f, n]) => [f, n * 20] as [number, number]);
 }
 
-test('push: priority orders the queue, interrupt cuts and clears it, and the timeline has no gap or jump', async () => {
+test('push: priority orders the queue, interrupt cuts and clears it, and the timeline has no gap or jump', { skip: missingPeer('ffmpeg') }, async () => {
   const port = await freePort();
   const out = join(dir, 'order.wav');
   const ff = target(port, out);
@@ -110,7 +111,7 @@ test('push: priority orders the queue, interrupt cuts and clears it, and the tim
   assert.deepEqual(seq.slice(0, 4).map(([f]) => f), [800, 600, 400, 1200], JSON.stringify(seq));
 });
 
-test('push: the target restarts mid-stream -> republished, and the queued announcements still play', async () => {
+test('push: the target restarts mid-stream -> republished, and the queued announcements still play', { skip: missingPeer('ffmpeg') }, async () => {
   const port = await freePort();
   const first = join(dir, 'first.wav');
   const second = join(dir, 'second.wav');
@@ -147,7 +148,7 @@ test('push: the target restarts mid-stream -> republished, and the queued announ
   assert.ok((s.output as unknown as { stats(): { reconnects: number } }).stats().reconnects >= 1);
 });
 
-test('push, G.711 µ-law (IP speakers): Cantonese speech at 8 kHz arrives with the engine envelope', async () => {
+test('push, G.711 µ-law (IP speakers): Cantonese speech at 8 kHz arrives with the engine envelope', { skip: missingPeer('ffmpeg') }, async () => {
   const port = await freePort();
   const out = join(dir, 'pcmu.wav');
   const ff = spawnPeer(

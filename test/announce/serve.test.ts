@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { createStation, EspeakWasmEngine, toRate } from '../../lib/announce';
 import type { AnnouncementEvent } from '../../lib/announce';
 import { bestMatch, envelope, ffmpegPlayer, freePort, gstPlayer, readWav, runs, scratch, sleep, tone, toneTrack, until } from './support';
+import { missingPeer } from '../support/peers';
 
 const { dir, peers, cleanup } = scratch('announce-serve-');
 
 const TEXT = '请 A012 号到 3 号窗口';
 
-test('serve: ffmpeg (TCP) and GStreamer (UDP) play at once; the announcement is there, silence around it', async () => {
+test('serve: ffmpeg (TCP) and GStreamer (UDP) play at once; the announcement is there, silence around it', { skip: missingPeer('ffmpeg', 'gstreamer') }, async () => {
   const port = await freePort();
   const station = createStation({ mode: 'serve', host: '127.0.0.1', port, path: 'announce', voice: 'cmn', chime: 'none' });
   cleanup.push(() => station.close());
@@ -65,7 +66,7 @@ test('serve: ffmpeg (TCP) and GStreamer (UDP) play at once; the announcement is 
   }
 });
 
-test('serve: the timeline a player decodes has no gap or jump (a metronome keeps its 400 ms beat)', async () => {
+test('serve: the timeline a player decodes has no gap or jump (a metronome keeps its 400 ms beat)', { skip: missingPeer('ffmpeg') }, async () => {
   const port = await freePort();
   const station = createStation({ mode: 'serve', host: '127.0.0.1', port, path: 'announce', chime: 'none' });
   cleanup.push(() => station.close());

@@ -14,6 +14,7 @@ import { createStation, EspeakWasmEngine, toRate } from '../../lib/announce';
 import type { AnnouncementEvent, AnnouncementStream } from '../../lib/announce';
 import { bestMatch, envelope, freePort, readWav, runs, scratch, sleep, spawnPeer, tone, toneTrack, until } from './support';
 import type { Peer } from './support';
+import { missingPeer } from '../support/peers';
 
 const { dir, peers, cleanup } = scratch('announce-silence-');
 
@@ -109,7 +110,7 @@ async function checkDecoded(name: string, file: string, aFrame: number, bFrame: 
   assert.ok(m.offset * 10 > a[1] && m.offset * 10 < b[1], `${name}: speech at ${m.offset * 10} ms, between the tones (${a[1]}, ${b[1]} ms)`);
 }
 
-test('serve, 120 ms silent packets: ffmpeg (native Opus decoder) and GStreamer (opusdec) keep the timeline and play the speech', async () => {
+test('serve, 120 ms silent packets: ffmpeg (native Opus decoder) and GStreamer (opusdec) keep the timeline and play the speech', { skip: missingPeer('ffmpeg', 'gstreamer') }, async () => {
   const port = await freePort();
   const s = createStation({ mode: 'serve', host: '127.0.0.1', port, path: 'announce', voice: 'en-us', chime: 'none', gapMs: 0, idleFrames: IDLE });
   cleanup.push(() => s.close());
@@ -133,7 +134,7 @@ test('serve, 120 ms silent packets: ffmpeg (native Opus decoder) and GStreamer (
   await checkDecoded('gst', join(dir, 'serve-gst.wav'), r.a, r.b);
 });
 
-test('push, 120 ms silent packets: ffmpeg -rtsp_flags listen (native Opus decoder) keeps the timeline and plays the speech', async () => {
+test('push, 120 ms silent packets: ffmpeg -rtsp_flags listen (native Opus decoder) keeps the timeline and plays the speech', { skip: missingPeer('ffmpeg') }, async () => {
   const port = await freePort();
   const file = join(dir, 'push-ffmpeg.wav');
   const ff = ffmpegNative(['-rtsp_flags', 'listen', '-timeout', '30', '-i', `rtsp://127.0.0.1:${port}/x`], file, 60000);

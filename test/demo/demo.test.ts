@@ -6,13 +6,14 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startDemo, type Demo } from '../../demo/start';
 import { freePort, makeUserDir, repoRoot } from '../support/node-red-process';
 import { until } from '../support/node-red';
+import { CHROMIUM, missingPeer } from '../support/peers';
 
 declare const window: any;
 declare const document: any;
@@ -64,9 +65,9 @@ test('the listen pipeline delivers the demo speech to the ASR receiver, 16 kHz m
   assert.ok(Math.abs(s.chunks - s.seconds * 5) <= 1, `${s.chunks} chunks for ${s.seconds} s`);
 });
 
-test('the editor shows the running demo with connected statuses (chromium)', async () => {
+test('the editor shows the running demo with connected statuses (chromium)', { skip: missingPeer('chromium') }, async () => {
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
   });
@@ -96,7 +97,7 @@ test('the editor shows the running demo with connected statuses (chromium)', asy
   await page.screenshot({ path: path.join(shots, 'demo-listen.png') });
 });
 
-test('a call over HTTP is heard on the RTSP stream', { skip: !hasFfmpeg() && 'ffmpeg is not installed' }, async () => {
+test('a call over HTTP is heard on the RTSP stream', { skip: missingPeer('ffmpeg') }, async () => {
   const wav = path.join(demo.nodeRed.userDir, 'heard.wav');
   // the player runs while the call is made (asynchronously: the WHEP source lives in this process)
   const player = new Promise<{ status: number | null; stderr: string }>((resolve) => {
@@ -124,7 +125,3 @@ test('a call over HTTP is heard on the RTSP stream', { skip: !hasFfmpeg() && 'ff
   assert.ok(samples.length >= 16000 * 14, `${samples.length / 16000} s decoded`);
   assert.ok(loud > 50, `speech heard (${loud} loud 10 ms frames); Node-RED said:\n${demo.nodeRed.output().slice(-3000)}`);
 });
-
-function hasFfmpeg(): boolean {
-  return spawnSync('ffmpeg', ['-version']).status === 0;
-}

@@ -186,6 +186,23 @@ test('examples: every node appears in one, every example explains itself in a co
   }
 });
 
+test('examples: each imports onto a tab of its own, binds 127.0.0.1 unless its comment says why not, and names its ports', () => {
+  const dir = path.join(root, 'examples');
+  for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.json'))) {
+    const flow = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Array<Record<string, any>>;
+    const tabs = flow.filter((n) => n.type === 'tab');
+    assert.equal(tabs.length, 1, `${f} brings its own tab (an import then lands the same way for every example)`);
+    for (const n of flow) if ('wires' in n) assert.equal(n.z, tabs[0].id, `${f}: ${n.type} ${n.id} is on the example's tab`);
+    const comment = flow.filter((n) => n.type === 'comment').map((n) => String(n.info ?? '')).join('\n');
+    const network = flow.some((n) => ['whep-in', 'tts-rtsp-out', 'live-audio-ws-target'].includes(n.type));
+    if (network) assert.match(comment, /^Ports/m, `${f}: the comment names the ports the example uses`);
+    for (const n of flow.filter((x) => x.type === 'tts-rtsp-out')) assert.equal(n.host, '127.0.0.1', `${f}: tts-rtsp-out binds 127.0.0.1`);
+    for (const n of flow.filter((x) => x.type === 'whep-in' && x.iceHostAddresses !== '127.0.0.1')) {
+      assert.match(comment, /ICE addresses/, `${f}: whep-in gathers on every interface, and the comment says why (${n.id})`);
+    }
+  }
+});
+
 test('package.json: what the flow library reads', () => {
   assert.ok(pkg.keywords.includes('node-red'), "keyword 'node-red' (P05)");
   assert.ok(pkg.license && pkg.repository && pkg.bugs, 'licence, repository, bugs (P01, P03)');

@@ -5,7 +5,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,17 @@ import { declaredTypes, makeUserDir, repoRoot, startNodeRed, type NodeRedProcess
 let tmp: string;
 let userDir: string;
 let red: NodeRedProcess | undefined;
+
+/**
+ * What npm needs from the caller's environment to reach its registry here: a custom CA, a proxy,
+ * the registry and its TLS settings. The palette manager runs npm with Node-RED's environment,
+ * which has them; a test that dropped them would fail on a machine behind a proxy or a TLS
+ * inspecting gateway while the real palette works.
+ */
+function networkEnv(): Record<string, string> {
+  const pass = /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|(HTTPS?|NO|ALL)_PROXY|npm_config_(registry|proxy|https_proxy|noproxy|cafile|ca|strict_ssl|userconfig|globalconfig))$/i;
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => pass.test(e[0]) && e[1] !== undefined));
+}
 
 interface NodeSet {
   id: string;
@@ -56,12 +67,23 @@ test('npm pack → palette-style install (no compiler) → Node-RED registers ev
   const npmCli = fs.realpathSync(process.env.npm_execpath || findExecutable('npm') || 'npm');
   fs.writeFileSync(path.join(bin, 'npm'), `#!/bin/sh\nexec "${process.execPath}" "${npmCli}" "$@"\n`, { mode: 0o755 });
   fs.writeFileSync(path.join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
+  const env = { ...networkEnv(), HOME: process.env.HOME ?? '/root', PATH: bin, npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), '.npm') };
+  // Reach the registry once without retries first: behind a proxy or a custom CA that the
+  // environment does not pass on, npm would retry a TLS failure for minutes; this says why at once.
+  const ping = spawnSync(path.join(bin, 'npm'), ['ping', '--fetch-retries=0'], { cwd: userDir, env, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(
+    ping.status,
+    0,
+    `npm cannot reach its registry from the palette-style environment (${/\b[A-Z][A-Z_]{6,}\b/.exec(ping.stderr ?? '')?.[0] ?? ping.error?.message ?? 'no answer'}); ` +
+      `passed on: ${Object.keys(networkEnv()).join(', ') || 'nothing'} (a custom CA needs NODE_EXTRA_CA_CERTS or npm_config_cafile, a proxy HTTPS_PROXY)\n${ping.stderr}`,
+  );
   // the palette manager's arguments (@node-red/registry installer.js)
-  execFileSync(
+  const install = spawnSync(
     path.join(bin, 'npm'),
     ['install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict', tgz],
-    { cwd: userDir, env: { HOME: process.env.HOME ?? '/root', PATH: bin, npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), '.npm') }, stdio: 'pipe', timeout: 180_000 },
+    { cwd: userDir, env, encoding: 'utf8', timeout: 180_000 },
   );
+  assert.equal(install.status, 0, `palette-style npm install failed (${install.error?.message ?? `exit ${install.status}`}):\n${install.stderr}`);
   const lock = JSON.parse(fs.readFileSync(path.join(userDir, 'package-lock.json'), 'utf8'));
   const withScripts = Object.entries(lock.packages as Record<string, { hasInstallScript?: boolean }>)
     .filter(([, p]) => p.hasInstallScript)

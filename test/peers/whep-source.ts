@@ -10,6 +10,8 @@
  *   await src.stop();
  */
 import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { hasPeer } from '../support/peers';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -112,8 +114,17 @@ export interface WhepSourceSession {
 
 const FRAME = 960; // 20 ms at 48 kHz
 
-/** Speech as 48 kHz mono s16le: espeak-ng → sox (both Debian packages). */
+/**
+ * Speech as 48 kHz mono s16le: espeak-ng → sox (both Debian packages), or where they are missing
+ * the same eSpeak NG from its npm package (test/peers/speech-cli.ts), so a machine with only Node
+ * and npm still has a speaking source.
+ */
 export function speechPcm48k(text: string, voice = 'en'): Buffer {
+  if (!hasPeer('espeak-ng') || !hasPeer('sox')) {
+    const r = spawnSync(process.execPath, [path.join(__dirname, 'speech-cli.js'), voice, text], { maxBuffer: 256 << 20, timeout: 60_000 });
+    if (r.status !== 0 || !r.stdout?.length) throw new Error(`speech from the espeak-ng npm package failed: ${r.stderr?.toString() || r.error}`);
+    return r.stdout;
+  }
   const wav = spawnSync('espeak-ng', ['-v', voice, '-s', '150', '--stdout', text], { maxBuffer: 64 << 20, timeout: 30_000 });
   if (wav.status !== 0 || !wav.stdout?.length) throw new Error(`espeak-ng failed: ${wav.stderr?.toString() || wav.error}`);
   const raw = spawnSync('sox', ['-t', 'wav', '-', '-t', 'raw', '-e', 'signed-integer', '-b', '16', '-c', '1', '-r', '48000', '-'], {

@@ -14,8 +14,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RtspOutput, type RtspCodec, type RtspOutputOptions } from '../../lib/rtsp';
 import type { CodedError } from '../../lib/util/errors';
-import { PYTHON } from '../support/peers';
 import { freePort, readRaw, sleep, spawnPeer, startFeeder, assertTimeline, until, type Peer } from './support';
+import { missingPeer, PYTHON } from '../support/peers';
 
 const dir = mkdtempSync(join(tmpdir(), 'rtsp-push-'));
 const RECORD_SERVER = resolve(__dirname, '../../../test/rtsp/record_server.py');
@@ -41,7 +41,7 @@ function pushOutput(codec: RtspCodec, port: number, push: Partial<NonNullable<Rt
 }
 
 for (const [codec, transport] of [['opus', 'tcp'], ['pcmu', 'tcp'], ['pcma', 'udp'], ['l16', 'tcp'], ['aac', 'tcp']] as const) {
-  test(`push ${codec} over ${transport} -> ffmpeg (listen) decodes tone bursts where they were sent, silence between`, async () => {
+  test(`push ${codec} over ${transport} -> ffmpeg (listen) decodes tone bursts where they were sent, silence between`, { skip: missingPeer('ffmpeg') }, async () => {
     const port = await freePort();
     const file = join(dir, `${codec}.raw`);
     const target = ffmpegTarget(port, file, 3.4);
@@ -89,7 +89,7 @@ async function stop(child: ChildProcessWithoutNullStreams): Promise<void> {
 }
 
 for (const [scheme, codec] of [['digest', 'opus'], ['basic', 'l16']] as const) {
-  test(`push ${codec} with ${scheme} auth -> GStreamer RTSP server (record) accepts the right password`, async () => {
+  test(`push ${codec} with ${scheme} auth -> GStreamer RTSP server (record) accepts the right password`, { skip: missingPeer('gst-rtsp-server') }, async () => {
     const port = await freePort();
     const file = join(dir, `gst-${scheme}.raw`);
     const server = await recordServer(port, file, [scheme, 'caller', 'pa ss:wd']);
@@ -107,7 +107,7 @@ for (const [scheme, codec] of [['digest', 'opus'], ['basic', 'l16']] as const) {
   });
 }
 
-test('push with a wrong password: rtsp.pushUnauthorized, retried with back-off, the feeder never sees an exception', async () => {
+test('push with a wrong password: rtsp.pushUnauthorized, retried with back-off, the feeder never sees an exception', { skip: missingPeer('gst-rtsp-server') }, async () => {
   const port = await freePort();
   const server = await recordServer(port, join(dir, 'never.raw'), ['digest', 'caller', 'right']);
   const out = pushOutput('pcmu', port, { auth: { username: 'caller', password: 'wrong' } });
@@ -125,7 +125,7 @@ test('push with a wrong password: rtsp.pushUnauthorized, retried with back-off, 
   assert.ok(out.stats().framesDropped > 0);
 });
 
-test('push: the target restarting mid-stream -> republished after back-off, the new target decodes the bursts', async () => {
+test('push: the target restarting mid-stream -> republished after back-off, the new target decodes the bursts', { skip: missingPeer('ffmpeg') }, async () => {
   const port = await freePort();
   const first = ffmpegTarget(port, join(dir, 'first.raw'), 30);
   await sleep(300);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { RtspOutput, parseRtp, type RtspCodec, type RtspOutputOptions } from '../../lib/rtsp';
 import type { CodedError } from '../../lib/util/errors';
 import { freePort, readRaw, sleep, spawnPeer, startFeeder, assertTimeline, until, type Peer } from './support';
+import { missingPeer } from '../support/peers';
 
 const dir = mkdtempSync(join(tmpdir(), 'rtsp-serve-'));
 const RATES: Record<RtspCodec, number> = { opus: 48000, pcmu: 8000, pcma: 8000, l16: 16000, aac: 48000 };
@@ -54,7 +55,7 @@ function gstPlayer(url: string, protocols: 'tcp' | 'udp', file: string, creds?: 
 }
 
 for (const [codec, transport] of [['opus', 'tcp'], ['pcma', 'udp'], ['l16', 'udp']] as const) {
-  test(`serve ${codec}: ffmpeg and GStreamer play at once over ${transport}, each hears every burst on time`, async () => {
+  test(`serve ${codec}: ffmpeg and GStreamer play at once over ${transport}, each hears every burst on time`, { skip: missingPeer('ffmpeg', 'gstreamer') }, async () => {
     const { out, counts } = await served(codec);
     const ff = join(dir, `ff-${codec}-${transport}.raw`);
     const gs = join(dir, `gst-${codec}-${transport}.raw`);
@@ -73,7 +74,7 @@ for (const [codec, transport] of [['opus', 'tcp'], ['pcma', 'udp'], ['l16', 'udp
   });
 }
 
-test('serve with Digest auth: ffprobe/ffmpeg with the password play, without it get 401, GStreamer with a wrong one too', async () => {
+test('serve with Digest auth: ffprobe/ffmpeg with the password play, without it get 401, GStreamer with a wrong one too', { skip: missingPeer('ffmpeg', 'ffprobe', 'gstreamer') }, async () => {
   const { out } = await served('opus', { auth: { username: 'desk', password: 'pass word', scheme: 'digest' } });
   const withCreds = out.url.replace('rtsp://', 'rtsp://desk:pass%20word@');
   const probe = spawnPeer('ffprobe', ['-hide_banner', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_name,sample_rate', '-of', 'compact', withCreds], 20000);
@@ -91,7 +92,7 @@ test('serve with Digest auth: ffprobe/ffmpeg with the password play, without it 
   assertTimeline(readRaw(file), 16000, 2);
 });
 
-test('serve with Basic auth: ffmpeg with the password plays', async () => {
+test('serve with Basic auth: ffmpeg with the password plays', { skip: missingPeer('ffmpeg') }, async () => {
   const { out } = await served('pcmu', { auth: { username: 'desk', password: 'pw', scheme: 'basic' } });
   const file = join(dir, 'basic.raw');
   const play = ffmpegPlayer(out.url.replace('rtsp://', 'rtsp://desk:pw@'), 'tcp', file, 2.5);
@@ -99,7 +100,7 @@ test('serve with Basic auth: ffmpeg with the password plays', async () => {
   assertTimeline(readRaw(file), 16000, 1);
 });
 
-test('serve: keep-alive holds a UDP session past its timeout; a player that vanishes is timed out', async () => {
+test('serve: keep-alive holds a UDP session past its timeout; a player that vanishes is timed out', { skip: missingPeer('ffmpeg') }, async () => {
   // ffmpeg sends a keep-alive every timeout/2 (1 s here) and RTCP receiver reports: a 3 s timeout
   // leaves 2 s for a loaded machine to delay them, and the player plays 2 s past it
   const { out, counts } = await served('pcmu', { sessionTimeoutSec: 3 });
@@ -215,7 +216,7 @@ function encoderPids(out?: RtspOutput): number[] {
   return pids;
 }
 
-test('serve aac: GStreamer plays; the ffmpeg encoder killed mid-stream is restarted and reported; close leaves no child', async () => {
+test('serve aac: GStreamer plays; the ffmpeg encoder killed mid-stream is restarted and reported; close leaves no child', { skip: missingPeer('ffmpeg', 'gstreamer') }, async () => {
   const { out } = await served('aac');
   const errors: CodedError[] = [];
   out.on('error', (e: CodedError) => errors.push(e));

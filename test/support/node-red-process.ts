@@ -1,5 +1,5 @@
 /**
- * A real Node-RED (the devDependency, 4.1.x) in a child process, on 127.0.0.1 and a free port,
+ * A real Node-RED (test/support/which-node-red: the devDependency, or LIVE_AUDIO_NODE_RED's) in a child process, on 127.0.0.1 and a free port,
  * with a throw-away user directory. Used by the editor (browser) test, the install test and the
  * demo. `linkPackage` puts this checkout into <userDir>/node_modules as the palette would.
  */
@@ -22,6 +22,7 @@ export interface NodeRedProcess {
 
 export { freePort } from './processes';
 import { freePort } from './processes';
+import { nodeRedJs } from './which-node-red';
 
 export function makeUserDir(prefix = 'live-audio-nr-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -45,8 +46,10 @@ export interface StartOptions {
   settings?: Record<string, unknown>;
   /** ms to wait for the editor to answer (bounded) */
   timeoutMs?: number;
-  /** the Node-RED start script; default the devDependency's red.js */
+  /** the Node-RED start script; default the one test/support/which-node-red names */
   redJs?: string;
+  /** options for Node itself, before the script (e.g. --require a probe) */
+  nodeArgs?: string[];
 }
 
 export async function startNodeRed(opts: StartOptions): Promise<NodeRedProcess> {
@@ -64,8 +67,8 @@ export async function startNodeRed(opts: StartOptions): Promise<NodeRedProcess> 
     ...opts.settings,
   };
   fs.writeFileSync(path.join(userDir, 'settings.js'), `module.exports = ${JSON.stringify(settings, null, 2)};\n`);
-  const redJs = opts.redJs ?? require.resolve('node-red/red.js', { paths: [repoRoot] });
-  const child = spawn(process.execPath, [redJs, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
+  const redJs = opts.redJs ?? nodeRedJs;
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), redJs, '--userDir', userDir, '--settings', path.join(userDir, 'settings.js')], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },
   });

@@ -1,11 +1,13 @@
 /**
- * Node-RED node tests through node-red-node-test-helper (Node-RED 4.1.x runtime, real flows,
- * real message passing), wrapped in promises for node:test.
+ * Node-RED node tests through node-red-node-test-helper (the Node-RED of test/support/which-node-red:
+ * the devDependency, or the one LIVE_AUDIO_NODE_RED names; real flows, real message passing),
+ * wrapped in promises for node:test.
  */
+import { nodeRedMain } from './which-node-red';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const helper = require('node-red-node-test-helper');
 
-helper.init(require.resolve('node-red'));
+helper.init(nodeRedMain);
 
 export interface TestNode {
   id: string;
@@ -71,3 +73,4 @@ export function collectErrors(id: string): string[] {
 }
 
 export { helper };
+export { nodeRedMain, coreNodesDir, nodeRedVersion } from './which-node-red';

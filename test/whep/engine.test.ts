@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { until } from '../support/node-red';
 import { startWhepSource, type WhepSource } from '../peers/whep-source';
 import { bestCorrelation, collectingEngine, resampleWithSox, samples, startSourceProcess } from './support';
+import { missingPeer } from '../support/peers';
 
 const TEXT = 'Number A 0 1 2, please go to counter 3.';
 
@@ -28,7 +29,7 @@ describe('whep engine with the werift source', () => {
     await src.stop();
   });
 
-  test('16 kHz mono: the speech arrives whole, in order, and equals what was sent', async () => {
+  test('16 kHz mono: the speech arrives whole, in order, and equals what was sent', { skip: missingPeer('sox') }, async () => {
     const c = track(collectingEngine({ rate: 16000, channels: 1, idleMs: 1500, idleReconnectMs: 0 }));
     c.engine.start({ url: src.url, stmId: 's16', traceId: 't16' });
     await until(() => c.named('idle', 's16').length > 0, 30_000, 'the stream to go idle after the speech');
@@ -128,7 +129,7 @@ describe('whep engine with the werift source', () => {
     }
   });
 
-  test('HTTPS with a self-signed certificate: refused by default, accepted when told to', async () => {
+  test('HTTPS with a self-signed certificate: refused by default, accepted when told to', { skip: missingPeer('openssl') }, async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'whep-tls-'));
     const key = path.join(dir, 'key.pem');
     const cert = path.join(dir, 'cert.pem');

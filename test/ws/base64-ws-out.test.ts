@@ -6,7 +6,7 @@ import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { collect, collectErrors, getNode, helper, load, startServer, stopServer, unload, until, type NodeModule } from '../support/node-red';
+import { collect, collectErrors, getNode, helper, load, nodeRedMain, startServer, stopServer, unload, until, type NodeModule } from '../support/node-red';
 import { WsReceiver } from '../peers/ws-receiver';
 import { runInNewContext } from 'node:vm';
 import { mergeUrlSecrets, splitUrlSecrets } from '../../lib/ws/url-secrets';
@@ -184,7 +184,7 @@ test('node: a bad end-frame template is a configuration error shown in the statu
 // the importable examples deploy with core nodes only and deliver audio to a receiver
 const core = ['common/20-inject', 'common/21-debug', 'common/90-comment', 'common/25-catch', 'function/10-function', 'function/10-switch', 'function/15-change'].map(
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  (p) => require(require.resolve(`@node-red/nodes/core/${p}.js`, { paths: [require.resolve('node-red')] })) as NodeModule,
+  (p) => require(require.resolve(`@node-red/nodes/core/${p}.js`, { paths: [nodeRedMain] })) as NodeModule,
 );
 for (const name of ['base64-ws-out-asr', 'base64-ws-out-per-stream', 'base64-ws-out-ack']) {
   test(`example ${name}.json deploys without errors and streams to a receiver`, async () => {

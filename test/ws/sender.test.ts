@@ -8,6 +8,7 @@ import { WsSender, type SenderEvent, type Reply, type SenderOptions } from '../.
 import { WsReceiver } from '../peers/ws-receiver';
 import { until } from '../support/node-red';
 import { FMT16K, messagesFor, pcmFor, rawFrameServer, selfSignedCert, sleep } from './helpers';
+import { missingPeer } from '../support/peers';
 
 const cleanup: Array<() => Promise<void> | void> = [];
 after(async () => {
@@ -288,7 +289,7 @@ test('headers (Authorization) reach the server; events never carry them', async 
   assert.ok(events[0].url.includes('token=***'));
 });
 
-test('wss:// with a self-signed certificate: refused when verifying, works with the opt-out', async () => {
+test('wss:// with a self-signed certificate: refused when verifying, works with the opt-out', { skip: missingPeer('openssl') }, async () => {
   const r = await receiver({ tls: selfSignedCert() });
   const strict = sender({ target: { url: r.url, ...fast }, closePolicy: 'drop' });
   await until(() => strict.events.some((e) => e.event === 'error'), 10_000, 'TLS error');

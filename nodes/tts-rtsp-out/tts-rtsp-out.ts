@@ -101,8 +101,19 @@ export = function (RED: NodeAPI) {
       if (s === 'listening') node.status({ fill: 'green', shape: out.players ? 'dot' : 'ring', text: t('listening', { count: out.players }) });
       else if (s === 'publishing') node.status({ fill: 'green', shape: 'dot', text: t('publishing') });
     };
+    // the output's failures (the AAC encoder's ffmpeg exiting, a push that fails): one warning per
+    // kind of failure, not one per retry; said again after the output is back up
+    let warned: string | undefined;
+    station.output.on('error', (e: unknown) => {
+      // by kind, not by text: a restart's text carries its next delay
+      const kind = (e as { code?: string }).code ?? String(e);
+      if (kind === warned) return;
+      warned = kind;
+      node.warn(err(e).message);
+    });
     station.on('state', (s: string, detail?: string) => {
       outage = s === 'reconnecting' ? detail : undefined;
+      if (s === 'listening' || s === 'publishing') warned = undefined;
       show();
     });
     station.output.on('listener', show);

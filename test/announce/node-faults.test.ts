@@ -5,6 +5,8 @@
  * while the cut announcement waits to play again. The test runtime's RED._ returns catalog keys,
  * so statuses read "tts-rtsp-out.status.<key>".
  */
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { collect, collectErrors, getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
@@ -16,7 +18,7 @@ import { RawRtsp } from '../rtsp/hostile-clients';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ttsNode = require('../../nodes/tts-rtsp-out/tts-rtsp-out');
 
-const { peers } = scratch('announce-node-faults-');
+const { dir, peers } = scratch('announce-node-faults-');
 before(() => startServer());
 after(async () => {
   await unload();
@@ -106,4 +108,20 @@ test('tts-rtsp-out serve: the Max players property caps the players (453 beyond 
   assert.equal(await clients[0].setupAndPlay(url, 'RTP/AVP/TCP;unicast;interleaved=0-1'), 200);
   assert.equal(await clients[1].setupAndPlay(url, 'RTP/AVP/TCP;unicast;interleaved=0-1'), 453);
   assert.equal(await clients[2].setupAndPlay(url, 'RTP/AVP;unicast;client_port=99999-100000'), 461);
+});
+
+test('tts-rtsp-out: an AAC encoder that keeps failing is a warning with its reason, once, not only a debug line', { skip: process.platform === 'win32' && 'the stand-in ffmpeg is a shell script' }, async (t) => {
+  t.after(() => unload());
+  // a stand-in "ffmpeg" that fails at once, as a broken install or a wrong path does
+  const fake = join(dir, 'fake-ffmpeg');
+  writeFileSync(fake, '#!/bin/sh\necho "fake-ffmpeg: unknown encoder aac" >&2\nexit 1\n');
+  chmodSync(fake, 0o755);
+  await load(ttsNode, node({ port: String(await freePort()), codec: 'aac', ffmpegPath: fake }));
+  const warnings: string[] = [];
+  getNode('tts').on('call:warn', (call: { args: unknown[] }) => warnings.push(String(call.args[0])));
+  await until(() => warnings.some((w) => /ffmpeg/i.test(w)), 15000, 'a warning about ffmpeg');
+  // it restarts with back-off: let it fail a few more times, then it was still said once
+  await sleep(2500);
+  const aboutFfmpeg = warnings.filter((w) => /ffmpeg/i.test(w));
+  assert.equal(aboutFfmpeg.length, 1, aboutFfmpeg.join(' | '));
 });

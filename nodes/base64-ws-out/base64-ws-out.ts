@@ -61,7 +61,7 @@ export = function (RED: NodeAPI) {
           : { name: e.name, value: RED.util.evaluateNodeProperty(e.value, e.type, node, {}) },
       );
       const size = configNumber(def, 'chunkSize', { default: 200, min: 1, max: 3_600_000, integer: true });
-      const queueMs = configNumber(def, 'queueSeconds', { default: 30, min: 0.1, max: 3600 }) * 1000;
+      const queueMs = configNumber(def, 'queueSeconds', { default: 30, min: 0.001, max: 3600 }) * 1000;
       sender = new WsSender({
         target: { ...target.options(), queueMs, policy: def.policy || 'drop-oldest' },
         chunk: def.chunkUnit === 'bytes' ? { bytes: size } : { ms: size },

@@ -35,10 +35,10 @@ export = function (RED: NodeAPI) {
     try {
       const s = (key: string, dflt: number, min: number, max: number) => Math.round(configNumber(def, key, { default: dflt, min, max }) * 1000);
       limits = {
-        connectTimeoutMs: s('connectTimeout', 10, 0.1, 300),
+        connectTimeoutMs: s('connectTimeout', 10, 0.001, 300),
         pingIntervalMs: s('pingInterval', 15, 0, 3600),
-        backoffInitialMs: s('backoffInitial', 0.5, 0.1, 600),
-        backoffMaxMs: s('backoffMax', 30, 0.1, 3600),
+        backoffInitialMs: s('backoffInitial', 0.5, 0.001, 600),
+        backoffMaxMs: s('backoffMax', 30, 0.001, 3600),
         maxReplyBytes: Math.round(configNumber(def, 'maxReply', { default: 1024, min: 1, max: 1_048_576 }) * 1024),
       };
     } catch (err) {

@@ -48,7 +48,7 @@ export function configNumber(config: object, key: string, rule: NumberRule): num
 export function refuseConfig(node: Node, RED: Pick<NodeAPI, '_'>, err: unknown, status?: string): Error {
   const e = localError(RED as { _: (key: string, params?: Record<string, string | number>) => string }, err);
   node.error(e);
-  node.status({ fill: 'red', shape: 'ring', text: status ?? RED._('config.badConfig') });
+  node.status({ fill: 'red', shape: 'ring', text: status ?? RED._('shared.badConfig') });
   node.on('input', (_msg: unknown, _send: unknown, done: (err?: Error) => void) => done(e));
   return e;
 }

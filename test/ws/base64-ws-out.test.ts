@@ -316,6 +316,8 @@ test('editor: flows saved before have their URL secrets moved to credentials on 
   const RED = {
     events: { on: (n: string, f: (...a: unknown[]) => void) => (handlers[n] = f) },
     nodes: { registerType: () => undefined, eachConfig: (cb: (n: unknown) => void) => configs.forEach(cb), dirty: (d: boolean) => (dirty = d) },
+    // the definition's validators are built at load (not run here): Node-RED's factories' shape
+    validators: { number: () => () => true, regex: () => () => true },
   };
   runInNewContext(code, { RED, $: () => undefined });
   handlers['flows:loaded']();

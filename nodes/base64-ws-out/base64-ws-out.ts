@@ -5,6 +5,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { WsSender, type ExtraField, type SenderEvent, type SenderSummary } from '../../lib/ws';
 import type { DropPolicy } from '../../lib/ws';
+import { configNumber, refuseConfig } from '../shared/config';
 import { localError } from '../shared/i18n';
 import type { WsTargetNode } from '../live-audio-ws-target/types';
 
@@ -42,14 +43,16 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, def);
     const node = this;
     const L = (err: unknown) => localError(RED as unknown as Parameters<typeof localError>[0], err);
-    // misconfigured: say so in the status, and fail every message (Catch sees it) instead of eating it
-    const broken = (status: string, err: Error) => {
-      node.status({ fill: 'red', shape: 'ring', text: RED._(`base64-ws-out.status.${status}`) });
-      node.error(err);
-      node.on('input', (_m, _s, done) => done(err));
-    };
     const target = RED.nodes.getNode(def.target) as WsTargetNode | null;
-    if (!target) return broken('noTarget', new Error(RED._('base64-ws-out.errors.noTarget')));
+    if (!target) {
+      refuseConfig(node, RED, new Error(RED._('base64-ws-out.errors.noTarget')), RED._('base64-ws-out.status.noTarget'));
+      return;
+    }
+    // a target that cannot run refuses here too: its own error, so the user knows which node to fix
+    if (target.configError) {
+      refuseConfig(node, RED, target.configError);
+      return;
+    }
     let sender: WsSender;
     try {
       const extra: ExtraField[] = (def.extras || []).map((e) =>
@@ -57,9 +60,10 @@ export = function (RED: NodeAPI) {
           ? { name: e.name, get: (m) => (m ? RED.util.getMessageProperty(m, e.value) : undefined) }
           : { name: e.name, value: RED.util.evaluateNodeProperty(e.value, e.type, node, {}) },
       );
-      const size = Number(def.chunkSize) > 0 ? Number(def.chunkSize) : 200;
+      const size = configNumber(def, 'chunkSize', { default: 200, min: 1, max: 3_600_000, integer: true });
+      const queueMs = configNumber(def, 'queueSeconds', { default: 30, min: 0.001, max: 3600 }) * 1000;
       sender = new WsSender({
-        target: { ...target.options(), queueMs: (Number(def.queueSeconds) > 0 ? Number(def.queueSeconds) : 30) * 1000, policy: def.policy || 'drop-oldest' },
+        target: { ...target.options(), queueMs, policy: def.policy || 'drop-oldest' },
         chunk: def.chunkUnit === 'bytes' ? { bytes: size } : { ms: size },
         frame: {
           mode: def.frameMode === 'binary' ? 'binary' : 'json',
@@ -72,7 +76,8 @@ export = function (RED: NodeAPI) {
         ack: def.ack === true ? { field: (def.ackField || '').trim() || 'ack', by: def.ackBy === 'timestamp' ? 'timestamp' : 'seq' } : undefined,
       });
     } catch (err) {
-      return broken('badConfig', L(err));
+      refuseConfig(node, RED, err);
+      return;
     }
     let shown = '';
     const showStatus = () => {

@@ -6,6 +6,8 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { ConnectionMode } from '../../lib/ws';
 import { mergeUrlSecrets, parseUrlSecrets } from '../../lib/ws/url-secrets';
+import { configNumber } from '../shared/config';
+import { localError } from '../shared/i18n';
 import type { TargetCredentials, WsTargetNode } from './types';
 
 interface TargetDef extends NodeDef {
@@ -23,16 +25,27 @@ interface TargetDef extends NodeDef {
   maxReply?: number | string;
 }
 
-/** Seconds from the editor to ms, with a default for blanks and nonsense. */
-function ms(v: number | string | undefined, dflt: number): number {
-  const n = Number(v);
-  return v === '' || v === undefined || !Number.isFinite(n) || n < 0 ? dflt : Math.round(n * 1000);
-}
-
 export = function (RED: NodeAPI) {
   function LiveAudioWsTarget(this: Node<TargetCredentials>, def: TargetDef) {
     RED.nodes.createNode(this, def);
-    (this as WsTargetNode).options = () => {
+    const node = this as WsTargetNode;
+    // the numbers, read once: a config node has no status, so a bad one is logged here and every
+    // node using this target refuses with the same error (configError)
+    let limits = { connectTimeoutMs: 10_000, pingIntervalMs: 15_000, backoffInitialMs: 500, backoffMaxMs: 30_000, maxReplyBytes: 1 << 20 };
+    try {
+      const s = (key: string, dflt: number, min: number, max: number) => Math.round(configNumber(def, key, { default: dflt, min, max }) * 1000);
+      limits = {
+        connectTimeoutMs: s('connectTimeout', 10, 0.001, 300),
+        pingIntervalMs: s('pingInterval', 15, 0, 3600),
+        backoffInitialMs: s('backoffInitial', 0.5, 0.001, 600),
+        backoffMaxMs: s('backoffMax', 30, 0.001, 3600),
+        maxReplyBytes: Math.round(configNumber(def, 'maxReply', { default: 1024, min: 1, max: 1_048_576 }) * 1024),
+      };
+    } catch (err) {
+      node.configError = localError(RED, err);
+      node.error(node.configError);
+    }
+    node.options = () => {
       const headers: Record<string, string> = {};
       try {
         for (const h of JSON.parse(this.credentials?.headers || '[]') as Array<{ name?: string; value?: string }>) {
@@ -45,20 +58,20 @@ export = function (RED: NodeAPI) {
       // the flow holds the URL with *** where its secrets were; the credentials hold them. A flow
       // from before (secrets still in the URL) works as it is; the editor moves them on its next save.
       const url = mergeUrlSecrets(def.url, parseUrlSecrets(this.credentials?.urlSecrets));
-      const maxReplyKiB = Number(def.maxReply);
       return {
         url,
-        maxReplyBytes: def.maxReply === '' || def.maxReply === undefined || !(maxReplyKiB > 0) ? 1 << 20 : Math.round(maxReplyKiB * 1024),
+        maxReplyBytes: limits.maxReplyBytes,
         mode: def.mode === 'per-stream' ? 'per-stream' : 'shared',
         headers,
         protocols: (def.protocols || '').split(',').map((p) => p.trim()).filter(Boolean),
         rejectUnauthorized: def.tlsVerify !== false,
-        connectTimeoutMs: ms(def.connectTimeout, 10_000) || 10_000,
-        pingIntervalMs: ms(def.pingInterval, 15_000),
+        connectTimeoutMs: limits.connectTimeoutMs,
+        pingIntervalMs: limits.pingIntervalMs,
         perMessageDeflate: def.deflate === true,
         zeroMask: def.zeroMask === true,
-        backoffInitialMs: ms(def.backoffInitial, 500) || 500,
-        backoffMaxMs: Math.max(ms(def.backoffMax, 30_000), ms(def.backoffInitial, 500) || 500),
+        backoffInitialMs: limits.backoffInitialMs,
+        // a maximum below the first delay would be the first delay
+        backoffMaxMs: Math.max(limits.backoffMaxMs, limits.backoffInitialMs),
       };
     };
   }

@@ -13,4 +13,6 @@ export interface TargetCredentials {
 export interface WsTargetNode extends Node<TargetCredentials> {
   /** Connection options for the engine (lib/ws), headers included. */
   options(): ConnectionOptions & { mode: ConnectionMode };
+  /** set when the target's configuration cannot run (translated); nodes using it refuse with it */
+  configError?: Error;
 }

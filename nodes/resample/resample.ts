@@ -5,6 +5,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { Mix, OutChannels, Quality } from '../../lib/resample';
 import { ResampleStreams } from '../../lib/resample';
+import { configNumber, refuseConfig } from '../shared/config';
 import { localError } from '../shared/i18n';
 
 interface ResampleDef extends NodeDef {
@@ -27,11 +28,11 @@ export = function (RED: NodeAPI) {
     let streams: ResampleStreams;
     try {
       streams = new ResampleStreams({
-        outRate: Number(config.outRate || 16000),
+        outRate: configNumber(config, 'outRate', { default: 16000, min: 8000, max: 192000, integer: true }),
         outChannels: (config.outChannels === 'same' ? 'same' : Number(config.outChannels || 1)) as OutChannels,
         mix: config.mix || 'average',
         quality: config.quality || 'standard',
-        idleMs: Math.max(0, Number(config.idleTimeout ?? 60)) * 1000,
+        idleMs: configNumber(config, 'idleTimeout', { default: 60, min: 0, max: 86400 }) * 1000,
         // a stream that went quiet without `complete`: its filter tail still goes out
         onIdleTail: (msg) => {
           node.send(msg as NodeMessage);
@@ -39,11 +40,7 @@ export = function (RED: NodeAPI) {
         },
       });
     } catch (err) {
-      // a bad configuration: say so on the node and on every message (Catch nodes see it)
-      const configError = localError(RED, err);
-      node.error(configError);
-      node.status({ fill: 'red', shape: 'ring', text: RED._('resample.status.badConfig') });
-      node.on('input', (_msg, _send, done) => done(configError));
+      refuseConfig(node, RED, err);
       return;
     }
     // what the status shows, as a key compared on every message: translating the text (RED._,

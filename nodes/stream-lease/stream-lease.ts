@@ -7,6 +7,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { StreamLease, type LeaseEvent } from '../../lib/cluster';
 import { CodedError } from '../../lib/util/errors';
+import { configNumber, refuseConfig } from '../shared/config';
 import { localError } from '../shared/i18n';
 
 interface StreamLeaseDef extends NodeDef {
@@ -23,12 +24,11 @@ export = function (RED: NodeAPI) {
   function StreamLeaseNode(this: Node<{ username?: string; password?: string }>, config: StreamLeaseDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const num = (v: string, d: number) => (v === '' || v === undefined || !Number.isFinite(Number(v)) ? d : Number(v));
     let lease: StreamLease | undefined;
     let last: LeaseEvent | undefined;
 
     function showStatus() {
-      if (!lease) return node.status({ fill: 'red', shape: 'ring', text: RED._('stream-lease.status.configError') });
+      if (!lease) return; // an event while the engine is still being built
       const s = lease.summary();
       const load = RED._('stream-lease.status.load', { worker: s.workerId, n: s.running, max: s.maxStreams, workers: s.liveWorkers });
       if (!s.connected) return node.status({ fill: 'yellow', shape: 'ring', text: RED._('stream-lease.status.disconnected', { n: s.running }) });
@@ -44,9 +44,9 @@ export = function (RED: NodeAPI) {
           prefix: config.prefix || 'live-audio',
           group: config.group || 'workers',
           workerId: (config.workerId || '').trim() || undefined,
-          maxStreams: Math.max(1, num(config.maxStreams, 100)),
-          leaseMs: Math.max(3, num(config.leaseS, 15)) * 1000,
-          takeoverDelayMs: Math.max(0, num(config.takeoverS, 2)) * 1000,
+          maxStreams: configNumber(config, 'maxStreams', { default: 100, min: 1, max: 10_000, integer: true }),
+          leaseMs: configNumber(config, 'leaseS', { default: 15, min: 3, max: 3600, integer: true }) * 1000,
+          takeoverDelayMs: configNumber(config, 'takeoverS', { default: 2, min: 0, max: 3600, integer: true }) * 1000,
         },
         {
           start: (o) => node.send([{ action: 'start', stmId: o.stmId, url: o.url, traceId: o.traceId, token: o.token, topic: o.stmId, workerId: lease!.workerId, epoch: o.epoch, takeover: o.takeover } as NodeMessage, null]),
@@ -56,8 +56,11 @@ export = function (RED: NodeAPI) {
       );
       lease.open();
     } catch (err) {
+      // built but not opened: nothing of it may outlive this node
+      void lease?.close().catch(() => undefined);
       lease = undefined;
-      node.error(localError(RED, err));
+      refuseConfig(node, RED, err);
+      return;
     }
 
     function onEvent(ev: LeaseEvent) {

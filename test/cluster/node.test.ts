@@ -63,6 +63,21 @@ describe('stream-lease node', { skip: missingPeer('mosquitto') }, () => {
     assert.match(errors[0], /whep-in's events/);
   });
 
+  test('a number in the config that is not one is refused at deploy: red status, done(err) for every message, no broker connection', async () => {
+    // before, "lots" became the default 100 without a word
+    await load(streamLease, [{ id: 'bad', type: 'stream-lease', broker: broker.url, prefix: 'n6', maxStreams: 'lots', wires: [[], []] }]);
+    const n = getNode('bad');
+    const own = (m: 'error' | 'status') => n[m].getCalls().filter((c: any) => c.thisValue === n).map((c: any) => c.args[0]);
+    await until(() => own('error').length === 1, 3000, 'the error at deploy');
+    // the helper's RED._ gives keys: the code and its parameters are what is checked here
+    assert.equal(own('error')[0].code, 'config.badInteger');
+    assert.equal(own('error')[0].message, 'maxStreams is "lots": expected a whole number from 1 to 10000');
+    assert.deepEqual(own('status').at(-1), { fill: 'red', shape: 'ring', text: 'shared.badConfig' });
+    n.receive({ topic: 'whep/started', payload: { event: 'started', stmId: 'a' } });
+    await until(() => own('error').length === 2, 3000, 'message refused (done(err) reaches Catch as node.error)');
+    assert.equal(own('error')[1].code, 'config.badInteger');
+  });
+
   test('a broker URL that is none is reported at deploy; a start no worker can take is refused with its reason', async () => {
     await load(streamLease, [{ id: 'bad', type: 'stream-lease', broker: 'http://nope', prefix: 'n3', wires: [[], []] }]);
     const logged = () => (helper.log().args as Array<[{ level: number; msg: unknown; id?: string }]>).filter(([e]) => e.id === 'bad' && e.level === helper.log().ERROR).map(([e]) => String(e.msg));

@@ -49,12 +49,43 @@ interface NodeDef {
   outputLabels?: unknown;
 }
 
+/**
+ * Node-RED's own RED.validators (number, regex, typedInput), cut from the editor it ships, so the
+ * validators our editors build on behave here as in the browser.
+ */
+function editorValidators(RED: object): unknown {
+  const src = fs.readFileSync(require.resolve('@node-red/editor-client/public/red/red.js', { paths: [require.resolve('node-red')] }), 'utf8');
+  const start = src.indexOf('RED.validators = {');
+  assert.ok(start >= 0, 'RED.validators in the editor source');
+  const end = src.indexOf('\n};', start);
+  const ctx = { RED, $: () => ({}) };
+  vm.runInNewContext(src.slice(start, end + 3), ctx);
+  return (ctx.RED as { validators: unknown }).validators;
+}
+
+/**
+ * A RED._ that answers `⟦key⟧ {params}` for a key of <type>'s catalog (namespaced "module/type:key"
+ * as the editor needs outside a node's own `this._`), and fails on a key the catalog lacks.
+ */
+function editorTranslate(type: string) {
+  const cat = catalog(type, 'en-US');
+  return (key: string, params?: Record<string, unknown>) => {
+    const k = key.replace(/^[^:]*:/, '');
+    if (key.startsWith('node-red:') || key.startsWith('validator.')) return key;
+    assert.equal(key.split(':')[0], `${pkg.name}/${type}`, `${type}: namespace of ${key}`);
+    assert.equal(typeof lookup(cat, k), 'string', `${type}: catalog key ${k} exists`);
+    return `⟦${k}⟧ ${JSON.stringify(params ?? {})}`;
+  };
+}
+
 /** Runs the editor script of <type>.html with a stand-in RED that records registerType. */
 function definition(type: string): { def: NodeDef; template: string } {
   const html = fs.readFileSync(path.join(root, 'nodes', type, `${type}.html`), 'utf8');
   const defs: Record<string, NodeDef> = {};
   for (const m of html.matchAll(/<script type="text\/javascript">([\s\S]*?)<\/script>/g)) {
-    vm.runInNewContext(m[1], { RED: { nodes: { registerType: (t: string, d: NodeDef) => (defs[t] = d) }, events: { on: () => undefined } }, $: () => ({}) });
+    const RED: Record<string, unknown> = { nodes: { registerType: (t: string, d: NodeDef) => (defs[t] = d) }, events: { on: () => undefined }, _: editorTranslate(type) };
+    RED.validators = editorValidators(RED);
+    vm.runInNewContext(m[1], { RED, $: () => ({}) });
   }
   const template = /<script type="text\/html" data-template-name="([^"]+)">([\s\S]*?)<\/script>/.exec(html);
   assert.ok(defs[type], `${type}.html registers ${type}`);
@@ -152,6 +183,30 @@ for (const type of types) {
       assert.deepEqual(found, headings[lang], `${lang}/${type}.html sections`);
       assert.match(body[1], /<dl class="message-properties">/, `${lang}/${type}.html lists properties`);
       if (lang === 'zh-CN') assert.match(body[1], /[\u4e00-\u9fff]/, `${type}: zh-CN help is in Chinese`);
+    }
+  });
+}
+
+// numbers typed in the editor: a value out of range is refused with the reason as text (shown
+// beside the field by Node-RED >= 3), from the catalog, naming the range; no DOM read needed
+const NUMBERS: Record<string, Record<string, [ok: unknown[], bad: unknown[]]>> = {
+  resample: { outRate: [[16000, '8000'], ['16k', 7999, 16000.5, '']], idleTimeout: [[0, '0.5', 86400], ['soon', -1, 86401]] },
+  'base64-ws-out': { chunkSize: [[1, '200'], ['20O', 0, 1.5]], queueSeconds: [['30', 0.5], ['x', 0, 3601]] },
+  'live-audio-ws-target': { connectTimeout: [['', 10], ['ten', 0, 301]], pingInterval: [['', 0], [-1, 'a']], backoffInitial: [[0.05], [0]], backoffMax: [[30], [3601]], maxReply: [['', 1024], [0, 'big']] },
+  'stream-lease': { maxStreams: [['', 100, '1'], ['lots', 0, 1.5, 10001]], leaseS: [[15], [2]], takeoverS: [[0, ''], [-1, 'x']] },
+};
+for (const [type, props] of Object.entries(NUMBERS)) {
+  test(`${type}: number properties are checked with their range, the reason in the catalogs`, () => {
+    const { def } = definition(type);
+    for (const [k, [ok, bad]] of Object.entries(props)) {
+      const validate = def.defaults[k].validate as (this: unknown, v: unknown, opt: object) => unknown;
+      assert.equal(validate.length, 2, `${type}.${k}: a 3.x validator (v, opt)`);
+      for (const v of ok) assert.equal(validate.call({}, v, {}), true, `${type}.${k} = ${JSON.stringify(v)}`);
+      for (const v of bad) {
+        const reason = validate.call({}, v, {});
+        assert.match(String(reason), /^⟦shared\.(number|integer)⟧ \{.*"min":[\d.]+,"max":\d+/, `${type}.${k} = ${JSON.stringify(v)}: ${String(reason)}`);
+        assert.match(String(validate.call({}, v, { label: 'L' })), /^⟦shared\.(number|integer)Prop⟧ \{"prop":"L"/);
+      }
     }
   });
 }

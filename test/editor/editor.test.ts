@@ -234,6 +234,37 @@ test('whep-in: a node from before the rename (idleMs, retryMaxMs in seconds) kee
   }
 });
 
+for (const [lang, expected] of [
+  ['en-US', ['expected a number from 0 to 86400', 'expected a whole number from 1 to 10000']],
+  ['zh-CN', ['应为 0 到 86400 之间的数字', '应为 1 到 10000 之间的整数']],
+] as const) {
+  test(`a number out of range marks the node invalid with the reason, translated (${lang})`, async () => {
+    // a page of its own in that browser language (the editor follows the browser's, not ?lang=)
+    const p = await browser.newPage({ viewport: { width: 1400, height: 900 }, locale: lang });
+    const seen: string[] = [];
+    p.on('pageerror', (e) => seen.push(e.message));
+    await openEditor(p, lang);
+    const errors = await p.evaluate(() => {
+      const R = window.RED;
+      R.view.importNodes([
+        { id: 'bad-rs', type: 'resample', outRate: 16000, outChannels: '1', mix: 'average', quality: 'standard', idleTimeout: 'soon', x: 200, y: 100, wires: [] },
+        { id: 'bad-sl', type: 'stream-lease', broker: 'mqtt://127.0.0.1:1883', maxStreams: 'lots', leaseS: 15, takeoverS: 2, x: 200, y: 200, wires: [[], []] },
+      ], { generateIds: false, addFlow: false, touchImport: true });
+      return ['bad-rs', 'bad-sl'].map((id) => {
+        const n = R.nodes.node(id);
+        R.editor.validateNode(n);
+        return { valid: n.valid, errors: n.validationErrors };
+      });
+    });
+    for (const [i, text] of expected.entries()) {
+      assert.equal(errors[i].valid, false, JSON.stringify(errors[i]));
+      assert.ok(errors[i].errors.some((e: string) => e.includes(text)), `${lang}: ${JSON.stringify(errors[i].errors)} names the range`);
+    }
+    await p.close();
+    assert.deepEqual(seen, []);
+  });
+}
+
 const examples = fs.existsSync(path.join(repoRoot, 'examples'))
   ? fs.readdirSync(path.join(repoRoot, 'examples')).filter((f) => f.endsWith('.json')).sort()
   : [];

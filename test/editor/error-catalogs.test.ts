@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const root = path.resolve(__dirname, '..', '..', '..');
-const AREAS = ['pcm', 'resample', 'whep', 'ws', 'rtsp', 'announce', 'cluster'];
+const AREAS = ['pcm', 'resample', 'whep', 'ws', 'rtsp', 'announce', 'cluster', 'config'];
 
 function sources(dir: string): string[] {
   return fs.readdirSync(path.join(root, dir), { withFileTypes: true }).flatMap((e) => {

@@ -144,7 +144,7 @@ test('options: stereo output at 8 kHz; a badly configured rate is reported for e
   const none = collect('out');
   getNode('rs').receive({ payload: noise(480, 2, 8), ...stereo48 });
   await until(() => errors.length >= 1, 5000, 'the configuration error for the message');
-  assert.match(errors.at(-1)!, /outRate 1234: expected a whole number of Hz from 8000 to 192000/);
+  assert.equal(errors.at(-1), 'property outRate is "1234": expected a whole number from 8000 to 192000 (leave it blank for the default)');
   assert.equal(none.length, 0);
 });
 
@@ -202,4 +202,29 @@ test('a header-only WAV does not reset a running stream, whatever format its hea
   const out = Buffer.concat(got.map((m) => m.payload));
   assert.ok(out.equals(expected(a)), 'exactly what one uninterrupted stream gives');
   assert.equal(got.filter((m) => m.payload.length === 0 && !m.complete).length, 0, 'no empty messages out');
+});
+
+test('a number in the config that is not one is refused at deploy: translated, red status, done(err) for every message', async () => {
+  // before, "16k" became NaN and an idle timeout of "soon" NaN ms: nothing said why
+  await load(translated, flow({ idleTimeout: 'soon' }));
+  const n = getNode('rs');
+  const got = collect('out');
+  const text = 'property idleTimeout is "soon": expected a number from 0 to 86400 (leave it blank for the default)';
+  const own = (m: 'error' | 'status') => n[m].getCalls().filter((c: any) => c.thisValue === n).map((c: any) => c.args[0]);
+  await until(() => own('error').length === 1, 5000, 'error at deploy');
+  assert.equal(own('error')[0].message, text);
+  assert.deepEqual(own('status').at(-1), { fill: 'red', shape: 'ring', text: 'bad configuration' });
+  n.receive({ payload: noise(960, 2, 2), ...stereo48, stmId: 'a' });
+  await until(() => own('error').length === 2, 5000, 'message refused (done(err) reaches Catch as node.error)');
+  assert.equal(own('error')[1].message, text);
+  assert.equal(got.length, 0);
+});
+
+test('an output rate like "16k" is refused the same way, not taken as NaN', async () => {
+  await load(translated, flow({ outRate: '16k' }));
+  const n = getNode('rs');
+  const own = (m: 'error' | 'status') => n[m].getCalls().filter((c: any) => c.thisValue === n).map((c: any) => c.args[0]);
+  await until(() => own('error').length === 1, 5000, 'error at deploy');
+  assert.equal(own('error')[0].message, 'property outRate is "16k": expected a whole number from 8000 to 192000 (leave it blank for the default)');
+  assert.deepEqual(own('status').at(-1), { fill: 'red', shape: 'ring', text: 'bad configuration' });
 });

@@ -20,8 +20,8 @@ const targetNode = require('../../nodes/live-audio-ws-target/live-audio-ws-targe
  * The test helper's RED._ returns the key; give our nodes the en-US catalog that the build puts
  * next to them (what Node-RED loads), so statuses and errors are checked as users read them.
  */
-function withCatalog(mod: NodeModule, type: string): NodeModule {
-  const file = join(__dirname, '..', '..', 'nodes', type, 'locales', 'en-US', `${type}.json`);
+function withCatalog(mod: NodeModule, type: string, lang = 'en-US'): NodeModule {
+  const file = join(__dirname, '..', '..', 'nodes', type, 'locales', lang, `${type}.json`);
   const catalog = JSON.parse(readFileSync(file, 'utf8'));
   const _ = (key: string, params: Record<string, unknown> = {}) => {
     const text = key.split('.').reduce<any>((o, k) => (o && typeof o === 'object' ? o[k] : undefined), catalog);
@@ -181,6 +181,63 @@ test('node: a bad end-frame template is a configuration error shown in the statu
   assert.match(errors[1], /end-of-stream frame is not valid JSON/);
 });
 
+/** What a node did by itself (the helper's spies are shared by all nodes): its calls of `method`. */
+function own(id: string, method: 'status' | 'error'): any[] {
+  const n = getNode(id);
+  return n[method].getCalls().filter((c: any) => c.thisValue === n).map((c: any) => c.args[0]);
+}
+
+test('node: a chunk size that is not a number is refused at deploy (translated, red status, done(err) for every message), not sent as 200 ms chunks', async () => {
+  const r = await receiver();
+  await load(nodes, flow(r.url, {}, { chunkSize: '20O' }));
+  const o = getNode('o1');
+  await until(() => own('o1', 'error').length === 1, 5000, 'config error reported at deploy');
+  const text = 'property chunkSize is "20O": expected a whole number from 1 to 3600000 (leave it blank for the default)';
+  assert.equal(own('o1', 'error')[0].message, text);
+  assert.deepEqual(own('o1', 'status').at(-1), { fill: 'red', shape: 'ring', text: 'bad configuration' });
+  o.receive({ payload: pcmFor(0, 0, 6400), ...FMT16K, stmId: 'q' });
+  o.receive({ complete: true, stmId: 'q' });
+  // done(err) reaches Catch nodes as node.error(err, msg): the same error, once per message
+  await until(() => own('o1', 'error').length === 3, 5000, 'both messages refused');
+  assert.deepEqual(own('o1', 'error').map((e) => e.message), [text, text, text]);
+  await new Promise((res) => setTimeout(res, 300));
+  assert.equal(r.frames.length, 0, 'nothing sent');
+});
+
+test('node: zh-CN users read the refusal in Chinese', async () => {
+  const r = await receiver();
+  await load([withCatalog(targetNode, 'live-audio-ws-target', 'zh-CN'), withCatalog(outNode, 'base64-ws-out', 'zh-CN')], flow(r.url, {}, { queueSeconds: '-1' }));
+  await until(() => own('o1', 'error').length === 1, 5000, 'config error reported at deploy');
+  assert.equal(own('o1', 'error')[0].message, '属性 queueSeconds 的值 "-1" 无效：应为 0.001 到 3600 之间的数字（留空则使用默认值）');
+  assert.deepEqual(own('o1', 'status').at(-1), { fill: 'red', shape: 'ring', text: '配置错误' });
+});
+
+test('node: a target with a bad number logs it once, and every node using it refuses with that error', async () => {
+  const r = await receiver();
+  await load(nodes, flow(r.url, { connectTimeout: 'ten' }));
+  const o = getNode('o1');
+  const text = 'property connectTimeout is "ten": expected a number from 0.001 to 300 (leave it blank for the default)';
+  await until(() => own('t1', 'error').length === 1 && own('o1', 'error').length === 1, 5000, 'errors at deploy');
+  assert.equal(own('t1', 'error')[0].message, text);
+  assert.equal(own('o1', 'error')[0].message, text);
+  assert.deepEqual(own('o1', 'status').at(-1), { fill: 'red', shape: 'ring', text: 'bad configuration' });
+  o.receive({ payload: pcmFor(0, 0, 3200), ...FMT16K, stmId: 'q' });
+  await until(() => own('o1', 'error').length === 2, 5000, 'message refused');
+  assert.equal(own('o1', 'error')[1].message, text);
+  assert.equal(own('t1', 'error').length, 1, 'the target logs it once');
+  assert.equal(r.connections.length, 0, 'no connection for a target that cannot run');
+});
+
+test('node: blank numbers (flows saved before the property existed) are the defaults', async () => {
+  const r = await receiver();
+  await load(nodes, flow(r.url, { connectTimeout: '', maxReply: undefined }, { chunkSize: '', queueSeconds: undefined }));
+  const o = getNode('o1');
+  o.receive({ payload: pcmFor(0, 0, 3200), ...FMT16K, stmId: 'd' });
+  await until(() => r.frames.length === 1, 10_000, 'one 200 ms frame');
+  assert.equal(Buffer.from(r.frames[0].json.data, 'base64').length, 6400, '200 ms of 16 kHz mono');
+  assert.equal(own('o1', 'error').length + own('t1', 'error').length, 0);
+});
+
 // the importable examples deploy with core nodes only and deliver audio to a receiver
 const core = ['common/20-inject', 'common/21-debug', 'common/90-comment', 'common/25-catch', 'function/10-function', 'function/10-switch', 'function/15-change'].map(
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -259,6 +316,8 @@ test('editor: flows saved before have their URL secrets moved to credentials on 
   const RED = {
     events: { on: (n: string, f: (...a: unknown[]) => void) => (handlers[n] = f) },
     nodes: { registerType: () => undefined, eachConfig: (cb: (n: unknown) => void) => configs.forEach(cb), dirty: (d: boolean) => (dirty = d) },
+    // the definition's validators are built at load (not run here): Node-RED's factories' shape
+    validators: { number: () => () => true, regex: () => () => true },
   };
   runInNewContext(code, { RED, $: () => undefined });
   handlers['flows:loaded']();

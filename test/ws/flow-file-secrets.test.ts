@@ -27,6 +27,8 @@ function editorMigrate(flows: Array<Record<string, any>>): void {
   const RED = {
     events: { on: (n: string, f: () => void) => (handlers[n] = f) },
     nodes: { registerType: () => undefined, eachConfig: (cb: (n: unknown) => void) => flows.filter((n) => !n.z && n.type !== 'tab').forEach(cb), dirty: () => undefined },
+    // the definition's validators are built at load (not run here): Node-RED's factories' shape
+    validators: { number: () => () => true, regex: () => () => true },
   };
   runInNewContext(code, { RED, $: () => undefined });
   handlers['flows:loaded']();

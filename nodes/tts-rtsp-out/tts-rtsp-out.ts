@@ -3,6 +3,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { createEngine, createStation, requestFromMessage } from '../../lib/announce';
 import type { AnnouncementEvent, EngineKind, StationConfig, Voice } from '../../lib/announce';
 import { localError } from '../shared/i18n';
+import { configNumber, refuseConfig, type NumberRule } from '../shared/config';
 import { resolveUserPath } from '../../lib/util/executable';
 import { CodedError } from '../../lib/util/errors';
 
@@ -31,7 +32,6 @@ function parseResolution(v: string | undefined): [number, number] {
   return [Number(m[1]), Number(m[2])];
 }
 type Creds = { username: unknown; password: unknown };
-const n = (v: string | undefined, d: number) => (v === undefined || v === '' || !Number.isFinite(Number(v)) ? d : Number(v));
 
 export = function (RED: NodeAPI) {
   const err = (e: unknown) => localError({ _: (k, p) => RED._(k, p as Record<string, string>) }, e);
@@ -57,31 +57,38 @@ export = function (RED: NodeAPI) {
       const video = config.video && config.video !== 'off' ? config.video : undefined;
       const [videoWidth, videoHeight] = video ? parseResolution(config.resolution) : [undefined, undefined];
       const font = config.fontFile?.trim();
+      const num = (key: string, rule: NumberRule) => configNumber(config, key, rule);
       station = createStation({
         ...config, username: (node.credentials?.username as string) || undefined, password: node.credentials?.password as string,
-        port: n(config.port, 8554), speed: n(config.speed, 1), pitch: n(config.pitch, 50), volume: n(config.volume, 100),
-        repeat: n(config.repeat, 1), gapMs: n(config.gap, 800), maxQueue: n(config.maxQueue, 20), maxChars: n(config.maxChars, 500),
-        idleFrames: n(config.silence, 120) / 20, maxPlayers: n(config.maxPlayers, 100),
+        port: num('port', { default: 8554, min: 0, max: 65535, integer: true }),
+        speed: num('speed', { default: 1, min: 0.3, max: 3 }),
+        pitch: num('pitch', { default: 50, min: 0, max: 100 }),
+        volume: num('volume', { default: 100, min: 0, max: 200 }),
+        repeat: num('repeat', { default: 1, min: 1, max: 10, integer: true }),
+        gapMs: num('gap', { default: 800, min: 0, max: 10000 }),
+        maxQueue: num('maxQueue', { default: 20, min: 1, max: 1000, integer: true }),
+        maxChars: num('maxChars', { default: 500, min: 1, max: 10000, integer: true }),
+        // 120, 60 or 20 ms: the engine refuses any other length with its reason
+        idleFrames: num('silence', { default: 120, min: 20, max: 120, integer: true }) / 20,
+        maxPlayers: num('maxPlayers', { default: 100, min: 1, max: 10000, integer: true }),
         // the espeak engine's program has its own field: a command template left from switching
         // engines must not be run as espeak-ng
         command: config.engine === 'espeak' ? config.espeakPath : config.command,
         // relative file and program names are taken from the user directory, not from the
         // process's working directory (C:\Windows\System32 for a Windows service)
         baseDir: RED.settings.userDir,
-        video: video ?? 'off', videoWidth, videoHeight, fps: n(config.fps, 2),
+        video: video ?? 'off', videoWidth, videoHeight, fps: num('fps', { default: 2, min: 1, max: 10 }),
         template: {
           ...(config.boardTitle ? { title: config.boardTitle } : {}),
           ...(config.counterLabel ? { counterLabel: config.counterLabel } : {}),
           ...(config.historyLabel ? { historyLabel: config.historyLabel } : {}),
-          historyCount: n(config.historyCount, 5),
+          historyCount: num('historyCount', { default: 5, min: 0, max: 8, integer: true }),
         },
         fontFile: font ? resolveUserPath(font, RED.settings.userDir) : undefined,
       });
     } catch (e) {
-      // a configuration the engine refuses (a bad push URL, chime file…): said once, and to every message
-      node.error(err(e));
-      node.status({ fill: 'red', shape: 'ring', text: t('error') });
-      node.on('input', (_msg, _send, done) => done(err(e)));
+      // a configuration the node or the engine refuses (a bad number, push URL, chime file…)
+      refuseConfig(node, RED, e);
       return;
     }
     const out = station.output as unknown as { state: string; players: number; url: string };

@@ -7,6 +7,7 @@ import { checkStmId, checkWhepUrl, installWeriftLayer, onWeriftFallback, WhepIn,
 import type { IceServer } from '../../lib/whep';
 import { CodedError } from '../../lib/util/errors';
 import { localError } from '../shared/i18n';
+import { configNumber, refuseConfig } from '../shared/config';
 
 interface WhepInDef extends NodeDef {
   mode: 'static' | 'dynamic';
@@ -40,6 +41,23 @@ export = function (RED: NodeAPI) {
   function WhepInNode(this: Node<{ token?: string; iceServers?: string }>, config: WhepInDef) {
     RED.nodes.createNode(this, config);
     const node = this;
+    // numbers first: a configuration the node cannot run is refused before anything starts
+    let opts: { channels: 1 | 2; chunkMs: number; idleS: number; pollS: number; retryMaxS: number; maxStreams: number };
+    try {
+      const blank = (v: unknown) => v === undefined || v === null || v === '';
+      opts = {
+        channels: configNumber(config, 'channels', { default: 2, min: 1, max: 2, integer: true }) as 1 | 2,
+        chunkMs: configNumber(config, 'chunkMs', { default: 20, min: 10, max: 1000, integer: true }),
+        // the renamed fields: the new name wins, else the old one (a flow from before the rename)
+        idleS: configNumber({ idleS: blank(config.idleS) ? config.idleMs : config.idleS }, 'idleS', { default: 5, min: 1, max: 86400 }),
+        pollS: configNumber(config, 'pollS', { default: 1, min: 0.2, max: 60 }),
+        retryMaxS: configNumber({ retryMaxS: blank(config.retryMaxS) ? config.retryMaxMs : config.retryMaxS }, 'retryMaxS', { default: 5, min: 1, max: 86400 }),
+        maxStreams: configNumber(config, 'maxStreams', { default: 100, min: 1, max: 100000, integer: true }),
+      };
+    } catch (err) {
+      refuseConfig(node, RED, err);
+      return;
+    }
     const werift = installWeriftLayer();
     const warnFallback = (f: WeriftFallback) => {
       if (weriftWarned.has(f.fastPath)) return;
@@ -53,9 +71,6 @@ export = function (RED: NodeAPI) {
     }
     // a per-connection fast path can still fall back at a stream's first connection
     const stopWeriftWarnings = onWeriftFallback(warnFallback);
-    const num = (v: string | undefined, d: number) => (v === '' || v === undefined || v === null || !Number.isFinite(Number(v)) ? d : Number(v));
-    // the renamed fields: the new name wins, else the old one (a flow from before the rename)
-    const seconds = (now: string | undefined, old: string | undefined, d: number) => num(now === '' || now === undefined ? old : now, d);
     const engine = new WhepIn(
       {
         token: node.credentials?.token || undefined,
@@ -65,20 +80,27 @@ export = function (RED: NodeAPI) {
         iceHostAddresses: splitList(config.iceHostAddresses),
         // not num(): a rate that is no number must be reported (engine.configError), not replaced
         rate: (config.rate === '' || config.rate === undefined ? 48000 : Number(config.rate)) as 48000,
-        channels: num(config.channels, 2) === 1 ? 1 : 2,
-        chunkMs: Math.min(1000, Math.max(10, num(config.chunkMs, 20))),
-        idleMs: Math.max(1, seconds(config.idleS, config.idleMs, 5)) * 1000,
+        channels: opts.channels,
+        chunkMs: opts.chunkMs,
+        idleMs: opts.idleS * 1000,
         idleSilence: !!config.idleSilence,
-        pollMs: Math.min(60, Math.max(0.2, num(config.pollS, 1))) * 1000,
-        retryMaxMs: Math.max(1000, seconds(config.retryMaxS, config.retryMaxMs, 5) * 1000),
-        // 0 or less would refuse every start with a confusing "0 streams are already running"
-        maxStreams: Math.max(1, num(config.maxStreams, 100)),
+        pollMs: opts.pollS * 1000,
+        retryMaxMs: opts.retryMaxS * 1000,
+        maxStreams: opts.maxStreams,
       },
       {
         chunk: (msg) => node.send([msg as NodeMessage, null]),
         event: (ev) => onEvent(ev),
       },
     );
+
+    // a setting no stream can run with (e.g. an output rate typed into an old flow): refused as any
+    // bad configuration is, before the werift listener or a stream exists to clean up
+    if (engine.configError) {
+      stopWeriftWarnings();
+      refuseConfig(node, RED, engine.configError);
+      return;
+    }
 
     let lastRetry: WhepEvent | undefined;
     function onEvent(ev: WhepEvent) {
@@ -95,7 +117,6 @@ export = function (RED: NodeAPI) {
     }
 
     function showStatus(last?: WhepEvent) {
-      if (engine.configError) return node.status({ fill: 'red', shape: 'ring', text: RED._('whep-in.status.configError') });
       if (urlError) return node.status({ fill: 'red', shape: 'ring', text: RED._('whep-in.status.badUrl') });
       const s: WhepSummary = engine.summary();
       if (s.total === 0) {
@@ -133,15 +154,13 @@ export = function (RED: NodeAPI) {
     }
     // started once the flow is wired up, so the first events reach the nodes downstream
     const autostart = setImmediate(() => {
-      if (config.mode === 'dynamic' || !config.url || engine.configError || urlError) return;
+      if (config.mode === 'dynamic' || !config.url || urlError) return;
       try {
         engine.start({ url: config.url, stmId: config.stmId || node.id, traceId: config.traceId || undefined });
       } catch (err) {
         node.error(localError(RED, err));
       }
     });
-    // a setting no stream can run with (e.g. an output rate typed into an old flow): say so at deploy
-    if (engine.configError) node.error(localError(RED, engine.configError));
     showStatus();
 
     node.on('input', (msg: NodeMessage & Record<string, unknown>, send, done) => {

@@ -125,3 +125,15 @@ test('tts-rtsp-out: an AAC encoder that keeps failing is a warning with its reas
   const aboutFfmpeg = warnings.filter((w) => /ffmpeg/i.test(w));
   assert.equal(aboutFfmpeg.length, 1, aboutFfmpeg.join(' | '));
 });
+
+test('tts-rtsp-out: a setting that is no number, or out of range, is refused at deploy, naming it', async (t) => {
+  t.after(() => unload());
+  await load(ttsNode, node({ port: String(await freePort()), maxQueue: 'lots' }));
+  const tts = getNode('tts') as unknown as { status: { args: Array<[{ fill?: string; text?: string }]> }; error: { args: unknown[][] } };
+  assert.equal(tts.status.args.at(-1)![0].fill, 'red');
+  assert.match(String(tts.status.args.at(-1)![0].text), /shared\.badConfig/);
+  assert.ok(tts.error.args.some(([e]) => /maxQueue is "lots"/.test(e instanceof Error ? e.message : String(e))), JSON.stringify(tts.error.args));
+  const errors = collectErrors('tts');
+  getNode('tts').receive({ payload: 'hello' });
+  await until(() => errors.length >= 1, 5000, 'the message refused');
+});

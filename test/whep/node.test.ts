@@ -101,12 +101,26 @@ describe('whep-in node', () => {
     // set while the node was created, before a listener could be attached: read the spies
     const status = w.status.args.at(-1)![0];
     assert.equal(status.fill, 'red');
-    assert.match(String(status.text), /configError/);
+    assert.match(String(status.text), /shared\.badConfig/);
     assert.ok(w.error.args.some(([e]) => /44100 Hz is not possible/.test(e instanceof Error ? e.message : String(e))), 'an error on deploy naming the rate');
     const errors = collectErrors('w');
     getNode('w').receive({ action: 'start', url: src.url, stmId: 'r2' });
     await until(() => errors.length >= 1, 5000, 'the start refused');
     assert.match(errors[0], /44100 Hz is not possible/);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(src.posts, posts, 'no offer was sent');
+  });
+
+  test('a setting that is no number, or out of range, is refused at deploy, naming it; nothing starts', async () => {
+    const posts = src.posts;
+    await load(whepIn, [{ id: 'w', ...base, chunkMs: '2O', mode: 'static', url: src.url, stmId: 'n', wires: [[], []] }]);
+    const w = getNode('w') as unknown as { status: { args: Array<[{ fill?: string; text?: string }]> }; error: { args: unknown[][] } };
+    assert.equal(w.status.args.at(-1)![0].fill, 'red');
+    assert.match(String(w.status.args.at(-1)![0].text), /shared\.badConfig/);
+    assert.ok(w.error.args.some(([e]) => /chunkMs is "2O"/.test(e instanceof Error ? e.message : String(e))), 'an error naming the property');
+    const errors = collectErrors('w');
+    getNode('w').receive({ action: 'start', url: src.url, stmId: 'n2' });
+    await until(() => errors.length >= 1, 5000, 'the start refused');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(src.posts, posts, 'no offer was sent');
   });

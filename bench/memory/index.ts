@@ -13,7 +13,7 @@
  * rssMbPerStream = (loaded RSS − idle RSS) / N, liveMbPerStream = the same for heap used + external
  * after a full collection (what the streams really hold; RSS adds what V8 keeps reserved).
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,7 @@ import { numberOption } from '../support/stats';
 import { linkPackage, makeUserDir, startNodeRed } from '../../test/support/node-red-process';
 import { nodeRedVersion } from '../../test/support/which-node-red';
 import { nextMessage } from '../support/ipc';
+import { startWhepSource, startWsReceiver } from '../support/peers';
 
 const args = process.argv.slice(2);
 const streams = numberOption(args, 'streams', 50);
@@ -31,28 +32,7 @@ const children: ChildProcess[] = [];
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function startSource(): Promise<string> {
-  const proc = spawn(process.execPath, [path.resolve(__dirname, '..', '..', 'test', 'peers', 'whep-source-cli.js'), '--loop'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(proc);
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('WHEP source did not start')), 30_000);
-    let buf = '';
-    proc.stdout!.on('data', (d) => {
-      buf += String(d);
-      if (buf.includes('\n')) {
-        clearTimeout(t);
-        resolve(JSON.parse(buf.split('\n')[0]).url as string);
-      }
-    });
-  });
-}
 
-async function startReceiver(): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = fork(path.resolve(__dirname, '..', '..', 'test', 'peers', 'ws-receiver.js'), ['0'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.push(proc);
-  const { port } = await nextMessage<{ port: number }>(proc, 30_000, 'ws receiver');
-  return { url: `ws://127.0.0.1:${port}/bench`, proc };
-}
 
 async function streamsSeen(proc: ChildProcess): Promise<number> {
   proc.send({ cmd: 'report' });
@@ -92,8 +72,8 @@ async function measure(pid: number, file: string): Promise<Record<string, number
 }
 
 async function main(): Promise<void> {
-  const sourceUrl = await startSource();
-  const receiver = await startReceiver();
+  const sourceUrl = (await startWhepSource(children)).url;
+  const receiver = await startWsReceiver(children);
   const func = `for (let i = 0; i < ${streams}; i++) node.send({ action: 'start', url: ${JSON.stringify(sourceUrl)}, stmId: 's' + i });\nreturn null;`;
   const flows = [
     { id: 'tab', type: 'tab', label: 'memory' },

@@ -22,13 +22,13 @@
  * Prints one JSON line: {coordinationOverheadPct, streamsPerWorker, workers, realtimeRatio, …}.
  * Figures come from a shared, loaded 2-core machine: the ratios are what to read.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import mqtt from 'mqtt';
 import { median, numberOption, sleep } from '../support/stats';
+import { startWhepSource } from '../support/peers';
 import { linkPackage, makeUserDir, startNodeRed, type NodeRedProcess } from '../../test/support/node-red-process';
 import { startBroker, workerFlows } from '../../test/cluster/support';
 
@@ -67,21 +67,6 @@ async function startReceiver(): Promise<string> {
   return `ws://127.0.0.1:${(wss.address() as { port: number }).port}`;
 }
 
-async function startSource(): Promise<string> {
-  const proc = spawn(process.execPath, [path.resolve(__dirname, '..', '..', 'test', 'peers', 'whep-source-cli.js'), '--loop'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(proc);
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('source did not start')), 30_000);
-    let buf = '';
-    proc.stdout!.on('data', (d) => {
-      buf += String(d);
-      if (buf.includes('\n')) {
-        clearTimeout(t);
-        resolve(JSON.parse(buf.split('\n')[0]).url);
-      }
-    });
-  });
-}
 
 interface Proc {
   name: string;
@@ -141,7 +126,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const broker = await startBroker(3_600_000);
   children.push(broker.peer.child);
-  const sources = await Promise.all(Array.from({ length: Math.ceil(Math.max(maxTotal, 2 * N) / perSource) }, startSource));
+  const sources = await Promise.all(Array.from({ length: Math.ceil(Math.max(maxTotal, 2 * N) / perSource) }, async () => (await startWhepSource(children)).url));
   const urlFor = (i: number) => sources[Math.floor(i / perSource) % sources.length];
   const recv = await startReceiver();
   const dispatcher = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });

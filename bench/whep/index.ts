@@ -49,6 +49,7 @@ import { median, numberOption, pct } from '../support/stats';
 import { linkPackage, makeUserDir, startNodeRed } from '../../test/support/node-red-process';
 import type { Kind } from './bare-node';
 import { nextMessage } from '../support/ipc';
+import { startWhepSource, startWsReceiver } from '../support/peers';
 
 const args = process.argv.slice(2);
 const opt = (name: string, d: number) => numberOption(args, name, d);
@@ -114,36 +115,7 @@ const log = (...a: unknown[]) => console.error('[bench whep]', ...a);
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
-async function startSource(): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [path.resolve(__dirname, '..', '..', 'test', 'peers', 'whep-source-cli.js'), '--loop', ...(voip ? ['--voip'] : []), ...(srtpAesCm ? ['--srtp', 'aes-cm'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(proc);
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('source did not start')), 30_000);
-    let buf = '';
-    proc.stdout!.on('data', (d) => {
-      buf += String(d);
-      if (buf.includes('\n')) {
-        clearTimeout(t);
-        resolve({ url: JSON.parse(buf.split('\n')[0]).url, proc });
-      }
-    });
-  });
-}
 
-/** the ws receiver as a child process: its CPU is not ours */
-async function startReceiver(): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = fork(path.resolve(__dirname, '..', '..', 'test', 'peers', 'ws-receiver.js'), ['0'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.push(proc);
-  const port = await new Promise<number>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('ws receiver did not start')), 30_000);
-    proc.once('message', (m: { port: number }) => {
-      clearTimeout(t);
-      resolve(m.port);
-    });
-    proc.once('exit', () => reject(new Error('ws receiver exited')));
-  });
-  return { url: `ws://127.0.0.1:${port}/bench`, proc };
-}
 
 /**
  * --node-red: the pipeline as nodes in a real Node-RED process (see the top of this file). Prints
@@ -151,8 +123,8 @@ async function startReceiver(): Promise<{ url: string; proc: ChildProcess }> {
  */
 async function mainNodeRed(): Promise<void> {
   const t0 = Date.now();
-  const sources = await Promise.all(Array.from({ length: Math.ceil(streams / perSource) }, startSource));
-  const receiver = await startReceiver();
+  const sources = await Promise.all(Array.from({ length: Math.ceil(streams / perSource) }, () => startWhepSource(children, [...(voip ? ['--voip'] : []), ...(srtpAesCm ? ['--srtp', 'aes-cm'] : [])])));
+  const receiver = await startWsReceiver(children);
   const urls = sources.map((src) => src.url);
   const func = `const urls = ${JSON.stringify(urls)};\nfor (let i = 0; i < ${streams}; i++) node.send({ action: 'start', url: urls[Math.floor(i / ${perSource})], stmId: 's' + i });\nreturn null;`;
   const flows = [
@@ -243,10 +215,10 @@ function receiverCount(proc: ChildProcess): Promise<{ frames: number; streams: n
 
 async function main() {
   const t0 = Date.now();
-  const sources = await Promise.all(Array.from({ length: Math.ceil(streams / perSource) }, startSource));
+  const sources = await Promise.all(Array.from({ length: Math.ceil(streams / perSource) }, () => startWhepSource(children, [...(voip ? ['--voip'] : []), ...(srtpAesCm ? ['--srtp', 'aes-cm'] : [])])));
   log(`${sources.length} source process(es) up in ${Date.now() - t0} ms`);
   // the rest of the pipeline: resample (the node's defaults) → base64-ws-out (the node's defaults)
-  const receiver = whepOnly ? undefined : await startReceiver();
+  const receiver = whepOnly ? undefined : await startWsReceiver(children);
   const resample = whepOnly ? undefined : new ResampleStreams({ outRate: 16000, outChannels: 1, mix: 'average', quality: 'standard', idleMs: 60_000, onIdleTail: (m) => sender!.push(m) });
   const sender = receiver ? new WsSender({ target: { url: receiver.url, mode: 'shared', queueMs: 30_000, policy: 'drop-oldest' }, chunk: { ms: 200 }, frame: { mode: 'json' }, closePolicy: 'flush' }) : undefined;
   sender?.on('event', (e: { event: string; reason?: string; count?: number }) => {

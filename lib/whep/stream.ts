@@ -155,7 +155,6 @@ export class WhepStream {
   private readonly shownUrl: string;
   // timeline: wall-clock time of the RTP clock's anchor
   private anchorWall = 0;
-  private anchorTs = 0;
   private lastTs = 0;
   private elapsed48k = 0;
   /** wall time (ms) just after the last emitted sample */
@@ -448,7 +447,6 @@ export class WhepStream {
     for (const o of out) {
       if (o.kind === 'reset') {
         this.anchorWall = Math.max(now, this.emittedUntil);
-        this.anchorTs = o.ts;
         this.lastTs = o.ts;
         this.elapsed48k = 0;
         continue;

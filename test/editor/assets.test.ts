@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
+import { editorScripts } from '../support/editor-script';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -82,11 +83,12 @@ function editorTranslate(type: string) {
 function definition(type: string): { def: NodeDef; template: string } {
   const html = fs.readFileSync(path.join(root, 'nodes', type, `${type}.html`), 'utf8');
   const defs: Record<string, NodeDef> = {};
-  for (const m of html.matchAll(/<script type="text\/javascript">([\s\S]*?)<\/script>/g)) {
-    const RED: Record<string, unknown> = { nodes: { registerType: (t: string, d: NodeDef) => (defs[t] = d) }, events: { on: () => undefined }, _: editorTranslate(type) };
-    RED.validators = editorValidators(RED);
-    vm.runInNewContext(m[1], { RED, $: () => ({}) });
-  }
+  const RED: Record<string, unknown> = { nodes: { registerType: (t: string, d: NodeDef) => (defs[t] = d) }, events: { on: () => undefined }, _: editorTranslate(type) };
+  RED.validators = editorValidators(RED);
+  // the shared editor script each .html loads first (resources/editor.js), then the node's own
+  assert.match(html, /^<script src="resources\/node-red-contrib-live-audio\/editor\.js"><\/script>/, `${type}.html loads the shared editor script first`);
+  const ctx = vm.createContext({ RED, $: () => ({}) });
+  for (const code of editorScripts(type)) vm.runInContext(code, ctx);
   const template = /<script type="text\/html" data-template-name="([^"]+)">([\s\S]*?)<\/script>/.exec(html);
   assert.ok(defs[type], `${type}.html registers ${type}`);
   assert.equal(template?.[1], type, `${type}.html has the edit template of ${type}`);

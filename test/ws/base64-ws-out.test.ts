@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { collect, collectErrors, getNode, helper, load, nodeRedMain, startServer, stopServer, unload, until, type NodeModule } from '../support/node-red';
 import { WsReceiver } from '../peers/ws-receiver';
 import { runInNewContext } from 'node:vm';
+import { editorScripts } from '../support/editor-script';
 import { mergeUrlSecrets, splitUrlSecrets } from '../../lib/ws/url-secrets';
 import { FMT16K, pcmFor } from './helpers';
 
@@ -305,8 +306,7 @@ test('node: URL secrets from the credentials (the flow holds ***): the same conn
 });
 
 test('editor: flows saved before have their URL secrets moved to credentials on load (the next deploy saves a flow without them)', () => {
-  const html = readFileSync(join(__dirname, '..', '..', '..', 'nodes', 'live-audio-ws-target', 'live-audio-ws-target.html'), 'utf8');
-  const code = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)![1];
+  const code = editorScripts('live-audio-ws-target').join('\n');
   const handlers: Record<string, (...a: unknown[]) => void> = {};
   const configs: Array<Record<string, any>> = [
     { id: 'a', type: 'live-audio-ws-target', url: 'wss://u:p%40ss@asr.example/v1?appkey=K1&lang=en&access_token=T2' },

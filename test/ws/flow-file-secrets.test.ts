@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runInNewContext } from 'node:vm';
+import { editorScripts } from '../support/editor-script';
 import { WsReceiver } from '../peers/ws-receiver';
 import { linkPackage, makeUserDir, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
 import { until } from '../support/processes';
@@ -21,8 +22,7 @@ after(async () => {
 
 /** The editor's migration, as the browser runs it on 'flows:loaded'. */
 function editorMigrate(flows: Array<Record<string, any>>): void {
-  const html = readFileSync(join(__dirname, '..', '..', '..', 'nodes', 'live-audio-ws-target', 'live-audio-ws-target.html'), 'utf8');
-  const code = /<script type="text\/javascript">([\s\S]*?)<\/script>/.exec(html)![1];
+  const code = editorScripts('live-audio-ws-target').join('\n');
   const handlers: Record<string, () => void> = {};
   const RED = {
     events: { on: (n: string, f: () => void) => (handlers[n] = f) },

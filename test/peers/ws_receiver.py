@@ -11,6 +11,12 @@ Exits when stdin closes (the test ends) or after --max-seconds.
 --close-after N: the application of each of the first --close-count connections (default 25) reads
 N frames, works 50 ms, and closes (1000 "enough"), as a receiver that hangs up does.
 --max-queue N: websockets' max_queue (messages its library reads ahead of the application).
+--read-delay S: the application starts reading each connection S seconds late (a busy receiver),
+so a sender's frames and its Close are all in the library's queue before the first is read.
+A reply that fails because the client closed meanwhile ({"ev": "reply-failed"}) does not end the
+reading: websockets refuses to send once it has the client's Close, but the frames before that
+Close are still in its queue, and a receiver that stopped there would lose them (the sender is not
+at fault: it may close once it has nothing left to send).
 """
 import asyncio
 import base64
@@ -28,6 +34,7 @@ def arg(name, default):
 
 CLOSE_AFTER = arg("--close-after", 0)
 CLOSE_COUNT = arg("--close-count", 25)
+READ_DELAY = arg("--read-delay", 0.0)
 
 
 def emit(obj):
@@ -45,6 +52,9 @@ async def handler(ws, path=None):
           "extensions": ws.response_headers.get("Sec-WebSocket-Extensions", "")})
     seq = 0
     read = 0
+    replying = True
+    if READ_DELAY:
+        await asyncio.sleep(READ_DELAY)
     try:
         async for message in ws:
             read += 1
@@ -56,10 +66,14 @@ async def handler(ws, path=None):
                 frame = json.loads(message)
             except ValueError:
                 continue
-            if isinstance(frame, dict) and isinstance(frame.get("data"), str):
+            if replying and isinstance(frame, dict) and isinstance(frame.get("data"), str):
                 seq += 1
-                await ws.send(json.dumps({"stmId": frame.get("stmId"), "seq": seq,
-                                          "text": "heard %d" % len(base64.b64decode(frame["data"]))}))
+                try:
+                    await ws.send(json.dumps({"stmId": frame.get("stmId"), "seq": seq,
+                                              "text": "heard %d" % len(base64.b64decode(frame["data"]))}))
+                except websockets.ConnectionClosed:
+                    replying = False
+                    emit({"ev": "reply-failed", "conn": conn, "unread": len(getattr(ws, "messages", ()))})
             if CLOSE_AFTER and conn < CLOSE_COUNT and read >= CLOSE_AFTER:
                 await asyncio.sleep(0.05)
                 await ws.close(1000, "enough")

@@ -12,7 +12,7 @@ import { PYTHON, missingPeer } from '../support/peers';
 import { FMT16K, messagesFor, pcmFor, rawFrameServer } from './helpers';
 
 interface PyEvent {
-  ev?: 'open' | 'frame' | 'close';
+  ev?: 'open' | 'frame' | 'close' | 'reply-failed';
   port?: number;
   conn: number;
   path?: string;
@@ -109,19 +109,27 @@ test('random masking keys: the same sender towards a raw net server puts a diffe
   }
 });
 
-test('python websockets: per-stream connections with zero masking keys and permessage-deflate; closed with 1000 after complete', { skip: missingPeer('websockets') }, async () => {
-  const py = await pythonReceiver();
-  const s = new WsSender({ target: { url: `${py.url}/s?sid={{stmId}}`, mode: 'per-stream', zeroMask: true, perMessageDeflate: true, backoffInitialMs: 50, backoffMaxMs: 500 } });
-  senders.push(s);
-  for (const i of [2, 3]) s.push({ payload: pcmFor(i, 0, 8000), ...FMT16K, stmId: `z${i}`, traceId: `t${i}` });
-  for (const i of [2, 3]) s.push({ complete: true, stmId: `z${i}` });
-  await until(() => py.events.filter((e) => e.ev === 'close').length === 2, 15_000, 'both connections closed');
-  for (const i of [2, 3]) assert.deepEqual(pcmSeen(py.events, `z${i}`), pcmFor(i, 0, 8000));
-  const opens = py.events.filter((e) => e.ev === 'open');
-  assert.deepEqual(opens.map((e) => e.path).sort(), ['/s?sid=z2', '/s?sid=z3']);
-  assert.ok(opens.every((e) => /permessage-deflate/.test(e.extensions ?? '')), JSON.stringify(opens));
-  assert.deepEqual(py.events.filter((e) => e.ev === 'close').map((e) => e.code), [1000, 1000]);
-});
+for (const readDelay of [0, 0.3]) {
+  const late = readDelay ? `; its application reads ${readDelay} s late, so our frames and our Close are all in its library's queue first (its replies fail), and it still gets all the audio` : '';
+  test(`python websockets: per-stream connections with zero masking keys and permessage-deflate; closed with 1000 after complete${late}`, { skip: missingPeer('websockets') }, async () => {
+    const py = await pythonReceiver(readDelay ? ['--read-delay', String(readDelay)] : []);
+    const s = new WsSender({ target: { url: `${py.url}/s?sid={{stmId}}`, mode: 'per-stream', zeroMask: true, perMessageDeflate: true, backoffInitialMs: 50, backoffMaxMs: 500 } });
+    senders.push(s);
+    for (const i of [2, 3]) s.push({ payload: pcmFor(i, 0, 8000), ...FMT16K, stmId: `z${i}`, traceId: `t${i}` });
+    for (const i of [2, 3]) s.push({ complete: true, stmId: `z${i}` });
+    await until(() => py.events.filter((e) => e.ev === 'close').length === 2, 15_000, 'both connections closed');
+    for (const i of [2, 3]) assert.deepEqual(pcmSeen(py.events, `z${i}`), pcmFor(i, 0, 8000));
+    const opens = py.events.filter((e) => e.ev === 'open');
+    assert.deepEqual(opens.map((e) => e.path).sort(), ['/s?sid=z2', '/s?sid=z3']);
+    assert.ok(opens.every((e) => /permessage-deflate/.test(e.extensions ?? '')), JSON.stringify(opens));
+    assert.deepEqual(py.events.filter((e) => e.ev === 'close').map((e) => e.code), [1000, 1000]);
+    await until(() => s.summary().connections === 0, 10_000, 'both connections retired');
+    const c = s.summary();
+    assert.equal(c.written, 6);
+    assert.equal(c.confirmed, 6, 'our Close answered: the receiver\'s library read every frame before it');
+    if (readDelay) console.log(`# read ${readDelay} s late: ${py.events.filter((e) => e.ev === 'reply-failed').length} of 2 connections had a reply refused after our Close`);
+  });
+}
 
 for (const maxQueue of [1, 32]) {
   test(`python websockets that reads 3 frames and closes, 25 times (max_queue ${maxQueue}): every chunk it did not read is counted unconfirmed or dropped`, { skip: missingPeer('websockets') }, async () => {

@@ -268,6 +268,45 @@ test('per-stream connections: URL templating, replies carry stmId/traceId, close
   await until(() => s.summary().connections === 2, 10_000, 'p 1 connection closed after complete');
 });
 
+test('per-stream connections with permessage-deflate and zero masks: many frames and complete in one turn; every frame reaches the server before our Close (1000), each counted written and confirmed', async () => {
+  // ws compresses asynchronously (zlib) and queues sends and the Close behind a compression in
+  // progress; the connection closes only once every send callback fired, so the server's library
+  // must have every frame, in order, before the Close
+  const { WebSocketServer } = await import('ws');
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0 } });
+  cleanup.push(() => new Promise<void>((r) => wss.close(() => r())));
+  await new Promise<void>((r) => wss.once('listening', () => r()));
+  const seen = new Map<string, { pcm: Buffer[]; close?: number; afterClose: number }>();
+  wss.on('connection', (ws, req) => {
+    const sid = new URL(req.url ?? '/', 'ws://x').searchParams.get('sid') ?? '';
+    const rec = { pcm: [] as Buffer[], close: undefined as number | undefined, afterClose: 0 };
+    seen.set(sid, rec);
+    ws.on('message', (d) => {
+      if (rec.close !== undefined) rec.afterClose++;
+      rec.pcm.push(Buffer.from(JSON.parse(d.toString()).data, 'base64'));
+    });
+    ws.on('close', (code) => (rec.close = code));
+  });
+  const port = (wss.address() as import('node:net').AddressInfo).port;
+  const { s } = sender({ target: { url: `ws://127.0.0.1:${port}/?sid={{stmId}}`, mode: 'per-stream', zeroMask: true, perMessageDeflate: true, ...fast } });
+  const streams = [0, 1, 2, 3];
+  // 8 s of audio per stream (40 chunks) and its complete, all in one turn: the connections open
+  // with 40 frames queued, handed to ws at once, and close when the last send callback fires
+  for (const i of streams) s.push({ payload: pcmFor(i, 0, 128_000), ...FMT16K, stmId: `d${i}` });
+  for (const i of streams) s.push({ complete: true, stmId: `d${i}` });
+  await until(() => s.summary().connections === 0 && streams.every((i) => seen.get(`d${i}`)?.close !== undefined), 20_000, 'every per-stream connection closed');
+  for (const i of streams) {
+    const rec = seen.get(`d${i}`)!;
+    assert.equal(rec.close, 1000, `d${i} closed with 1000`);
+    assert.equal(rec.afterClose, 0, `d${i}: no frame after the Close`);
+    assert.deepEqual(Buffer.concat(rec.pcm), pcmFor(i, 0, 128_000), `d${i}: every frame, in order`);
+  }
+  const c = s.summary();
+  assert.equal(c.written, 160);
+  assert.equal(c.confirmed, 160);
+  assert.equal(c.unconfirmed + c.dropped, 0);
+});
+
 test('shared connection: a JSON reply naming a live stream is attributed to it', async () => {
   const r = await receiver({ reply: (f) => JSON.stringify({ stmId: f.stmId, text: 'ok' }) });
   const { s, replies } = sender({ target: { url: r.url, ...fast } });

@@ -299,14 +299,15 @@ export class RtspPublisher extends EventEmitter {
 
   /**
    * Completion of every UDP send. A refused datagram is counted (`sendErrors`) and reported once
-   * per run of failures; when nothing has gone out for a second the publication is not working
+   * per publication; when nothing has gone out for a second the publication is not working
    * (unreachable address, wrong family) and is dropped and retried like a lost connection,
    * instead of showing "publishing" while the server hears nothing.
    */
   private udpSent(err: Error | null, rtpLen: number): void {
     if (!err) {
+      // (the report is not re-armed here: datagrams that fail now and then among good ones would
+      // be reported at every flip; once per publication says it, sendErrors counts the rest)
       this.udpOkAt = Date.now();
-      this.udpErrorReported = false;
       return;
     }
     this.sendErrors++;

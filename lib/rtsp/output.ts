@@ -244,8 +244,8 @@ export class RtspOutput extends EventEmitter {
     if (v) this.video = new VideoTrack(v.fps, v.width, v.height, (p) => {
         // as for audio: a failure while sending stays here, away from the pacer
         try {
-          this.server?.broadcast(p, 1);
-          this.publisher?.sendRtp(p, 1);
+          this.server?.broadcastFrame(p, 1);
+          if (this.publisher) for (const x of p) this.publisher.sendRtp(x, 1);
         } catch (err) {
           this.sendFailedLog(err as Error);
         }

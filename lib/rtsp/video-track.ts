@@ -31,7 +31,8 @@ export class VideoTrack {
     readonly fps: number,
     readonly width: number,
     readonly height: number,
-    private readonly send: (packet: Buffer) => void,
+    /** the packets of one picture, in order (the last one with the marker bit) */
+    private readonly send: (packets: Buffer[]) => void,
     /** the audio stream's CNAME: players sync the two tracks by it */
     cname: string,
   ) {
@@ -97,7 +98,9 @@ export class VideoTrack {
     // frames at one instant and drop the second, the new board
     if (this.lastTs !== undefined && ((ts - this.lastTs) | 0) < MIN_GAP_TICKS) ts = (this.lastTs + MIN_GAP_TICKS) >>> 0;
     this.lastTs = ts;
-    for (let i = 0; i < p.length; i++) this.send(this.rtp.packet(p[i], ts, i === p.length - 1));
+    const packets: Buffer[] = new Array(p.length);
+    for (let i = 0; i < p.length; i++) packets[i] = this.rtp.packet(p[i], ts, i === p.length - 1);
+    this.send(packets);
     this.framesSent++;
     this.dueMs = atMs + this.periodMs;
   }

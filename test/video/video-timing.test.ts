@@ -24,9 +24,11 @@ function picture(value: number): Buffer {
 /** Frames sent (RTP time of each picture's last packet), from the packets the track hands out. */
 function track(): { t: VideoTrack; frames: number[] } {
   const frames: number[] = [];
-  const t = new VideoTrack(2, 320, 240, (p) => {
-    const r = parseRtp(rtpOf(p));
-    if (r.marker) frames.push(r.timestamp);
+  const t = new VideoTrack(2, 320, 240, (packets) => {
+    for (const p of packets) {
+      const r = parseRtp(rtpOf(p));
+      if (r.marker) frames.push(r.timestamp);
+    }
   }, 'cname');
   return { t, frames };
 }

@@ -1,5 +1,6 @@
 /**
- * Benchmark of the announcement stream (npm run bench -- announce [--drift-seconds N]):
+ * Benchmark of the announcement stream (npm run bench -- announce [--drift-seconds N]; with
+ * --video, the queue board's benchmark instead: bench/announce/video.ts):
  * one served Opus stream with 50 TCP players (in a child process), measuring
  *   firstPacketMs   message in -> first speech packet at a player (median of rounds; 10-word sentence)
  *   jitterP99Ms     p99 of |send time - scheduled time| of the frames the pacer hands to the RTSP
@@ -39,6 +40,7 @@ import { useOriginal, useSocketTimeouts } from './before';
 import { median, pct, sleep } from '../support/stats';
 import { nextMessage } from '../support/ipc';
 import { freePort } from '../../test/support/processes';
+import { videoBench } from './video';
 
 const LISTENERS = 50;
 const DEFAULT_IDLE = IDLE_FRAMES;
@@ -405,7 +407,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
+(args.includes('--video') ? videoBench(args) : main()).catch((e) => {
   console.error(e);
   process.exit(1);
 });

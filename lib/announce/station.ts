@@ -60,7 +60,7 @@ export interface StationConfig {
    * (least CPU); 3 = 60 ms; 1 = a packet per frame (most compatible). See AnnouncementStream.
    */
   idleFrames?: number;
-  /** a video track with the queue board: off (default) or mjpeg (RTP/JPEG); serve mode only */
+  /** a video track with the queue board: off (default) or mjpeg (RTP/JPEG), in serve and push mode */
   video?: 'off' | 'mjpeg' | 'h264';
   /** board size in pixels, multiples of 16 (default 1280×720) */
   videoWidth?: number;

@@ -49,7 +49,8 @@ export interface RtspOutputOptions {
   bitrate?: number;
   /**
    * A second track: a still picture as RTP/JPEG (MJPEG), shown with showVideo() and re-sent `fps`
-   * times a second (1–10). Width and height: multiples of 16 up to 2032. Serve mode only.
+   * times a second (1–10). Width and height: multiples of 16 up to 2032. Serve: DESCRIBE offers
+   * both tracks; push: both are ANNOUNCEd and SET UP.
    */
   video?: { fps: number; width: number; height: number };
 }
@@ -116,7 +117,6 @@ export class RtspOutput extends EventEmitter {
     if (o.mode === 'push' && !o.push) throw badConfig('push settings', 'missing', 'a URL like rtsp://host:8554/path');
     if (o.video) {
       const v = o.video;
-      if (o.mode !== 'serve') throw badConfig('video', 'in push mode', 'serve mode (push carries audio only)');
       if (!Number.isInteger(v.fps) || v.fps < FPS_MIN || v.fps > FPS_MAX) throw badConfig('video frame rate', v.fps, `a whole number of frames per second from ${FPS_MIN} to ${FPS_MAX}`);
       for (const [name, x] of [['video width', v.width], ['video height', v.height]] as const) {
         if (!Number.isInteger(x) || x < 64 || x > 2032 || x % 16) throw badConfig(name, x, 'a multiple of 16 from 64 to 2032 (RTP/JPEG)');
@@ -196,7 +196,8 @@ export class RtspOutput extends EventEmitter {
 
   private makePublisher(): RtspPublisher {
     const p = this.opts.push!;
-    const pub = new RtspPublisher({ url: p.url, auth: p.auth, transport: p.transport ?? 'tcp', backoff: p.backoff, lookup: p.lookup, sdp: this.sdp, requestSenderReport: this.requestSenderReport });
+    const tracks = this.opts.video ? [TRACK_CONTROL, VIDEO_TRACK_CONTROL] : [TRACK_CONTROL];
+    const pub = new RtspPublisher({ url: p.url, auth: p.auth, transport: p.transport ?? 'tcp', backoff: p.backoff, lookup: p.lookup, sdp: this.sdp, tracks, requestSenderReport: this.requestSenderReport });
     pub.on('state', (s: 'connecting' | 'publishing' | 'reconnecting' | 'closed', detail?: string) => {
       if (s === 'publishing') this.markNext = true;
       if (this._state !== 'closed') this.setState(s, detail);
@@ -243,7 +244,8 @@ export class RtspOutput extends EventEmitter {
     if (v) this.video = new VideoTrack(v.fps, v.width, v.height, (p) => {
         // as for audio: a failure while sending stays here, away from the pacer
         try {
-          this.server?.broadcast(p, 1);
+          this.server?.broadcastFrame(p, 1);
+          if (this.publisher) for (const x of p) this.publisher.sendRtp(x, 1);
         } catch (err) {
           this.sendFailedLog(err as Error);
         }
@@ -394,6 +396,7 @@ export class RtspOutput extends EventEmitter {
           const unwrapped = u.timestamp + Math.round((now - u.timestamp) / 2 ** 32) * 2 ** 32;
           const vsr = this.video.rtp.senderReportFor(rtp.anchorWallMs, this.video.rtpTime((unwrapped * 1000) / clock));
           this.server?.broadcastRtcp(vsr, 1);
+          this.publisher?.sendRtcp(vsr, 1);
         }
       }
     } catch (err) {

@@ -21,6 +21,11 @@ export interface PublisherOptions {
   backoff?: { initialMs: number; maxMs: number };
   /** the SDP to ANNOUNCE */
   sdp: (address: string) => string;
+  /**
+   * a=control of each track the SDP announces, in order (default: the audio track alone); each is
+   * SET UP in turn, and sendRtp/sendRtcp take the track's index
+   */
+  tracks?: string[];
   /** a sender report should follow the next packet (we just started publishing) */
   requestSenderReport: () => void;
   /** per request (ms) */
@@ -32,6 +37,13 @@ export interface PublisherOptions {
 export type PublisherState = 'connecting' | 'publishing' | 'reconnecting' | 'closed';
 
 const MAX_QUEUED = 512 * 1024;
+
+interface UdpTrack {
+  rtp: UdpSocket;
+  rtcp: UdpSocket;
+  serverRtp: number;
+  serverRtcp: number;
+}
 
 /** Parses rtsp://[user:pass@]host[:port]/path; credentials in the URL are used if no auth is given. */
 export function parseRtspUrl(url: string): { host: string; port: number; cleanUrl: string; auth?: RtspAuth } {
@@ -51,7 +63,8 @@ export function parseRtspUrl(url: string): { host: string; port: number; cleanUr
 export class RtspPublisher extends EventEmitter {
   private _state: PublisherState = 'connecting';
   private conn: Socket | undefined;
-  private udp: { rtp: UdpSocket; rtcp: UdpSocket; serverRtp: number; serverRtcp: number; host: string } | undefined;
+  /** UDP transport: a local socket pair per track, and the server's ports for it */
+  private udp: { host: string; tracks: UdpTrack[] } | undefined;
   private readonly backoff: Backoff;
   private retryTimer: NodeJS.Timeout | undefined;
   private keepAliveTimer: NodeJS.Timeout | undefined;
@@ -60,7 +73,8 @@ export class RtspPublisher extends EventEmitter {
   private readonly target: ReturnType<typeof parseRtspUrl>;
   private closed = false;
   private session: string | undefined;
-  private rtpChannel = 0;
+  /** TCP transport: the interleaved RTP channel of each track (RTCP on the next one) */
+  private channels: number[] = [];
   reconnects = 0;
   /** RTP/RTCP datagrams the operating system refused to send (UDP transport) */
   sendErrors = 0;
@@ -201,38 +215,51 @@ export class RtspPublisher extends EventEmitter {
 
     await request('OPTIONS', this.url);
     await request('ANNOUNCE', this.url, { 'Content-Type': 'application/sdp' }, this.opts.sdp(conn.localAddress ?? '0.0.0.0'));
-    const trackUrl = `${this.url.replace(/\/$/, '')}/${TRACK_CONTROL}`;
     const useUdp = this.opts.transport === 'udp';
-    let transport: string;
-    if (useUdp) {
-      // the family of the address actually connected to, not of the URL's text: a host name may
-      // resolve to ::1 first (localhost on macOS and Windows), and a udp4 socket cannot send there
-      const local = await this.bindUdpPair(conn.remoteFamily === 'IPv6' ? 'udp6' : 'udp4');
-      transport = `RTP/AVP;unicast;client_port=${local[0]}-${local[1]};mode=record`;
-    } else {
-      transport = 'RTP/AVP/TCP;unicast;interleaved=0-1;mode=record';
+    const tracks = this.opts.tracks ?? [TRACK_CONTROL];
+    // the family of the address actually connected to, not of the URL's text: a host name may
+    // resolve to ::1 first (localhost on macOS and Windows), and a udp4 socket cannot send there
+    const family = conn.remoteFamily === 'IPv6' ? 6 : 4;
+    if (useUdp) this.udp = { host: conn.remoteAddress || host, tracks: [] };
+    this.channels = [];
+    let sessionHeader = '';
+    for (let i = 0; i < tracks.length; i++) {
+      const trackUrl = `${this.url.replace(/\/$/, '')}/${tracks[i]}`;
+      let transport: string;
+      if (useUdp) {
+        const local = await this.bindUdpPair(family === 6 ? 'udp6' : 'udp4');
+        transport = `RTP/AVP;unicast;client_port=${local.port}-${local.port + 1};mode=record`;
+        this.udp!.tracks.push({ rtp: local.rtp, rtcp: local.rtcp, serverRtp: 0, serverRtcp: 0 });
+      } else {
+        transport = `RTP/AVP/TCP;unicast;interleaved=${2 * i}-${2 * i + 1};mode=record`;
+      }
+      // the second SETUP carries the Session the first one got (request() adds it)
+      const setup = await request('SETUP', trackUrl, { Transport: transport });
+      this.session ??= setup.headers['session']?.split(';')[0].trim();
+      if (i === 0) sessionHeader = setup.headers['session'] ?? '';
+      const t = parseTransport(setup.headers['transport'] ?? '')[0];
+      if (useUdp) {
+        const sp = parsePortPair(t?.params['server_port']);
+        if (!sp) throw new Error(`SETUP answer has no server_port: ${setup.headers['transport']}`);
+        const u = this.udp!.tracks[i];
+        u.serverRtp = sp[0];
+        u.serverRtcp = sp[1];
+        // a source= of the other family (a dual-stack server naming its IPv4 address) cannot be
+        // reached from this socket: then the address we are connected to is used
+        const source = t.params['source'];
+        if (i === 0) this.udp!.host = (source && isIP(source) === family ? source : conn.remoteAddress) || host;
+      } else {
+        // the server may move a track to other channels: we send on the ones it answered
+        this.channels.push(parsePortPair(t?.params['interleaved'])?.[0] ?? 2 * i);
+      }
     }
-    const setup = await request('SETUP', trackUrl, { Transport: transport });
-    this.session = setup.headers['session']?.split(';')[0].trim();
-    const t = parseTransport(setup.headers['transport'] ?? '')[0];
     if (useUdp) {
-      const sp = parsePortPair(t?.params['server_port']);
-      if (!sp || !this.udp) throw new Error(`SETUP answer has no server_port: ${setup.headers['transport']}`);
-      this.udp.serverRtp = sp[0];
-      this.udp.serverRtcp = sp[1];
-      // a source= of the other family (a dual-stack server naming its IPv4 address) cannot be
-      // reached from this socket: then the address we are connected to is used
-      const source = t.params['source'];
-      const family = conn.remoteFamily === 'IPv6' ? 6 : 4;
-      this.udp.host = (source && isIP(source) === family ? source : conn.remoteAddress) || host;
       this.udpOkAt = Date.now();
       this.udpErrorReported = false;
-    } else {
-      this.rtpChannel = parsePortPair(t?.params['interleaved'])?.[0] ?? 0;
     }
     await request('RECORD', this.url, { Range: 'npt=0.000-' });
     // keep the RTSP session alive (servers time out sessions without requests, UDP ones above all)
-    const timeoutSec = Number(/timeout=(\d+)/.exec(setup.headers['session'] ?? '')?.[1] ?? 60);
+    const timeoutSec = Number(/timeout=(\d+)/.exec(sessionHeader)?.[1] ?? 60);
     this.keepAliveTimer = setInterval(() => {
       if (this.pending || !this.conn) return;
       request('OPTIONS', this.url).catch(() => {});
@@ -253,7 +280,7 @@ export class RtspPublisher extends EventEmitter {
     });
   }
 
-  private async bindUdpPair(type: 'udp4' | 'udp6'): Promise<[number, number]> {
+  private async bindUdpPair(type: 'udp4' | 'udp6'): Promise<{ port: number; rtp: UdpSocket; rtcp: UdpSocket }> {
     for (let i = 0; i < 30; i++) {
       const p = 2 * (15000 + Math.floor(Math.random() * 15000));
       const rtp = createSocket(type);
@@ -268,8 +295,12 @@ export class RtspPublisher extends EventEmitter {
       }
       rtp.on('error', () => {});
       rtcp.on('error', () => {});
-      this.udp = { rtp, rtcp, serverRtp: 0, serverRtcp: 0, host: '' };
-      return [p, p + 1];
+      if (this.closed || !this.udp) {
+        // the attempt was given up meanwhile (close, a lost connection): nothing may stay bound
+        for (const s of [rtp, rtcp]) try { s.close(); } catch { /* */ }
+        throw new Error('publishing was stopped');
+      }
+      return { port: p, rtp, rtcp };
     }
     throw new Error('no free local UDP port pair');
   }
@@ -277,12 +308,15 @@ export class RtspPublisher extends EventEmitter {
   /**
    * Sends one RTP packet if publishing; otherwise drops it (and says so by returning false).
    * `framed` is what RtpStream.packet() built: interleaved header (channel 0), then RTP.
+   * `track`: the index of the track in `tracks` (0: audio).
    */
-  sendRtp(framed: Buffer): boolean {
+  sendRtp(framed: Buffer, track = 0): boolean {
     if (this._state !== 'publishing') return false;
     const rtpLen = framed.length - TCP_HEADROOM;
     if (this.udp) {
-      this.udp.rtp.send(framed, TCP_HEADROOM, rtpLen, this.udp.serverRtp, this.udp.host, (e) => this.udpSent(e, rtpLen));
+      const u = this.udp.tracks[track];
+      if (!u) return false;
+      u.rtp.send(framed, TCP_HEADROOM, rtpLen, u.serverRtp, this.udp.host, (e) => this.udpSent(e, rtpLen));
     } else {
       const c = this.conn;
       if (!c || c.destroyed) return false;
@@ -290,7 +324,9 @@ export class RtspPublisher extends EventEmitter {
         this.fail(new Error('the server stopped reading (send buffer full)'));
         return false;
       }
-      c.write(interleavedFor(this.rtpChannel, framed));
+      const channel = this.channels[track];
+      if (channel === undefined) return false;
+      c.write(interleavedFor(channel, framed));
     }
     this.packetsSent++;
     this.bytesSent += rtpLen;
@@ -330,12 +366,13 @@ export class RtspPublisher extends EventEmitter {
     }
   }
 
-  sendRtcp(rtcp: Buffer): void {
+  sendRtcp(rtcp: Buffer, track = 0): void {
     if (this._state !== 'publishing') return;
     if (this.udp) {
-      if (this.udp.serverRtcp) this.udp.rtcp.send(rtcp, this.udp.serverRtcp, this.udp.host, (e) => this.udpSent(e, 0));
-    } else if (this.conn && !this.conn.destroyed) {
-      this.conn.write(interleave(this.rtpChannel + 1, rtcp));
+      const u = this.udp.tracks[track];
+      if (u?.serverRtcp) u.rtcp.send(rtcp, u.serverRtcp, this.udp.host, (e) => this.udpSent(e, 0));
+    } else if (this.conn && !this.conn.destroyed && this.channels[track] !== undefined) {
+      this.conn.write(interleave(this.channels[track] + 1, rtcp));
     }
   }
 
@@ -350,8 +387,10 @@ export class RtspPublisher extends EventEmitter {
     this.conn = undefined;
     c?.destroy();
     if (this.udp) {
-      for (const s of [this.udp.rtp, this.udp.rtcp]) {
-        try { s.close(); } catch { /* closed */ }
+      for (const t of this.udp.tracks) {
+        for (const s of [t.rtp, t.rtcp]) {
+          try { s.close(); } catch { /* closed */ }
+        }
       }
       this.udp = undefined;
     }

@@ -528,6 +528,28 @@ export class RtspServer extends EventEmitter {
     this.bytesSent += sent * rtpLen;
   }
 
+  /**
+   * Sends the packets of one video picture to every playing session of `track`: as broadcast()
+   * does, but a TCP player's packets are written corked, so the picture's dozens of packets leave
+   * in one system call per player instead of one each.
+   */
+  broadcastFrame(framed: Buffer[], track: number): void {
+    const list = this.playingOn[track];
+    let tcp = false;
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i];
+      if (s.tcp && !s.conn.destroyed) {
+        tcp = true;
+        s.conn.cork();
+      }
+    }
+    try {
+      for (const p of framed) this.broadcast(p, track);
+    } finally {
+      if (tcp) for (let i = 0; i < list.length; i++) if (list[i].tcp && !list[i].conn.destroyed) list[i].conn.uncork();
+    }
+  }
+
   /** Sends an RTCP packet (sender report) of `track` to every playing session that set it up. */
   broadcastRtcp(rtcp: Buffer, track = 0): void {
     const framed: Buffer[] = [];

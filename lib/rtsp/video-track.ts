@@ -13,6 +13,9 @@ import { RtpStream } from './rtp';
 
 export const FPS_MIN = 1;
 export const FPS_MAX = 10;
+/** Least time between two pictures: one 20 ms audio frame (in ms and in RTP ticks at 90 kHz). */
+const MIN_GAP_MS = 20;
+const MIN_GAP_TICKS = (MIN_GAP_MS * JPEG_CLOCK_RATE) / 1000;
 
 export class VideoTrack {
   readonly rtp: RtpStream;
@@ -28,7 +31,8 @@ export class VideoTrack {
     readonly fps: number,
     readonly width: number,
     readonly height: number,
-    private readonly send: (packet: Buffer) => void,
+    /** the packets of one picture, in order (the last one with the marker bit) */
+    private readonly send: (packets: Buffer[]) => void,
     /** the audio stream's CNAME: players sync the two tracks by it */
     cname: string,
   ) {
@@ -53,6 +57,10 @@ export class VideoTrack {
     const parts = parseJpeg(jpeg);
     this.payloads = jpegPayloads(parts);
     this.sendFrame(atMs);
+    // and once more with the next audio packet: ffmpeg's MJPEG parser (ffplay, mpv, ffmpeg
+    // recorders) hands a frame on only when the next one starts, so without this the new board
+    // would show a whole period (500 ms at 2 fps) after its speech
+    this.dueMs = atMs + MIN_GAP_MS;
   }
 
   /** The next tick sends the picture (a player just started). */
@@ -84,11 +92,15 @@ export class VideoTrack {
     this.expecting = undefined;
     const p = this.payloads!;
     let ts = this.rtpTime(atMs);
-    // never back in time (players drop such frames): only if a change is shown for a moment
-    // before a re-send already sent, which expect() prevents
-    if (this.lastTs !== undefined && ((ts - this.lastTs) | 0) <= 0) ts = (this.lastTs + 1) >>> 0;
+    // never back in time (players drop such frames), and never within one audio frame of the frame
+    // before: a change that starts with the same audio packet as a re-send would otherwise follow
+    // it by a few microseconds, and recorders that keep time in ms (ffmpeg's muxers, NVRs) see two
+    // frames at one instant and drop the second, the new board
+    if (this.lastTs !== undefined && ((ts - this.lastTs) | 0) < MIN_GAP_TICKS) ts = (this.lastTs + MIN_GAP_TICKS) >>> 0;
     this.lastTs = ts;
-    for (let i = 0; i < p.length; i++) this.send(this.rtp.packet(p[i], ts, i === p.length - 1));
+    const packets: Buffer[] = new Array(p.length);
+    for (let i = 0; i < p.length; i++) packets[i] = this.rtp.packet(p[i], ts, i === p.length - 1);
+    this.send(packets);
     this.framesSent++;
     this.dueMs = atMs + this.periodMs;
   }

@@ -3,11 +3,13 @@
  * (number + counter) or a user's picture rides on an announcement and replaces the board at the
  * moment that announcement's first audio goes out; either may also be shown at once, without
  * speech. The built-in board is rendered (resvg) and JPEG-encoded only when it changes (a call,
- * the clock's minute); the output re-sends the last picture in between.
+ * the clock's minute), on a thread of its own (BoardDrawer); the output re-sends the last picture
+ * in between.
  */
 import { EventEmitter } from 'node:events';
 import { CodedError } from '../util/errors';
-import { BoardRenderer, DEFAULT_TEMPLATE, type BoardCall, type BoardState, type BoardTemplate } from './board';
+import { DEFAULT_TEMPLATE, type BoardCall, type BoardState, type BoardTemplate } from './board';
+import { BoardDrawer } from './board-drawer';
 import { decodeImage, fitImage } from './image';
 import { encodeJpeg } from './jpeg';
 
@@ -61,7 +63,7 @@ const hhmm = (): string => {
 };
 
 export class QueueBoard extends EventEmitter {
-  private readonly renderer: BoardRenderer;
+  private readonly drawer: BoardDrawer;
   private readonly clock: () => string;
   private readonly quality: number;
   private current: BoardCall | undefined;
@@ -87,14 +89,14 @@ export class QueueBoard extends EventEmitter {
     super();
     const t = { ...DEFAULT_TEMPLATE, ...opts.template };
     t.historyCount = Math.max(0, Math.min(HISTORY_MAX, Math.floor(Number(t.historyCount) || 0)));
-    this.renderer = new BoardRenderer(opts.width, opts.height, t, opts.fontFile);
     this.clock = opts.clock ?? hhmm;
     this.quality = opts.quality ?? 85;
+    this.drawer = new BoardDrawer(opts.width, opts.height, t, opts.fontFile, this.quality);
   }
 
   /** Draws the empty board and starts the clock. */
   async start(): Promise<void> {
-    await this.renderer.ready();
+    await this.drawer.ready();
     await this.change(this.output.mediaMs);
     this.clockTimer = setInterval(() => {
       if (!this.showingPicture && this.clock() !== this.shownClock) this.queue(() => this.change(this.output.mediaMs, true));
@@ -135,8 +137,8 @@ export class QueueBoard extends EventEmitter {
         }
         const gen = this.generation;
         const clock = this.clock();
-        const pixels = await this.renderer.render({ current: p.call, history: this.nextHistory(), clock });
-        Object.assign(w, { jpeg: this.encode(pixels), gen, clock });
+        const jpeg = await this.drawer.draw({ current: p.call, history: this.nextHistory(), clock });
+        Object.assign(w, { jpeg, gen, clock });
       })
       .catch((e: Error) => void this.emit('log', `the board could not be drawn ahead: ${e.message}`));
   }
@@ -209,10 +211,11 @@ export class QueueBoard extends EventEmitter {
     if (this.closed) return;
     this.showingPicture = false;
     const state: BoardState = { current: this.current, history: this.history, clock: this.clock() };
-    const pixels = await this.renderer.render(state);
+    const jpeg = await this.drawer.draw(state);
+    if (this.closed) return;
     this.shownClock = state.clock;
     // a clock redraw is a new picture from now on, never back-dated
-    this.put(pixels, clockOnly ? Math.max(atMs, this.output.mediaMs) : atMs);
+    this.putJpeg(jpeg, clockOnly ? Math.max(atMs, this.output.mediaMs) : atMs);
   }
 
   private encode(pixels: Uint8Array): Buffer {
@@ -239,6 +242,7 @@ export class QueueBoard extends EventEmitter {
 
   close(): void {
     this.closed = true;
+    void this.drawer.close();
     if (this.clockTimer) clearInterval(this.clockTimer);
     this.clockTimer = undefined;
     this.waiting.clear();

@@ -2,7 +2,7 @@
  * tts-rtsp-out with its video board in a real Node-RED runtime (node-red-node-test-helper): the
  * stream offers both tracks (ffprobe), a call with msg.number plays, a broken msg.image is an
  * error at its message (Catch) while the stream goes on, board fields without video are an error,
- * and H.264 (not available yet) and video in push mode are refused at deploy. The test runtime's
+ * and H.264 (not available yet) is refused at deploy (video in push mode: video-push.test.ts). The test runtime's
  * RED._ returns catalog keys, so errors read "errors.video.<code>".
  */
 import { after, before, test } from 'node:test';
@@ -66,7 +66,7 @@ test('tts-rtsp-out video=mjpeg: both tracks offered, a call plays, a broken msg.
   await until(() => errors.length === 2 && events.length === 3, 3000, 'no new error');
 });
 
-test('tts-rtsp-out: board fields without video are an error; H.264 and video in push mode are refused at deploy', async (t) => {
+test('tts-rtsp-out: board fields without video are an error; H.264 is refused at deploy', async (t) => {
   t.after(() => unload());
   await load(ttsNode, node({ port: String(await freePort()) }));
   const errors = collectErrors('tts');
@@ -77,7 +77,6 @@ test('tts-rtsp-out: board fields without video are an error; H.264 and video in 
 
   for (const [extra, code] of [
     [{ video: 'h264' }, /errors\.video\.h264Unavailable|not available yet/],
-    [{ mode: 'push', url: 'rtsp://127.0.0.1:9/x', video: 'mjpeg' }, /errors\.rtsp\.badConfig|push mode/],
     [{ video: 'mjpeg', resolution: '1280x700' }, /errors\.rtsp\.badConfig|multiple of 16/],
     [{ video: 'mjpeg', resolution: 'big' }, /errors\.video\.badResolution|not valid/],
     [{ video: 'mjpeg', fontFile: 'no/such/font.ttc' }, /errors\.video\.badFont|cannot be read/],

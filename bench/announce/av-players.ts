@@ -1,0 +1,89 @@
+/**
+ * Players of the video benchmark, in a child process of their own (their CPU is not the
+ * stream's): for each URL given, N minimal RTSP clients over TCP that SET UP every track the
+ * SDP offers (audio on interleaved 0-1, the board on 2-3), PLAY, and read and drop what comes.
+ * Started as: node av-players.js <count> <url>...; says {type:'ready'} over IPC, exits on 'stop'.
+ */
+import { connect, type Socket } from 'node:net';
+
+const [countArg, ...urls] = process.argv.slice(2);
+const count = Number(countArg);
+
+function client(url: string): Promise<Socket> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: u.hostname, port: Number(u.port || 554) });
+    let buf = Buffer.alloc(0);
+    let cseq = 0;
+    let session = '';
+    let controls: string[] = [];
+    let step = 0;
+    const send = (method: string, target: string, headers: Record<string, string> = {}) => {
+      const h = { CSeq: String(++cseq), ...(session ? { Session: session } : {}), ...headers };
+      sock.write(`${method} ${target} RTSP/1.0\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+    };
+    const setup = (i: number) => send('SETUP', controls[i], { Transport: `RTP/AVP/TCP;unicast;interleaved=${2 * i}-${2 * i + 1}` });
+    const next = (res: { status: number; headers: Record<string, string>; body: string }) => {
+      if (res.status !== 200) return reject(new Error(`${url} step ${step}: ${res.status}`));
+      step++;
+      if (step === 1) send('DESCRIBE', url, { Accept: 'application/sdp' });
+      else if (step === 2) {
+        const base = (res.headers['content-base'] ?? url).replace(/\/$/, '');
+        controls = res.body.split(/\r?\nm=/).slice(1).map((m) => {
+          const c = /a=control:(\S+)/.exec(m)![1];
+          return /^rtsp:/.test(c) ? c : `${base}/${c}`;
+        });
+        setup(0);
+      } else if (step - 3 < controls.length - 1) {
+        session ||= (res.headers.session ?? '').split(';')[0];
+        setup(step - 2);
+      } else if (step - 3 === controls.length - 1) {
+        session ||= (res.headers.session ?? '').split(';')[0];
+        send('PLAY', url, { Range: 'npt=0-' });
+      } else resolve(sock);
+    };
+    sock.on('connect', () => send('OPTIONS', url));
+    sock.on('error', reject);
+    sock.on('data', (d) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      for (;;) {
+        if (buf.length === 0) break;
+        if (buf[0] === 0x24) {
+          if (buf.length < 4) break;
+          const len = buf.readUInt16BE(2);
+          if (buf.length < 4 + len) break;
+          buf = buf.subarray(4 + len);
+          continue;
+        }
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) break;
+        const head = buf.subarray(0, end).toString();
+        const headers: Record<string, string> = {};
+        for (const line of head.split('\r\n').slice(1)) {
+          const i = line.indexOf(':');
+          if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+        }
+        const len = Number(headers['content-length'] ?? 0);
+        if (buf.length < end + 4 + len) break;
+        const body = buf.subarray(end + 4, end + 4 + len).toString();
+        buf = buf.subarray(end + 4 + len);
+        next({ status: Number(/^RTSP\/1.0 (\d+)/.exec(head)?.[1] ?? 0), headers, body });
+      }
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const socks: Socket[] = [];
+  for (const url of urls) for (let i = 0; i < count; i++) socks.push(await client(url));
+  process.send!({ type: 'ready' });
+  process.on('message', () => {
+    for (const s of socks) s.destroy();
+    process.exit(0);
+  });
+}
+
+main().catch((e) => {
+  process.send!({ type: 'fail', error: String(e) });
+  process.exit(1);
+});

@@ -1,0 +1,166 @@
+/**
+ * The queue board's benchmark (npm run bench -- announce --video [--rounds N]): three served
+ * Opus streams, each in a process of its own, each with 10 TCP players that set up every track
+ * (bench/announce/av-players.ts): audio only, audio + board (1280x720, 2 fps, MJPEG) left idle,
+ * and audio + board showing a new number every 5 s (no speech). Measured:
+ *   cpuPct          CPU of each stream's process, % of one core: the three measured in the same
+ *                   5 s slices (so every slice holds one board change), medians over the slices
+ *   idleRatio       board idle / audio only (goal ≤ 2), and changingRatio
+ *   callToBoardMs   a call ("A0nn, window 3", spoken, with its board) handed to the idle-board
+ *                   stream → the first frame showing the new board decoded by a real ffmpeg
+ *                   player (TCP; frames scaled to 160x90 grey on a pipe, a change detected
+ *                   against the frame before), median/min/max over the rounds; split into
+ *                   callToWireMs (the message → the board on the wire, i.e. the speech's first
+ *                   audio: the board waits for it to stay in sync) and wireToFrameMs (→ decoded)
+ *   callToSpeechMs  the message → its speech's first frame written, on the audio-only stream and
+ *                   on the board stream, calls taking turns between the two
+ * One JSON line at the end. Figures come from a shared, noisy 2-core machine: compare within a run.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { median, numberOption, sleep } from '../support/stats';
+import { nextMessage } from '../support/ipc';
+import { freePort } from '../../test/support/processes';
+
+const PLAYERS = 10;
+const SLICE_MS = 5000;
+const FONT = '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc';
+const FW = 160;
+const FH = 90;
+const wall = () => performance.timeOrigin + performance.now();
+
+type Variant = 'audio' | 'board' | 'changing';
+const VARIANTS: Variant[] = ['audio', 'board', 'changing'];
+
+function ask<T>(p: ChildProcess, msg: object, ms: number, what: string): Promise<T> {
+  const r = nextMessage<T>(p, ms, what);
+  p.send(msg);
+  return r;
+}
+
+/** A real player: ffmpeg decoding the board, every frame (grey 160x90) with its arrival time. */
+function framePlayer(url: string, onFrame: (at: number, f: Buffer) => void): ChildProcess {
+  const p = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-rtsp_transport', 'tcp', '-fflags', 'nobuffer', '-i', url, '-map', '0:v', '-vf', `scale=${FW}:${FH},format=gray`, '-fps_mode', 'passthrough', '-enc_time_base', '1/90000', '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buf = Buffer.alloc(0);
+  p.stdout!.on('data', (d: Buffer) => {
+    const at = wall();
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= FW * FH) {
+      onFrame(at, buf.subarray(0, FW * FH));
+      buf = buf.subarray(FW * FH);
+    }
+  });
+  return p;
+}
+
+/** Pixels that changed by more than a quarter of the range: a new number changes thousands, noise none. */
+function changed(a: Buffer, b: Buffer): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i] - b[i]) > 64) n++;
+  return n;
+}
+
+export async function videoBench(args: string[]): Promise<void> {
+  if (!existsSync(FONT)) throw new Error(`the board font ${FONT} is missing (apt install fonts-noto-cjk)`);
+  const rounds = numberOption(args, 'rounds', 8);
+  const fps = numberOption(args, 'fps', 2);
+  const procs: ChildProcess[] = [];
+  const stations = new Map<Variant, { proc: ChildProcess; url: string }>();
+  try {
+    for (const v of VARIANTS) {
+      const port = await freePort();
+      const proc = fork(join(__dirname, 'video-station.js'), [v, String(port), FONT, String(fps)], { stdio: 'inherit' });
+      procs.push(proc);
+      const m = await nextMessage<{ type: string; error?: string }>(proc, 60_000, `the ${v} stream`);
+      if (m.type !== 'ready') throw new Error(`the ${v} stream: ${m.error}`);
+      stations.set(v, { proc, url: `rtsp://127.0.0.1:${port}/bench` });
+    }
+    const players = fork(join(__dirname, 'av-players.js'), [String(PLAYERS), ...VARIANTS.map((v) => stations.get(v)!.url)], { stdio: 'inherit' });
+    procs.push(players);
+    const pm = await nextMessage<{ type: string; error?: string }>(players, 30_000, 'the players');
+    if (pm.type !== 'ready') throw new Error(`players: ${pm.error}`);
+    await sleep(2000);
+
+    // CPU: the three streams in the same slices
+    const cpu: Record<Variant, number[]> = { audio: [], board: [], changing: [] };
+    const slices = Math.max(3, Math.round(numberOption(args, 'slices', 6)));
+    for (let i = 0; i < slices; i++) {
+      const r = await Promise.all(VARIANTS.map((v) => ask<{ cpu: number }>(stations.get(v)!.proc, { cmd: 'cpu', ms: SLICE_MS }, SLICE_MS + 10_000, `${v} cpu`)));
+      VARIANTS.forEach((v, k) => cpu[v].push(r[k].cpu));
+    }
+
+    // call → the new board decoded by a real player (on the idle-board stream)
+    const board = stations.get('board')!;
+    let last: Buffer | undefined;
+    let waitFrom = Infinity;
+    let seen: ((at: number) => void) | undefined;
+    const ff = framePlayer(board.url, (at, f) => {
+      const prev = last;
+      last = Buffer.from(f);
+      if (prev && at >= waitFrom && changed(prev, f) > 40) {
+        waitFrom = Infinity;
+        seen?.(at);
+      }
+    });
+    procs.push(ff);
+    const t0 = Date.now();
+    while (!last && Date.now() - t0 < 20_000) await sleep(100);
+    if (!last) throw new Error('the ffmpeg player decoded no frame in 20 s');
+    await sleep(1500);
+    const total: number[] = [];
+    const toWire: number[] = [];
+    const toFrame: number[] = [];
+    const speech: Record<'audio' | 'board', number[]> = { audio: [], board: [] };
+    const audio = stations.get('audio')!;
+    for (let i = 0; i < rounds; i++) {
+      // the same call to the audio-only stream, in turn: what the speech alone takes to start
+      const a = await ask<{ callAt: number; startedAt: number }>(audio.proc, { cmd: 'call', number: `A${String(10 + i).padStart(3, '0')}` }, 10_000, 'call (audio only)');
+      speech.audio.push(a.startedAt - a.callAt);
+      await sleep(3000);
+      const number = `A${String(10 + i).padStart(3, '0')}`;
+      waitFrom = wall();
+      const frameAt = new Promise<number>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no frame with ${number} within 10 s`)), 10_000);
+        seen = (at) => {
+          clearTimeout(t);
+          resolve(at);
+        };
+      });
+      const r = await ask<{ callAt: number; startedAt: number; shownAt: number }>(board.proc, { cmd: 'call', number }, 10_000, 'call');
+      const at = await frameAt;
+      speech.board.push(r.startedAt - r.callAt);
+      total.push(at - r.callAt);
+      toWire.push(r.shownAt - r.callAt);
+      toFrame.push(at - r.shownAt);
+      await sleep(3000); // the speech ends; the next call starts from an idle stream
+    }
+    const m = (xs: number[]) => Math.round(median(xs) * 100) / 100;
+    const out = {
+      bench: 'announce --video',
+      players: PLAYERS,
+      board: `1280x720 MJPEG ${fps} fps`,
+      sliceMs: SLICE_MS,
+      cpuPct: { audioOnly: m(cpu.audio), boardIdle: m(cpu.board), boardChangingEvery5s: m(cpu.changing) },
+      cpuPctSlices: cpu,
+      idleRatio: Math.round((median(cpu.board) / median(cpu.audio)) * 100) / 100,
+      changingRatio: Math.round((median(cpu.changing) / median(cpu.audio)) * 100) / 100,
+      callToBoardMs: { median: m(total), min: m([Math.min(...total)]), max: m([Math.max(...total)]), rounds: total.map(Math.round) },
+      callToWireMs: m(toWire),
+      wireToFrameMs: m(toFrame),
+      callToSpeechMs: { audioOnly: m(speech.audio), withBoard: m(speech.board) },
+      goals: { idleRatio: '<= 2', callToBoardMs: '<= 300' },
+    };
+    console.log(JSON.stringify(out));
+  } finally {
+    for (const p of procs) {
+      try {
+        if (p.connected) p.send({ cmd: 'stop' });
+      } catch {
+        /* gone */
+      }
+    }
+    await sleep(500);
+    for (const p of procs) p.kill('SIGKILL');
+  }
+}

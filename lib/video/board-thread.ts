@@ -1,0 +1,44 @@
+/**
+ * The board's drawing thread (a worker_thread started by BoardDrawer): renders the built-in board
+ * (resvg) and encodes it as JPEG, away from the main thread, whose pacer must send an audio
+ * packet every 20 ms and whose speech pipeline must not wait behind a drawing.
+ * workerData: { width, height, template, fontFile, quality }. Messages in: { id, state };
+ * out: { id, jpeg } (the bytes transferred) or { id, error: { code, message, params } }.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { BoardRenderer, type BoardState, type BoardTemplate } from './board';
+import { encodeJpeg } from './jpeg';
+import { CodedError } from '../util/errors';
+
+const d = workerData as { width: number; height: number; template: BoardTemplate; fontFile?: string; quality: number };
+
+function failure(e: unknown): { code: string; message: string; params: Record<string, string | number> } {
+  const c = e as CodedError;
+  return { code: c instanceof CodedError ? c.code : 'video.drawFailed', message: (e as Error)?.message ?? String(e), params: c instanceof CodedError ? (c.params as Record<string, string | number>) : {} };
+}
+
+let renderer: BoardRenderer | undefined;
+try {
+  renderer = new BoardRenderer(d.width, d.height, d.template, d.fontFile);
+} catch (e) {
+  parentPort!.postMessage({ id: 0, error: failure(e) });
+}
+
+parentPort!.on('message', (m: { id: number; state?: BoardState }) => {
+  void (async () => {
+    try {
+      if (!renderer) throw new Error('the board renderer could not start');
+      if (!m.state) {
+        await renderer.ready();
+        return parentPort!.postMessage({ id: m.id });
+      }
+      const pixels = await renderer.render(m.state);
+      const jpeg = encodeJpeg(pixels, d.width, d.height, d.quality).jpeg;
+      // a copy of its own, so its memory can be handed over instead of copied again
+      const bytes = new Uint8Array(jpeg);
+      parentPort!.postMessage({ id: m.id, jpeg: bytes }, [bytes.buffer]);
+    } catch (e) {
+      parentPort!.postMessage({ id: m.id, error: failure(e) });
+    }
+  })();
+});

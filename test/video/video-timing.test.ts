@@ -1,0 +1,83 @@
+/**
+ * When the board's pictures go out, and what drawing one costs the main thread:
+ * - a change that starts with the same audio packet as a re-send of the old picture goes out at
+ *   least 20 ms (RTP time) after it (recorders that keep time in ms dropped it as a duplicate);
+ * - a change is sent again with the next audio packet, 20 ms later (ffmpeg's MJPEG parser hands a
+ *   frame on only when the next one starts: the new board showed a whole period late);
+ * - the built-in board is drawn (resvg + JPEG) on a thread of its own: while boards change, the
+ *   main thread (the pacer's) is not held up for the tens of ms a drawing takes.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { VideoTrack } from '../../lib/rtsp/video-track';
+import { parseRtp, rtpOf } from '../../lib/rtsp/rtp';
+import { encodeJpeg } from '../../lib/video/jpeg';
+import { QueueBoard } from '../../lib/video/queue-board';
+import { median } from '../../bench/support/stats';
+import { missingPeer } from '../support/peers';
+import { CJK_FONT } from './support';
+
+function picture(value: number): Buffer {
+  return encodeJpeg(new Uint8Array(320 * 240 * 4).fill(value), 320, 240).jpeg;
+}
+
+/** Frames sent (RTP time of each picture's last packet), from the packets the track hands out. */
+function track(): { t: VideoTrack; frames: number[] } {
+  const frames: number[] = [];
+  const t = new VideoTrack(2, 320, 240, (packets) => {
+    for (const p of packets) {
+      const r = parseRtp(rtpOf(p));
+      if (r.marker) frames.push(r.timestamp);
+    }
+  }, 'cname');
+  return { t, frames };
+}
+
+test('a board change in the same audio packet as a re-send goes out 20 ms after it, and again 20 ms later', () => {
+  const { t, frames } = track();
+  t.show(picture(50), 0);
+  t.tick(20); // the double send of the first picture
+  t.tick(40);
+  t.tick(520); // a re-send, due at 520 ms
+  assert.deepEqual(frames, [0, 1800, 46800]);
+  // the next announcement starts with the packet at 520 ms: its board is shown for that instant
+  t.show(picture(200), 520);
+  assert.equal(frames[3] - frames[2], 1800, 'the change 20 ms (1800 ticks at 90 kHz) after the re-send, not at the same ms');
+  t.tick(540);
+  assert.equal(frames.length, 5, 'the new picture again with the next audio packet');
+  assert.equal(frames[4] - frames[3], 1800);
+  t.tick(560);
+  t.tick(1000);
+  assert.equal(frames.length, 5, 'then only every period');
+  t.tick(1060);
+  assert.equal(frames.length, 6);
+});
+
+test('the built-in board is drawn off the main thread: changing it holds the event loop up for less than 40 ms (median of 5)', { skip: missingPeer('fonts-noto-cjk') }, async () => {
+  let mediaMs = 0;
+  const shown: Buffer[] = [];
+  const board = new QueueBoard({ get mediaMs() { return mediaMs; }, get lastFrameMs() { return mediaMs; }, showVideo: (j) => void shown.push(j), expectVideo: () => {}, cancelVideo: () => {} }, { width: 1280, height: 720, fontFile: CJK_FONT });
+  try {
+    await board.start();
+    const gaps: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      let last = performance.now();
+      let worst = 0;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        worst = Math.max(worst, now - last);
+        last = now;
+      }, 5);
+      await new Promise((r) => setTimeout(r, 30));
+      mediaMs += 1000;
+      await board.showNow(board.prepare({ call: { number: `A0${10 + i}`, counter: '3' } }));
+      await new Promise((r) => setTimeout(r, 30));
+      clearInterval(timer);
+      gaps.push(worst);
+    }
+    assert.equal(shown.length, 6, 'the empty board and five calls');
+    assert.ok(median(gaps) < 40, `longest event-loop gap per board change: ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`);
+  } finally {
+    board.close();
+  }
+});

@@ -43,7 +43,6 @@ const PEERS = {
   openssl: { probe: ['openssl', 'version'], apt: 'openssl' },
   chromium: { probe: [CHROMIUM, '--version'], apt: 'chromium' },
   mosquitto: { probe: ['mosquitto', '-h'], apt: 'mosquitto' },
-  'cjk-font': { probe: ['test', '-f', '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc'], apt: 'fonts-noto-cjk' },
 } satisfies Record<string, PeerCheck>;
 
 export type PeerName = keyof typeof PEERS;

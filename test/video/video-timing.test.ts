@@ -13,6 +13,7 @@ import { VideoTrack } from '../../lib/rtsp/video-track';
 import { parseRtp, rtpOf } from '../../lib/rtsp/rtp';
 import { encodeJpeg } from '../../lib/video/jpeg';
 import { QueueBoard } from '../../lib/video/queue-board';
+import { BoardRenderer } from '../../lib/video/board';
 import { median } from '../../bench/support/stats';
 import { missingPeer } from '../support/peers';
 import { CJK_FONT } from './support';
@@ -53,7 +54,18 @@ test('a board change in the same audio packet as a re-send goes out 20 ms after 
   assert.equal(frames.length, 6);
 });
 
-test('the built-in board is drawn off the main thread: changing it holds the event loop up for less than 40 ms (median of 5)', { skip: missingPeer('fonts-noto-cjk') }, async () => {
+test('the built-in board is drawn off the main thread: board changes never run the renderer on it', { skip: missingPeer('fonts-noto-cjk') }, async (t) => {
+  // the renderer and encoder as this (main) thread has them: a drawing thread loads its own copies
+  const renders = { n: 0 };
+  const proto = BoardRenderer.prototype as unknown as { render: (...a: unknown[]) => unknown };
+  const render = proto.render;
+  proto.render = function (this: unknown, ...a: unknown[]) {
+    renders.n++;
+    return render.apply(this, a);
+  };
+  t.after(() => {
+    proto.render = render;
+  });
   let mediaMs = 0;
   const shown: Buffer[] = [];
   const board = new QueueBoard({ get mediaMs() { return mediaMs; }, get lastFrameMs() { return mediaMs; }, showVideo: (j) => void shown.push(j), expectVideo: () => {}, cancelVideo: () => {} }, { width: 1280, height: 720, fontFile: CJK_FONT });
@@ -76,7 +88,9 @@ test('the built-in board is drawn off the main thread: changing it holds the eve
       gaps.push(worst);
     }
     assert.equal(shown.length, 6, 'the empty board and five calls');
-    assert.ok(median(gaps) < 40, `longest event-loop gap per board change: ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`);
+    assert.equal(renders.n, 0, 'no board was drawn on the main thread');
+    // how long the loop was held up is machine-dependent (a loaded CI runner): shown, not asserted
+    t.diagnostic(`longest event-loop gap per board change: ${gaps.map((g) => g.toFixed(0)).join(', ')} ms (median ${median(gaps).toFixed(0)})`);
   } finally {
     board.close();
   }

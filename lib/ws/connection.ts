@@ -70,6 +70,12 @@ export interface ConnectionOptions {
   provenAfterMs?: number;
   /** while frames wait for confirmation, ping at most this often to confirm them (default 250) */
   probeMs?: number;
+  /**
+   * Per-stream connections (WsSender): after a stream's last frame, how long the connection stays
+   * open for the receiver's last replies before we close it, unless the receiver closes it first
+   * (default 5000; 0 = close as soon as everything is sent).
+   */
+  lingerMs?: number;
 }
 
 /**
@@ -158,8 +164,14 @@ export class WsConnection extends EventEmitter {
    */
   private ourCloseCode: number | undefined;
   private closing: Promise<void> | undefined;
-  /** ends a close()'s wait for the queue to drain early */
-  private endFlush: (() => void) | undefined;
+  /** when close()'s waits (flush, linger) must end at the latest; a later close() brings it forward */
+  private stopBy = Infinity;
+  /** re-arms the running wait's timer after stopBy moved */
+  private rearm: (() => void) | undefined;
+  /** close() is waiting, everything sent, for the receiver to close (see close()) */
+  private lingering = false;
+  /** close() was called again while closing: no linger any more */
+  private hurried = false;
 
   constructor(readonly opts: ConnectionOptions) {
     super();
@@ -260,36 +272,59 @@ export class WsConnection extends EventEmitter {
   /**
    * Closes the connection. With `flushMs` > 0, first waits (at most that long) for queued frames
    * to go out (ack mode: to be acknowledged); whatever is left is dropped or given up unconfirmed,
-   * and counted. Resolves once the socket is closed.
+   * and counted. With `lingerMs` > 0 and everything sent, the connection then stays open (at most
+   * that long), reading replies, until the receiver closes it: a receiver may answer only once it
+   * has the last frame (an ASR service's final result), and after our Close it can no longer send
+   * (RFC 6455, 5.5.1). A later close() shortens the flush (the earlier deadline wins) and ends
+   * or skips the linger. Resolves
+   * once the socket is closed.
    */
-  close(flushMs = 0, code = 1000): Promise<void> {
+  close(flushMs = 0, code = 1000, lingerMs = 0): Promise<void> {
     if (this.closing) {
-      // already closing (e.g. a per-stream connection draining when the node is redeployed):
-      // the earlier deadline wins
-      const end = this.endFlush;
-      if (end) {
-        if (flushMs > 0) setTimeout(end, flushMs).unref();
-        else end();
-      }
+      // already closing (e.g. a per-stream connection draining or lingering when the node is
+      // redeployed): the earlier deadline wins, and a linger (nothing left to send, only replies
+      // awaited) ends at once or is skipped
+      this.hurried = true;
+      this.stopBy = Math.min(this.stopBy, Date.now() + (this.lingering ? 0 : Math.max(0, flushMs)));
+      this.rearm?.();
       return this.closing;
     }
-    this.closing = this.shutdown(flushMs, code);
+    this.closing = this.shutdown(flushMs, code, lingerMs);
     return this.closing;
   }
 
-  private async shutdown(flushMs: number, code: number): Promise<void> {
-    if (flushMs > 0 && this.busy() && this.state !== 'idle') {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(t);
-          this.off('drained', done);
-          this.endFlush = undefined;
-          resolve();
-        };
-        const t = setTimeout(done, flushMs);
-        this.endFlush = done;
-        this.on('drained', done);
-      });
+  /** Waits for `event`, at most `ms` and never past `stopBy` (which a later close() may bring forward). */
+  private waitFor(event: 'drained' | 'peerClosed', ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    return new Promise<void>((resolve) => {
+      let t: NodeJS.Timeout | undefined;
+      const done = () => {
+        clearTimeout(t);
+        this.off(event, done);
+        this.rearm = undefined;
+        resolve();
+      };
+      const arm = () => {
+        clearTimeout(t);
+        const left = Math.min(end, this.stopBy) - Date.now();
+        if (left <= 0) done();
+        else t = setTimeout(done, left);
+      };
+      this.rearm = arm;
+      this.on(event, done);
+      arm();
+    });
+  }
+
+  private async shutdown(flushMs: number, code: number, lingerMs: number): Promise<void> {
+    if (flushMs > 0 && this.busy() && this.state !== 'idle') await this.waitFor('drained', flushMs);
+    if (lingerMs > 0 && !this.hurried && !this.busy() && this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.lingering = true;
+      // confirm what was written now, while the receiver still answers pings (a receiver that
+      // closes on its own proves nothing about the frames before its Close)
+      if (!this.ackBy && this.window.length && !this.pings.length) this.sendPing(this.ws);
+      await this.waitFor('peerClosed', lingerMs);
+      this.lingering = false;
     }
     this.closed = true;
     clearTimeout(this.retryTimer);
@@ -403,6 +438,18 @@ export class WsConnection extends EventEmitter {
       this.probeTimer = undefined;
       this.pings = [];
       const wasOpen = this.state === 'open';
+      if (this.lingering) {
+        // the receiver ended it after its last replies: the normal end of a lingering connection
+        // (no reconnect, no 'disconnected'); what no pong confirmed first stays unconfirmed
+        this.closed = true;
+        this.settleOnClose(code);
+        const rest = this.window;
+        this.window = [];
+        this.windowMs = 0;
+        if (rest.length) this.giveUp(rest, 'connectionLost');
+        this.emit('peerClosed');
+        return;
+      }
       this.settleOnClose(code);
       if (this.closed) return;
       if (!this.proven && wasOpen) this.earlyCloses++;

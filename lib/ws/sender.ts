@@ -16,6 +16,13 @@ import { assertDropPolicy } from './queue';
 
 export type ConnectionMode = 'shared' | 'per-stream';
 
+/**
+ * How long a per-stream connection waits, after its stream's last frame, for the receiver to send
+ * its last replies and close: ASR services send their final result after the last audio, usually
+ * within a second or two; a receiver that never closes costs a socket for this long.
+ */
+export const DEFAULT_LINGER_MS = 5000;
+
 export interface SenderOptions {
   /** the target; in per-stream mode `url` may hold `{{stmId}}`, `{{traceId}}`, `{{topic}}` */
   target: ConnectionOptions & { mode?: ConnectionMode };
@@ -282,10 +289,14 @@ export class WsSender extends EventEmitter {
     if (s.conn !== this.shared) void this.retire(s.conn);
   }
 
-  /** Closes a per-stream connection once its queue has drained (bounded by the queue's own length in time). */
+  /**
+   * Closes a per-stream connection once its queue has drained (bounded by the queue's own length
+   * in time) and the receiver had its chance to answer the last frame: the connection lingers,
+   * reading replies, until the receiver closes it or lingerMs passes (see WsConnection.close).
+   */
   private async retire(l: Link): Promise<void> {
     const c = l.conn;
-    await c.close(c.queue.maxMs + 10_000, 1000);
+    await c.close(c.queue.maxMs + 10_000, 1000, this.opts.target.lingerMs ?? DEFAULT_LINGER_MS);
     for (const k of ['dropped', 'unconfirmed'] as const) this.flushTally(l, k);
     for (const k of Object.keys(this.retired) as Array<keyof WsSender['retired']>) this.retired[k] += c.counters[k];
     this.links.delete(l);

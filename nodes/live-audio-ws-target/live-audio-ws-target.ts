@@ -23,6 +23,8 @@ interface TargetDef extends NodeDef {
   backoffMax: number | string;
   /** largest reply taken from the server, KiB (default 1024) */
   maxReply?: number | string;
+  /** per-stream connections: seconds to wait after a stream's end for the receiver's last replies and close (default 5) */
+  linger?: number | string;
 }
 
 export = function (RED: NodeAPI) {
@@ -31,7 +33,7 @@ export = function (RED: NodeAPI) {
     const node = this as WsTargetNode;
     // the numbers, read once: a config node has no status, so a bad one is logged here and every
     // node using this target refuses with the same error (configError)
-    let limits = { connectTimeoutMs: 10_000, pingIntervalMs: 15_000, backoffInitialMs: 500, backoffMaxMs: 30_000, maxReplyBytes: 1 << 20 };
+    let limits = { connectTimeoutMs: 10_000, pingIntervalMs: 15_000, backoffInitialMs: 500, backoffMaxMs: 30_000, maxReplyBytes: 1 << 20, lingerMs: 5000 };
     try {
       const s = (key: string, dflt: number, min: number, max: number) => Math.round(configNumber(def, key, { default: dflt, min, max }) * 1000);
       limits = {
@@ -40,6 +42,7 @@ export = function (RED: NodeAPI) {
         backoffInitialMs: s('backoffInitial', 0.5, 0.001, 600),
         backoffMaxMs: s('backoffMax', 30, 0.001, 3600),
         maxReplyBytes: Math.round(configNumber(def, 'maxReply', { default: 1024, min: 1, max: 1_048_576 }) * 1024),
+        lingerMs: s('linger', 5, 0, 600),
       };
     } catch (err) {
       node.configError = localError(RED, err);
@@ -61,6 +64,7 @@ export = function (RED: NodeAPI) {
       return {
         url,
         maxReplyBytes: limits.maxReplyBytes,
+        lingerMs: limits.lingerMs,
         mode: def.mode === 'per-stream' ? 'per-stream' : 'shared',
         headers,
         protocols: (def.protocols || '').split(',').map((p) => p.trim()).filter(Boolean),

@@ -194,7 +194,7 @@ for (const type of types) {
 const NUMBERS: Record<string, Record<string, [ok: unknown[], bad: unknown[]]>> = {
   resample: { outRate: [[16000, '8000'], ['16k', 7999, 16000.5, '']], idleTimeout: [[0, '0.5', 86400], ['soon', -1, 86401]] },
   'base64-ws-out': { chunkSize: [[1, '200'], ['20O', 0, 1.5]], queueSeconds: [['30', 0.5], ['x', 0, 3601]] },
-  'live-audio-ws-target': { connectTimeout: [['', 10], ['ten', 0, 301]], pingInterval: [['', 0], [-1, 'a']], backoffInitial: [[0.05], [0]], backoffMax: [[30], [3601]], maxReply: [['', 1024], [0, 'big']] },
+  'live-audio-ws-target': { connectTimeout: [['', 10], ['ten', 0, 301]], pingInterval: [['', 0], [-1, 'a']], backoffInitial: [[0.05], [0]], backoffMax: [[30], [3601]], maxReply: [['', 1024], [0, 'big']], linger: [['', 0, 5, '1.5'], [-1, 'soon', 601]] },
   'stream-lease': { maxStreams: [['', 100, '1'], ['lots', 0, 1.5, 10001]], leaseS: [[15], [2]], takeoverS: [[0, ''], [-1, 'x']] },
 };
 for (const [type, props] of Object.entries(NUMBERS)) {

@@ -7,6 +7,10 @@ any), prints {"port": N} and then one JSON line per event on stdout:
   {"ev": "frame", "conn": n, "text": "..."} or {"ev": "frame", "conn": n, "binary": "<base64>"}
   {"ev": "close", "conn": n, "code": c}
 Answers every JSON text frame with {"stmId": <its stmId>, "seq": k, "text": "heard <bytes>"}.
+--final-reply-delay S: on a stream's end frame (a JSON frame with "end": true), waits S seconds,
+sends a final reply {"stmId": ..., "final": true, "frames": <audio frames read>} ({"ev": "final"}
+or {"ev": "final-failed"} when the client had closed) and closes (1000 "done"), as an ASR service
+that sends its final result after the last audio; with --keep-open it never closes by itself.
 Exits when stdin closes (the test ends) or after --max-seconds.
 --close-after N: the application of each of the first --close-count connections (default 25) reads
 N frames, works 50 ms, and closes (1000 "enough"), as a receiver that hangs up does.
@@ -35,6 +39,8 @@ def arg(name, default):
 CLOSE_AFTER = arg("--close-after", 0)
 CLOSE_COUNT = arg("--close-count", 25)
 READ_DELAY = arg("--read-delay", 0.0)
+FINAL_DELAY = arg("--final-reply-delay", -1.0)
+KEEP_OPEN = "--keep-open" in sys.argv
 
 
 def emit(obj):
@@ -53,6 +59,20 @@ async def handler(ws, path=None):
     seq = 0
     read = 0
     replying = True
+    audio = 0
+    final = None
+
+    async def final_reply(stm_id, frames):
+        await asyncio.sleep(FINAL_DELAY)
+        try:
+            await ws.send(json.dumps({"stmId": stm_id, "final": True, "frames": frames}))
+            emit({"ev": "final", "conn": conn, "stmId": stm_id})
+        except websockets.ConnectionClosed:
+            emit({"ev": "final-failed", "conn": conn, "stmId": stm_id})
+            return
+        if not KEEP_OPEN:
+            await ws.close(1000, "done")
+
     if READ_DELAY:
         await asyncio.sleep(READ_DELAY)
     try:
@@ -66,7 +86,10 @@ async def handler(ws, path=None):
                 frame = json.loads(message)
             except ValueError:
                 continue
+            if FINAL_DELAY >= 0 and final is None and isinstance(frame, dict) and frame.get("end") is True:
+                final = asyncio.ensure_future(final_reply(frame.get("stmId"), audio))
             if replying and isinstance(frame, dict) and isinstance(frame.get("data"), str):
+                audio += 1
                 seq += 1
                 try:
                     await ws.send(json.dumps({"stmId": frame.get("stmId"), "seq": seq,
@@ -80,6 +103,8 @@ async def handler(ws, path=None):
                 break
     except websockets.ConnectionClosed:
         pass
+    if final is not None:
+        await final
     emit({"ev": "close", "conn": conn, "code": ws.close_code})
 
 

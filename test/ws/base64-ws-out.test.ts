@@ -112,6 +112,26 @@ test('node: per-stream connections with {{stmId}} in the URL; replies on output 
   assert.deepEqual(r.connections.map((c) => c.url).sort(), ['/asr?sid=a', '/asr?sid=b']);
 });
 
+test('node: per-stream: a final reply the server sends 0.3 s after the end frame reaches output 1; the connection is closed after "Wait for close" (1 s) as the server keeps it open', async () => {
+  const r = await receiver({
+    reply: (f, ws) => {
+      if (f.json?.end === true) setTimeout(() => ws.readyState === ws.OPEN && ws.send(JSON.stringify({ final: true, text: 'done' })), 300);
+      return undefined;
+    },
+  });
+  await load(nodes, flow(`${r.url}/asr?sid={{stmId}}`, { mode: 'per-stream', linger: 1 }, { endFrame: '{"stmId":"{{stmId}}","end":true}' }));
+  const replies = collect('replies');
+  const o = getNode('o1');
+  o.receive({ payload: pcmFor(0, 0, 3200), ...FMT16K, stmId: 'fin', traceId: 'T-fin' });
+  o.receive({ complete: true, stmId: 'fin' });
+  const t0 = Date.now();
+  await until(() => replies.length === 1, 10_000, 'the final reply');
+  assert.deepEqual([replies[0].stmId, replies[0].traceId, replies[0].payload], ['fin', 'T-fin', { final: true, text: 'done' }]);
+  await until(() => r.connections.length === 1 && (r as any).sockets.size === 0, 10_000, 'closed by us');
+  const took = Date.now() - t0;
+  assert.ok(took >= 900 && took < 5000, `closed ${took} ms after complete`);
+});
+
 test('node: bad input reaches Catch through done(err), the node keeps streaming', async () => {
   const r = await receiver();
   await load(nodes, flow(r.url));

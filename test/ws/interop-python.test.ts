@@ -111,9 +111,10 @@ test('random masking keys: the same sender towards a raw net server puts a diffe
 
 for (const readDelay of [0, 0.3]) {
   const late = readDelay ? `; its application reads ${readDelay} s late, so our frames and our Close are all in its library's queue first (its replies fail), and it still gets all the audio` : '';
-  test(`python websockets: per-stream connections with zero masking keys and permessage-deflate; closed with 1000 after complete${late}`, { skip: missingPeer('websockets') }, async () => {
+  test(`python websockets: per-stream connections with zero masking keys and permessage-deflate; closed with 1000 right after complete (no linger)${late}`, { skip: missingPeer('websockets') }, async () => {
     const py = await pythonReceiver(readDelay ? ['--read-delay', String(readDelay)] : []);
-    const s = new WsSender({ target: { url: `${py.url}/s?sid={{stmId}}`, mode: 'per-stream', zeroMask: true, perMessageDeflate: true, backoffInitialMs: 50, backoffMaxMs: 500 } });
+    // lingerMs 0: our Close follows the last frame at once (the case where it can overtake a late reader)
+    const s = new WsSender({ target: { url: `${py.url}/s?sid={{stmId}}`, mode: 'per-stream', lingerMs: 0, zeroMask: true, perMessageDeflate: true, backoffInitialMs: 50, backoffMaxMs: 500 } });
     senders.push(s);
     for (const i of [2, 3]) s.push({ payload: pcmFor(i, 0, 8000), ...FMT16K, stmId: `z${i}`, traceId: `t${i}` });
     for (const i of [2, 3]) s.push({ complete: true, stmId: `z${i}` });

@@ -3,6 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnPeer, until, type Peer } from '../support/processes';
+import { PYTHON } from '../support/peers';
 
 export const FMT16K = { rate: 16000, channels: 1, bits: 16, encoding: 'signed-integer', endianness: 'little' } as const;
 
@@ -124,4 +126,43 @@ export async function rawFrameServer(): Promise<{ url: string; frames: RawFrame[
         server.close(() => r());
       }),
   };
+}
+
+/** One event line of the Python receiver (test/peers/ws_receiver.py). */
+export interface PyEvent {
+  ev?: 'open' | 'frame' | 'close' | 'reply-failed' | 'final-failed' | string;
+  port?: number;
+  conn: number;
+  path?: string;
+  authorization?: string;
+  extensions?: string;
+  text?: string;
+  binary?: string;
+  stmId?: string;
+  code?: number;
+}
+
+/**
+ * The independent WebSocket receiver (Python websockets, Debian's python3): listening on
+ * 127.0.0.1, its events collected as they come; added to `peers`, which the test kills after.
+ * stdin stays open: it exits when that closes (or after --max-seconds).
+ */
+export async function startPythonReceiver(peers: Peer[], extra: string[] = []): Promise<{ url: string; events: PyEvent[] }> {
+  const script = join(__dirname, '..', '..', '..', 'test', 'peers', 'ws_receiver.py');
+  const events: PyEvent[] = [];
+  let port = 0;
+  const peer = spawnPeer(PYTHON, [script, '--max-seconds', '120', ...extra], 130_000, {
+    stdin: 'pipe',
+    onLine: (line) => {
+      if (!line) return;
+      const e = JSON.parse(line) as PyEvent;
+      if (e.port) port = e.port;
+      else events.push(e);
+    },
+  });
+  peers.push(peer);
+  await until(() => port > 0, 15_000, 'python receiver listening').catch((e: Error) => {
+    throw new Error(`${e.message}; its stderr: ${peer.stderr() || '(nothing)'}`);
+  });
+  return { url: `ws://127.0.0.1:${port}`, events };
 }

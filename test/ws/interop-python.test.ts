@@ -5,23 +5,10 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { WsSender, type Reply } from '../../lib/ws';
-import { spawnPeer, until, type Peer } from '../support/processes';
-import { PYTHON, missingPeer } from '../support/peers';
-import { FMT16K, messagesFor, pcmFor, rawFrameServer } from './helpers';
-
-interface PyEvent {
-  ev?: 'open' | 'frame' | 'close' | 'reply-failed';
-  port?: number;
-  conn: number;
-  path?: string;
-  authorization?: string;
-  extensions?: string;
-  text?: string;
-  binary?: string;
-  code?: number;
-}
+import { until, type Peer } from '../support/processes';
+import { missingPeer } from '../support/peers';
+import { FMT16K, messagesFor, pcmFor, rawFrameServer, startPythonReceiver, type PyEvent } from './helpers';
 
 const peers: Peer[] = [];
 const senders: WsSender[] = [];
@@ -30,26 +17,7 @@ after(async () => {
   for (const p of peers) p.kill();
 });
 
-async function pythonReceiver(extra: string[] = []): Promise<{ url: string; events: PyEvent[] }> {
-  const script = join(__dirname, '..', '..', '..', 'test', 'peers', 'ws_receiver.py');
-  const events: PyEvent[] = [];
-  let port = 0;
-  // stdin stays open: the receiver exits when it closes (or after --max-seconds)
-  const peer = spawnPeer(PYTHON, [script, '--max-seconds', '120', ...extra], 130_000, {
-    stdin: 'pipe',
-    onLine: (line) => {
-      if (!line) return;
-      const e = JSON.parse(line) as PyEvent;
-      if (e.port) port = e.port;
-      else events.push(e);
-    },
-  });
-  peers.push(peer);
-  await until(() => port > 0, 15_000, 'python receiver listening').catch((e: Error) => {
-    throw new Error(`${e.message}; its stderr: ${peer.stderr() || '(nothing)'}`);
-  });
-  return { url: `ws://127.0.0.1:${port}`, events };
-}
+const pythonReceiver = (extra: string[] = []) => startPythonReceiver(peers, extra);
 
 /** A stream's PCM as the Python peer decoded it: its JSON frames' data, in arrival order. */
 function pcmSeen(events: PyEvent[], stmId: string): Buffer {

@@ -7,19 +7,10 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { WsSender, type Reply, type SenderEvent } from '../../lib/ws';
-import { spawnPeer, until, type Peer } from '../support/processes';
-import { PYTHON, missingPeer } from '../support/peers';
-import { FMT16K, pcmFor } from './helpers';
-
-interface PyEvent {
-  ev?: string;
-  port?: number;
-  conn: number;
-  stmId?: string;
-  code?: number;
-}
+import { until, type Peer } from '../support/processes';
+import { missingPeer } from '../support/peers';
+import { FMT16K, pcmFor, startPythonReceiver } from './helpers';
 
 const peers: Peer[] = [];
 const senders: WsSender[] = [];
@@ -28,25 +19,7 @@ after(async () => {
   for (const p of peers) p.kill();
 });
 
-async function pythonReceiver(extra: string[]): Promise<{ url: string; events: PyEvent[] }> {
-  const script = join(__dirname, '..', '..', '..', 'test', 'peers', 'ws_receiver.py');
-  const events: PyEvent[] = [];
-  let port = 0;
-  const peer = spawnPeer(PYTHON, [script, '--max-seconds', '120', ...extra], 130_000, {
-    stdin: 'pipe',
-    onLine: (line) => {
-      if (!line) return;
-      const e = JSON.parse(line) as PyEvent;
-      if (e.port) port = e.port;
-      else events.push(e);
-    },
-  });
-  peers.push(peer);
-  await until(() => port > 0, 15_000, 'python receiver listening').catch((e: Error) => {
-    throw new Error(`${e.message}; its stderr: ${peer.stderr() || '(nothing)'}`);
-  });
-  return { url: `ws://127.0.0.1:${port}`, events };
-}
+const pythonReceiver = (extra: string[] = []) => startPythonReceiver(peers, extra);
 
 const END = '{"stmId":"{{stmId}}","end":true}';
 /** three 200 ms frames */

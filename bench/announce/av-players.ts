@@ -5,6 +5,7 @@
  * Started as: node av-players.js <count> <url>...; says {type:'ready'} over IPC, exits on 'stop'.
  */
 import { connect, type Socket } from 'node:net';
+import { splitRtsp, type RtspResponse } from '../support/rtsp-stream';
 
 const [countArg, ...urls] = process.argv.slice(2);
 const count = Number(countArg);
@@ -13,7 +14,7 @@ function client(url: string): Promise<Socket> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const sock = connect({ host: u.hostname, port: Number(u.port || 554) });
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let cseq = 0;
     let session = '';
     let controls: string[] = [];
@@ -23,7 +24,7 @@ function client(url: string): Promise<Socket> {
       sock.write(`${method} ${target} RTSP/1.0\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
     };
     const setup = (i: number) => send('SETUP', controls[i], { Transport: `RTP/AVP/TCP;unicast;interleaved=${2 * i}-${2 * i + 1}` });
-    const next = (res: { status: number; headers: Record<string, string>; body: string }) => {
+    const next = (res: RtspResponse) => {
       if (res.status !== 200) return reject(new Error(`${url} step ${step}: ${res.status}`));
       step++;
       if (step === 1) send('DESCRIBE', url, { Accept: 'application/sdp' });
@@ -45,30 +46,7 @@ function client(url: string): Promise<Socket> {
     sock.on('connect', () => send('OPTIONS', url));
     sock.on('error', reject);
     sock.on('data', (d) => {
-      buf = buf.length ? Buffer.concat([buf, d]) : d;
-      for (;;) {
-        if (buf.length === 0) break;
-        if (buf[0] === 0x24) {
-          if (buf.length < 4) break;
-          const len = buf.readUInt16BE(2);
-          if (buf.length < 4 + len) break;
-          buf = buf.subarray(4 + len);
-          continue;
-        }
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) break;
-        const head = buf.subarray(0, end).toString();
-        const headers: Record<string, string> = {};
-        for (const line of head.split('\r\n').slice(1)) {
-          const i = line.indexOf(':');
-          if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-        }
-        const len = Number(headers['content-length'] ?? 0);
-        if (buf.length < end + 4 + len) break;
-        const body = buf.subarray(end + 4, end + 4 + len).toString();
-        buf = buf.subarray(end + 4 + len);
-        next({ status: Number(/^RTSP\/1.0 (\d+)/.exec(head)?.[1] ?? 0), headers, body });
-      }
+      buf = splitRtsp(buf.length ? Buffer.concat([buf, d]) : d, () => undefined, next);
     });
   });
 }

@@ -6,6 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import { OpusDecoder } from '../../lib/whep/opus';
+import { splitRtsp, type RtspResponse } from '../support/rtsp-stream';
 
 const [url, countArg] = process.argv.slice(2);
 const count = Number(countArg);
@@ -22,7 +23,7 @@ function client(rec: Rec | undefined, onPacket: (at: number, payload: Buffer) =>
   return new Promise((resolve, reject) => {
     const sock = connect({ host: u.hostname, port: Number(u.port || 554) });
     sock.setNoDelay(true);
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let cseq = 0;
     let session = '';
     let step = 0;
@@ -31,7 +32,7 @@ function client(rec: Rec | undefined, onPacket: (at: number, payload: Buffer) =>
       sock.write(`${method} ${target} RTSP/1.0\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
     };
     let control = `${url}/trackID=0`;
-    const next = (res: { status: number; headers: Record<string, string>; body: string }) => {
+    const next = (res: RtspResponse) => {
       if (res.status !== 200) return reject(new Error(`step ${step}: ${res.status}`));
       step++;
       if (step === 1) send('DESCRIBE', url, { Accept: 'application/sdp' });
@@ -48,40 +49,20 @@ function client(rec: Rec | undefined, onPacket: (at: number, payload: Buffer) =>
     sock.on('error', reject);
     sock.on('data', (d) => {
       const at = now();
-      buf = buf.length ? Buffer.concat([buf, d]) : d;
-      for (;;) {
-        if (buf.length === 0) break;
-        if (buf[0] === 0x24) {
-          if (buf.length < 4) break;
-          const len = buf.readUInt16BE(2);
-          if (buf.length < 4 + len) break;
-          if (buf[1] === 0 && len >= 12) {
-            const cc = buf[4] & 0x0f;
-            const size = len - 12 - cc * 4;
-            if (rec) {
-              rec.at.push(at);
-              rec.ts.push(buf.readUInt32BE(8));
-              rec.size.push(size);
-            }
-            onPacket(at, buf.subarray(4 + 12 + cc * 4, 4 + len));
+      buf = splitRtsp(
+        buf.length ? Buffer.concat([buf, d]) : d,
+        (channel, frame) => {
+          if (channel !== 0 || frame.length < 12) return;
+          const cc = frame[0] & 0x0f;
+          if (rec) {
+            rec.at.push(at);
+            rec.ts.push(frame.readUInt32BE(4));
+            rec.size.push(frame.length - 12 - cc * 4);
           }
-          buf = buf.subarray(4 + len);
-          continue;
-        }
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) break;
-        const head = buf.subarray(0, end).toString();
-        const headers: Record<string, string> = {};
-        for (const line of head.split('\r\n').slice(1)) {
-          const i = line.indexOf(':');
-          if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-        }
-        const len = Number(headers['content-length'] ?? 0);
-        if (buf.length < end + 4 + len) break;
-        const body = buf.subarray(end + 4, end + 4 + len).toString();
-        buf = buf.subarray(end + 4 + len);
-        next({ status: Number(/^RTSP\/1.0 (\d+)/.exec(head)?.[1] ?? 0), headers, body });
-      }
+          onPacket(at, frame.subarray(12 + cc * 4));
+        },
+        next,
+      );
     });
   });
 }

@@ -80,7 +80,10 @@ export interface WhepStats {
   /** payload bitrate over the last stats interval, kbit/s */
   bitrateKbps: number;
   bytesReceived: number;
+  /** new attempts after a session ended or an attempt failed (an error, a dead or idle server) */
   reconnects: number;
+  /** offers repeated while the server answered 404 (nobody publishing): waiting, not failing */
+  polls: number;
   chunks: number;
   decodeErrors: number;
 }
@@ -176,6 +179,7 @@ export class WhepStream {
     bitrateKbps: 0,
     bytesReceived: 0,
     reconnects: 0,
+    polls: 0,
     chunks: 0,
     decodeErrors: 0,
   };
@@ -316,7 +320,9 @@ export class WhepStream {
       if (!(polling && notFound)) this.enter('reconnecting', 'reconnecting', { reason: end.reason, error: e, retryInMs: delay });
       polling = notFound;
       await sleep(delay, signal);
-      if (!signal.aborted) this.counters.reconnects++;
+      // asking again for a stream nobody publishes yet is no failure: a stream waiting an hour
+      // for its publisher would otherwise show thousands of "reconnects"
+      if (!signal.aborted) this.counters[notFound ? 'polls' : 'reconnects']++;
     }
     this.finish();
     // a fatal error: "error" (with the error), then "stopped" still in state error

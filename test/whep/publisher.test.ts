@@ -61,7 +61,7 @@ describe('a late publisher is heard within 2 s (engine defaults)', { skip: missi
     assert.deepEqual(c.events.map((e) => e.event), ['connecting', 'connected', 'live', 'idle', 'resumed', 'idle', 'resumed', 'idle']);
   });
 
-  test('mediamtx-like server (404 while nobody publishes): polled at a steady interval, one "reconnecting" event, the publisher heard within 2 s', async (t) => {
+  test('mediamtx-like server (404 while nobody publishes): polled at a steady interval, one "reconnecting" event, counted as polls (not reconnects), the publisher heard within 2 s', async (t) => {
     const src = await startWhepSource({ text: 'Counter six.', absent: '404' });
     cleanups.push(() => src.stop());
     const c = timedEngine();
@@ -77,6 +77,10 @@ describe('a late publisher is heard within 2 s (engine defaults)', { skip: missi
     assert.equal(r.length, 1, 'one event for the whole wait, not one per poll');
     assert.equal(r[0].error?.code, 'whep.notFound');
     assert.equal(r[0].retryInMs, 1000);
+    // waiting for a publisher is no failure: every offer after the first was a poll, none a reconnect
+    const { stats } = c.named('connected')[0];
+    assert.equal(stats.reconnects, 0, 'no reconnects while the stream was absent');
+    assert.equal(stats.polls, src.posts - 1, `one poll per repeated offer (${src.posts} offers)`);
   });
 
   test('a crashed server (engine defaults): noticed within 20 s, audio again within 7 s of its return however long it was down', async (t) => {

@@ -6,48 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
-import { getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
+import { describe, test } from 'node:test';
+import { getNode, load, until } from '../support/node-red';
 import { missingPeer } from '../support/peers';
-import { startWhepSource, type WhepSource } from '../peers/whep-source';
+import { freePort } from '../support/processes';
+import { startWhepSource } from '../peers/whep-source';
 import { root } from './support';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const whepIn = require('../../nodes/whep-in/whep-in');
+import { deployReport, loopbackNode, nodeSuite, watch, whepIn, withSource } from './node-suite';
 
-const base = { type: 'whep-in', iceHostAddresses: '127.0.0.1', rate: '16000', channels: '1', chunkMs: 20, maxStreams: 5 };
-
-interface Status {
-  fill?: string;
-  shape?: string;
-  text?: string;
-}
-
-/** Errors with the message they were reported for (done(err) → node.error(err, msg)), and statuses. */
-function watch(id: string) {
-  const errors: Array<{ text: string; msg: Record<string, unknown> | undefined; at: number }> = [];
-  const statuses: Status[] = [];
-  const n = getNode(id);
-  n.on('call:error', (call: { args: unknown[] }) => {
-    const e = call.args[0];
-    errors.push({ text: e instanceof Error ? e.message : String(e), msg: call.args[1] as Record<string, unknown> | undefined, at: Date.now() });
-  });
-  n.on('call:status', (call: { args: Status[] }) => statuses.push(call.args[0] ?? {}));
-  return { errors, statuses };
-}
+const base = { ...loopbackNode, maxStreams: 5 };
 
 describe('whep-in: errors at their message, truthful statuses, renamed settings', { skip: missingPeer('espeak-ng', 'sox') }, () => {
-  let src: WhepSource;
-  before(async () => {
-    src = await startWhepSource({ text: 'Counter 3, please.', loop: true });
-    await startServer();
-  });
-  afterEach(async () => {
-    await unload();
-  });
-  after(async () => {
-    await stopServer();
-    await src.stop();
-  });
+  const src = nodeSuite(() => startWhepSource({ text: 'Counter 3, please.', loop: true }), (s) => s.stop());
 
   const badUrls: Array<[string, string]> = [
     ['notaurl', 'notaurl'],
@@ -63,7 +33,7 @@ describe('whep-in: errors at their message, truthful statuses, renamed settings'
   test('dynamic mode: a start message with a URL that cannot work fails at once, at that message; nothing is sent', async () => {
     await load(whepIn, [{ id: 'w', ...base, mode: 'dynamic', url: '', wires: [[], ['ev']] }, { id: 'ev', type: 'helper' }]);
     const { errors } = watch('w');
-    const posts = src.posts;
+    const posts = src().posts;
     const sentAt = Date.now();
     for (const [name, url] of badUrls) getNode('w').receive({ action: 'start', stmId: name, url, marker: name });
     await until(() => errors.length >= badUrls.length, 5000, 'one error per bad start message').catch((e: Error) => {
@@ -77,24 +47,22 @@ describe('whep-in: errors at their message, truthful statuses, renamed settings'
       assert.ok(e.text.length < 1000, `${name}: the error does not carry a 1 MB URL`);
     }
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(src.posts, posts, 'no offer was sent');
+    assert.equal(src().posts, posts, 'no offer was sent');
   });
 
   test('static mode: a URL that cannot work is a red status and an error at deploy, nothing is sent', async () => {
-    const posts = src.posts;
+    const posts = src().posts;
     await load(whepIn, [{ id: 'w', ...base, mode: 'static', url: 'ftp://127.0.0.1/whep', stmId: 's', wires: [[], []] }]);
-    const w = getNode('w') as unknown as { status: { args: Array<[Status]> }; error: { args: unknown[][] } };
-    // set while the node was created, before a listener could be attached: read the spies
-    const status = w.status.args.at(-1)![0];
+    const { status, errors } = deployReport('w');
     assert.equal(status.fill, 'red');
     assert.match(String(status.text), /badUrl/);
-    assert.ok(w.error.args.some(([e]) => /badUrl|not a usable WHEP URL/.test(e instanceof Error ? e.message : String(e))), 'an error at deploy');
+    assert.ok(errors.some((e) => /badUrl|not a usable WHEP URL/.test(e)), 'an error at deploy');
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal(src.posts, posts, 'no offer was sent');
+    assert.equal(src().posts, posts, 'no offer was sent');
   });
 
   test('an stmId that is no string or number is an error at its message; two objects do not collide; a number works', async () => {
-    await load(whepIn, [{ id: 'w', ...base, mode: 'dynamic', url: src.url, wires: [['pcm'], []] }, { id: 'pcm', type: 'helper' }]);
+    await load(whepIn, [{ id: 'w', ...base, mode: 'dynamic', url: src().url, wires: [['pcm'], []] }, { id: 'pcm', type: 'helper' }]);
     const { errors } = watch('w');
     const pcm: Array<Record<string, unknown>> = [];
     getNode('pcm').on('input', (m: Record<string, unknown>) => pcm.push(m));
@@ -116,8 +84,7 @@ describe('whep-in: errors at their message, truthful statuses, renamed settings'
   });
 
   test('status: "connected, no audio yet" until RTP, then live', async () => {
-    const silent = await startWhepSource({ text: 'Counter 4.', absent: 'silent' });
-    try {
+    await withSource({ text: 'Counter 4.', absent: 'silent' }, async (silent) => {
       await load(whepIn, [{ id: 'w', ...base, mode: 'static', url: silent.url, stmId: 'srs', wires: [[], []] }]);
       const { statuses } = watch('w');
       // (the test runtime has no catalogs: texts are the keys)
@@ -127,15 +94,11 @@ describe('whep-in: errors at their message, truthful statuses, renamed settings'
       assert.ok(!statuses.some((s) => /status\.live/.test(String(s.text))), 'not live before audio');
       silent.publish();
       await until(() => statuses.some((s) => /whep-in\.status\.live/.test(String(s.text)) && s.fill === 'green'), 10_000, 'live once audio arrives');
-    } finally {
-      await unload();
-      await silent.stop();
-    }
+    });
   });
 
   test('status of one retrying stream: the reason first; no token from the URL in statuses, events or errors', async () => {
-    const absent = await startWhepSource({ text: 'Counter 4.', absent: '404' });
-    try {
+    await withSource({ text: 'Counter 4.', absent: '404' }, async (absent) => {
       const url = `${absent.url}?app=live&stream=cam&token=SECRET-TOKEN-123&sign=SIGNED-456`;
       await load(whepIn, [
         { id: 'w', ...base, mode: 'static', url, stmId: 'mtx', wires: [[], ['ev']] },
@@ -151,36 +114,44 @@ describe('whep-in: errors at their message, truthful statuses, renamed settings'
       const p = ev.payload as { url: string; error: { message: string } };
       assert.match(p.url, /token=\*\*\*/);
       assert.match(p.url, /stream=cam/, 'other parameters stay readable');
-    } finally {
-      await unload();
-      await absent.stop();
-    }
+    });
   });
 
-  test('a flow from before the rename (idleMs, retryMaxMs in seconds) keeps its values; the new names win', async () => {
-    const short = await startWhepSource({ text: 'Go.' });
-    try {
-      // idleMs: 1 (second) → idle one second after the audio ends (the default would be five)
+  test('a flow from before the rename (idleMs, retryMaxMs, in seconds) keeps its values; the new names (idleS, retryMaxS) win', async () => {
+    // nothing listens on this loopback port: the retry nodes fail at once, again and again
+    const closedPort = await freePort();
+    const refused = `http://127.0.0.1:${closedPort}/whep`;
+    await withSource({ text: 'Go.' }, async (short) => {
+      // 1 s idle and a 2 s largest retry delay (defaults 5 and 5), set under the old names, and
+      // under the new names with an old one that says otherwise
       await load(whepIn, [
-        { id: 'w-old', ...base, mode: 'static', url: short.url, stmId: 'old', idleMs: 1, retryMaxMs: 2, wires: [['pcm'], ['ev']] },
-        { id: 'w-new', ...base, mode: 'static', url: short.url, stmId: 'new', idleS: 1, idleMs: 9, wires: [['pcm'], ['ev']] },
+        { id: 'idle-old', ...base, mode: 'static', url: short.url, stmId: 'idle-old', idleMs: 1, wires: [['pcm'], ['ev']] },
+        { id: 'idle-new', ...base, mode: 'static', url: short.url, stmId: 'idle-new', idleS: 1, idleMs: 9, wires: [['pcm'], ['ev']] },
+        { id: 'retry-old', ...base, mode: 'static', url: refused, stmId: 'retry-old', retryMaxMs: 2, wires: [[], ['ev']] },
+        { id: 'retry-new', ...base, mode: 'static', url: refused, stmId: 'retry-new', retryMaxS: 2, retryMaxMs: 9, wires: [[], ['ev']] },
         { id: 'pcm', type: 'helper' },
         { id: 'ev', type: 'helper' },
       ]);
       const pcm: Array<{ stmId: string; at: number }> = [];
       const idle: Array<{ stmId: string; at: number }> = [];
+      const retries: Record<string, number[]> = { 'retry-old': [], 'retry-new': [] };
       getNode('pcm').on('input', (m: { stmId: string }) => pcm.push({ stmId: m.stmId, at: Date.now() }));
-      getNode('ev').on('input', (m: { topic: string; stmId: string }) => m.topic === 'whep/idle' && idle.push({ stmId: m.stmId, at: Date.now() }));
+      getNode('ev').on('input', (m: { topic: string; stmId: string; payload: { retryInMs?: number } }) => {
+        if (m.topic === 'whep/idle') idle.push({ stmId: m.stmId, at: Date.now() });
+        if (m.topic === 'whep/reconnecting') retries[m.stmId].push(m.payload.retryInMs!);
+      });
       await until(() => idle.length >= 2, 20_000, 'both streams idle');
-      for (const id of ['old', 'new']) {
+      for (const id of ['idle-old', 'idle-new']) {
         const lastAudio = pcm.filter((m) => m.stmId === id).at(-1)!.at;
         const gap = idle.find((m) => m.stmId === id)!.at - lastAudio;
         assert.ok(gap < 2500, `${id}: idle ${gap} ms after the audio ended (setting 1 s)`);
       }
-    } finally {
-      await unload();
-      await short.stop();
-    }
+      // back-off 0.5, 1, 2 s, then 4 s (±20 %) unless the largest delay is 2 s
+      await until(() => Object.values(retries).every((r) => r.length >= 4), 20_000, 'four retries of each stream');
+      for (const [id, delays] of Object.entries(retries)) {
+        assert.ok(delays.every((ms) => ms <= 2000), `${id}: no retry delay over the 2 s setting: ${delays.join(', ')} ms`);
+      }
+    });
   });
 });
 

@@ -6,32 +6,21 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, afterEach, before, describe, test } from 'node:test';
-import { collect, collectErrors, coreNodesDir, getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
-import { startWhepSource, type WhepSource } from '../peers/whep-source';
+import { describe, test } from 'node:test';
+import { collect, collectErrors, coreNodesDir, getNode, load, unload, until } from '../support/node-red';
+import { startWhepSource } from '../peers/whep-source';
 import { startSourceProcess } from './support';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const whepIn = require('../../nodes/whep-in/whep-in');
+import { deployReport, loopbackNode, nodeSuite, watch, whepIn } from './node-suite';
 
-const base = { type: 'whep-in', iceHostAddresses: '127.0.0.1', rate: '16000', channels: '1', chunkMs: 20, idleMs: 5, idleReconnectMs: 30, retryMaxMs: 2, maxStreams: 3 };
+// the settings under their current names (flows from before the rename: input.test.ts)
+const base = { ...loopbackNode, idleS: 5, pollS: 1, retryMaxS: 2, maxStreams: 3 };
 
 describe('whep-in node', () => {
-  let src: WhepSource;
-  before(async () => {
-    src = await startWhepSource({ text: 'Counter 3, please.', loop: true });
-    await startServer();
-  });
-  afterEach(async () => {
-    await unload();
-  });
-  after(async () => {
-    await stopServer();
-    await src.stop();
-  });
+  const src = nodeSuite(() => startWhepSource({ text: 'Counter 3, please.', loop: true }), (s) => s.stop());
 
   test('static mode: one stream from the URL on deploy, PCM on output 1, events on output 2, DELETE on redeploy', async () => {
     await load(whepIn, [
-      { id: 'w', ...base, mode: 'static', url: src.url, stmId: 'lobby', traceId: 'tr-1', wires: [['pcm'], ['ev']] },
+      { id: 'w', ...base, mode: 'static', url: src().url, stmId: 'lobby', traceId: 'tr-1', wires: [['pcm'], ['ev']] },
       { id: 'pcm', type: 'helper' },
       { id: 'ev', type: 'helper' },
     ], { w: { token: 'secret-token' } });
@@ -42,14 +31,14 @@ describe('whep-in node', () => {
     assert.ok(Buffer.isBuffer(m.payload) && m.payload.length === 640);
     assert.deepEqual([m.rate, m.channels, m.bits, m.encoding, m.endianness, m.stmId, m.traceId, m.seq], [16000, 1, 16, 'signed-integer', 'little', 'lobby', 'tr-1', 0]);
     assert.equal(typeof m.timestamp, 'number');
-    assert.equal(src.authorizations.at(-1), 'Bearer secret-token');
+    assert.equal(src().authorizations.at(-1), 'Bearer secret-token');
     const connected = ev.find((e) => e.topic === 'whep/connected')!;
     assert.equal(connected.stmId, 'lobby');
     assert.equal(connected.traceId, 'tr-1');
     assert.equal(typeof connected.payload.stats.packetsReceived, 'number');
-    const deletes = src.deletes.length;
+    const deletes = src().deletes.length;
     await unload();
-    assert.equal(src.deletes.length, deletes + 1, 'redeploy DELETEs the session');
+    assert.equal(src().deletes.length, deletes + 1, 'redeploy DELETEs the session');
     // (messages sent while the flow stops are not delivered by Node-RED: `complete` is checked in the dynamic test)
   });
 
@@ -63,11 +52,11 @@ describe('whep-in node', () => {
     const ev = collect('ev');
     const errors = collectErrors('w');
     const w = getNode('w');
-    w.receive({ action: 'start', url: src.url, stmId: 'a', traceId: 'ta' });
-    w.receive({ payload: { action: 'start', url: src.url, stmId: 'b' } });
-    w.receive({ topic: 'c', url: src.url }); // action defaults to start, topic names the stream
-    w.receive({ action: 'start', url: src.url, stmId: 'd' });
-    w.receive({ action: 'start', url: src.url }); // no stmId
+    w.receive({ action: 'start', url: src().url, stmId: 'a', traceId: 'ta' });
+    w.receive({ payload: { action: 'start', url: src().url, stmId: 'b' } });
+    w.receive({ topic: 'c', url: src().url }); // action defaults to start, topic names the stream
+    w.receive({ action: 'start', url: src().url, stmId: 'd' });
+    w.receive({ action: 'start', url: src().url }); // no stmId
     w.receive({ action: 'pause', stmId: 'a' });
     await until(() => ['a', 'b', 'c'].every((id) => pcm.filter((m) => m.stmId === id).length >= 10), 20_000, 'audio on a, b and c');
     await until(() => errors.length >= 3, 5000, 'three errors');
@@ -85,44 +74,42 @@ describe('whep-in node', () => {
   });
 
   test('status: a summary of the streams, and the reason while a single stream waits to retry', async () => {
-    src.faults.notFound = 1;
-    await load(whepIn, [{ id: 'w', ...base, mode: 'static', url: src.url, stmId: 'st', wires: [[], []] }]);
-    const texts: string[] = [];
-    getNode('w').on('call:status', (call: { args: Array<{ text?: string }> }) => texts.push(String(call.args[0]?.text)));
+    src().faults.notFound = 1;
+    await load(whepIn, [{ id: 'w', ...base, mode: 'static', url: src().url, stmId: 'st', wires: [[], []] }]);
+    const { statuses } = watch('w');
+    const texts = () => statuses.map((s) => String(s.text));
     // (the test runtime has no catalogs: texts are the keys, e.g. whep-in.status.live)
-    await until(() => texts.some((t) => /live/.test(t)), 20_000, "a live status");
-    assert.ok(texts.some((t) => /^whep-in\.why\.notFound/.test(t)), `a status naming the 404 first: ${texts.join(' | ')}`);
+    await until(() => texts().some((t) => /live/.test(t)), 20_000, 'a live status');
+    assert.ok(texts().some((t) => /^whep-in\.why\.notFound/.test(t)), `a status naming the 404 first: ${texts().join(' | ')}`);
   });
 
   test('an output rate Opus cannot decode to is a config error on deploy (status, error), and every start is refused with it', async () => {
-    const posts = src.posts;
-    await load(whepIn, [{ id: 'w', ...base, rate: '44100', mode: 'static', url: src.url, stmId: 'r', wires: [[], []] }]);
-    const w = getNode('w') as unknown as { status: { args: Array<[{ fill?: string; text?: string }]> }; error: { args: unknown[][] } };
-    // set while the node was created, before a listener could be attached: read the spies
-    const status = w.status.args.at(-1)![0];
-    assert.equal(status.fill, 'red');
-    assert.match(String(status.text), /shared\.badConfig/);
-    assert.ok(w.error.args.some(([e]) => /44100 Hz is not possible/.test(e instanceof Error ? e.message : String(e))), 'an error on deploy naming the rate');
+    const posts = src().posts;
+    await load(whepIn, [{ id: 'w', ...base, rate: '44100', mode: 'static', url: src().url, stmId: 'r', wires: [[], []] }]);
+    const deployed = deployReport('w');
+    assert.equal(deployed.status.fill, 'red');
+    assert.match(String(deployed.status.text), /shared\.badConfig/);
+    assert.ok(deployed.errors.some((e) => /44100 Hz is not possible/.test(e)), 'an error on deploy naming the rate');
     const errors = collectErrors('w');
-    getNode('w').receive({ action: 'start', url: src.url, stmId: 'r2' });
+    getNode('w').receive({ action: 'start', url: src().url, stmId: 'r2' });
     await until(() => errors.length >= 1, 5000, 'the start refused');
     assert.match(errors[0], /44100 Hz is not possible/);
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(src.posts, posts, 'no offer was sent');
+    assert.equal(src().posts, posts, 'no offer was sent');
   });
 
   test('a setting that is no number, or out of range, is refused at deploy, naming it; nothing starts', async () => {
-    const posts = src.posts;
-    await load(whepIn, [{ id: 'w', ...base, chunkMs: '2O', mode: 'static', url: src.url, stmId: 'n', wires: [[], []] }]);
-    const w = getNode('w') as unknown as { status: { args: Array<[{ fill?: string; text?: string }]> }; error: { args: unknown[][] } };
-    assert.equal(w.status.args.at(-1)![0].fill, 'red');
-    assert.match(String(w.status.args.at(-1)![0].text), /shared\.badConfig/);
-    assert.ok(w.error.args.some(([e]) => /chunkMs is "2O"/.test(e instanceof Error ? e.message : String(e))), 'an error naming the property');
+    const posts = src().posts;
+    await load(whepIn, [{ id: 'w', ...base, chunkMs: '2O', mode: 'static', url: src().url, stmId: 'n', wires: [[], []] }]);
+    const deployed = deployReport('w');
+    assert.equal(deployed.status.fill, 'red');
+    assert.match(String(deployed.status.text), /shared\.badConfig/);
+    assert.ok(deployed.errors.some((e) => /chunkMs is "2O"/.test(e)), 'an error naming the property');
     const errors = collectErrors('w');
-    getNode('w').receive({ action: 'start', url: src.url, stmId: 'n2' });
+    getNode('w').receive({ action: 'start', url: src().url, stmId: 'n2' });
     await until(() => errors.length >= 1, 5000, 'the start refused');
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(src.posts, posts, 'no offer was sent');
+    assert.equal(src().posts, posts, 'no offer was sent');
   });
 
   for (const file of ['whep-in-static.json', 'whep-in-dynamic.json']) {
@@ -154,16 +141,7 @@ describe('whep-in node', () => {
 // Its own describe, after the one above has stopped its in-process source: what is left in this
 // process is the test runtime and whep-in alone (the source runs in a process of its own).
 describe('whep-in node: redeploy', () => {
-  let src: Awaited<ReturnType<typeof startSourceProcess>>;
-  before(async () => {
-    src = await startSourceProcess(['--loop']);
-    await startServer();
-  });
-  after(async () => {
-    await unload();
-    await stopServer();
-    await src?.kill();
-  });
+  const src = nodeSuite(() => startSourceProcess(['--loop']), (s) => s.kill());
 
   test('redeploy with streams running releases every socket and timer', async () => {
     // what keeps the event loop alive, by type (sockets, timers, immediates…), counted
@@ -180,7 +158,7 @@ describe('whep-in node: redeploy', () => {
     ]);
     const pcm = collect('pcm');
     const w = getNode('w');
-    for (const id of ['x', 'y', 'z']) w.receive({ action: 'start', url: src.url, stmId: id });
+    for (const id of ['x', 'y', 'z']) w.receive({ action: 'start', url: src().url, stmId: id });
     await until(() => ['x', 'y', 'z'].every((id) => pcm.filter((m) => m.stmId === id).length >= 5), 20_000, 'three streams live');
     const during = resources();
     assert.ok((during.get('UDPWrap') ?? 0) >= (before.get('UDPWrap') ?? 0) + 3, `a UDP socket per stream: ${[...during].join(', ')}`);

@@ -253,7 +253,8 @@ test('stop-stream policy: the stream that overflows stops (event with its stmId)
 
 test('per-stream connections: URL templating, replies carry stmId/traceId, closed after complete', async () => {
   const r = await receiver({ reply: (f) => (f.json?.data ? JSON.stringify({ text: `heard ${Buffer.from(f.json.data, 'base64').length}` }) : 'not json') });
-  const { s, replies } = sender({ target: { url: `${r.url}/asr?sid={{stmId}}&trace={{traceId}}`, mode: 'per-stream', ...fast } });
+  // lingerMs 0: this receiver never closes, and waiting for its last replies is linger.test's subject
+  const { s, replies } = sender({ target: { url: `${r.url}/asr?sid={{stmId}}&trace={{traceId}}`, mode: 'per-stream', lingerMs: 0, ...fast } });
   for (const i of [0, 1, 2]) s.push({ payload: pcmFor(i, 0, 3200), ...FMT16K, stmId: `p ${i}`, traceId: `t${i}` });
   await until(() => replies.length === 3, 10_000, '3 replies');
   assert.deepEqual(r.connections.map((c) => c.url).sort(), [0, 1, 2].map((i) => `/asr?sid=p%20${i}&trace=t${i}`));
@@ -288,7 +289,8 @@ test('per-stream connections with permessage-deflate and zero masks: many frames
     ws.on('close', (code) => (rec.close = code));
   });
   const port = (wss.address() as import('node:net').AddressInfo).port;
-  const { s } = sender({ target: { url: `ws://127.0.0.1:${port}/?sid={{stmId}}`, mode: 'per-stream', zeroMask: true, perMessageDeflate: true, ...fast } });
+  // lingerMs 0: our Close right after the last frame, the case where it could overtake them
+  const { s } = sender({ target: { url: `ws://127.0.0.1:${port}/?sid={{stmId}}`, mode: 'per-stream', lingerMs: 0, zeroMask: true, perMessageDeflate: true, ...fast } });
   const streams = [0, 1, 2, 3];
   // 8 s of audio per stream (40 chunks) and its complete, all in one turn: the connections open
   // with 40 frames queued, handed to ws at once, and close when the last send callback fires

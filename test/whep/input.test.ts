@@ -125,10 +125,10 @@ describe('whep-in: errors at their message, truthful statuses, renamed settings'
       // 1 s idle and a 2 s largest retry delay (defaults 5 and 5), set under the old names, and
       // under the new names with an old one that says otherwise
       await load(whepIn, [
-        { id: 'idle-old', ...base, mode: 'static', url: short.url, stmId: 'idle-old', idleMs: 1, wires: [['pcm'], ['ev']] },
-        { id: 'idle-new', ...base, mode: 'static', url: short.url, stmId: 'idle-new', idleS: 1, idleMs: 9, wires: [['pcm'], ['ev']] },
-        { id: 'retry-old', ...base, mode: 'static', url: refused, stmId: 'retry-old', retryMaxMs: 2, wires: [[], ['ev']] },
-        { id: 'retry-new', ...base, mode: 'static', url: refused, stmId: 'retry-new', retryMaxS: 2, retryMaxMs: 9, wires: [[], ['ev']] },
+        { id: 'w-idle-old', ...base, mode: 'static', url: short.url, stmId: 'idle-old', idleMs: 1, wires: [['pcm'], ['ev']] },
+        { id: 'w-idle-new', ...base, mode: 'static', url: short.url, stmId: 'idle-new', idleS: 1, idleMs: 9, wires: [['pcm'], ['ev']] },
+        { id: 'w-retry-old', ...base, mode: 'static', url: refused, stmId: 'retry-old', retryMaxMs: 2, wires: [[], ['ev']] },
+        { id: 'w-retry-new', ...base, mode: 'static', url: refused, stmId: 'retry-new', retryMaxS: 2, retryMaxMs: 9, wires: [[], ['ev']] },
         { id: 'pcm', type: 'helper' },
         { id: 'ev', type: 'helper' },
       ]);

@@ -83,34 +83,28 @@ describe('whep-in node', () => {
     assert.ok(texts().some((t) => /^whep-in\.why\.notFound/.test(t)), `a status naming the 404 first: ${texts().join(' | ')}`);
   });
 
-  test('an output rate Opus cannot decode to is a config error on deploy (status, error), and every start is refused with it', async () => {
-    const posts = src().posts;
-    await load(whepIn, [{ id: 'w', ...base, rate: '44100', mode: 'static', url: src().url, stmId: 'r', wires: [[], []] }]);
-    const deployed = deployReport('w');
-    assert.equal(deployed.status.fill, 'red');
-    assert.match(String(deployed.status.text), /shared\.badConfig/);
-    assert.ok(deployed.errors.some((e) => /44100 Hz is not possible/.test(e)), 'an error on deploy naming the rate');
-    const errors = collectErrors('w');
-    getNode('w').receive({ action: 'start', url: src().url, stmId: 'r2' });
-    await until(() => errors.length >= 1, 5000, 'the start refused');
-    assert.match(errors[0], /44100 Hz is not possible/);
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(src().posts, posts, 'no offer was sent');
-  });
-
-  test('a setting that is no number, or out of range, is refused at deploy, naming it; nothing starts', async () => {
-    const posts = src().posts;
-    await load(whepIn, [{ id: 'w', ...base, chunkMs: '2O', mode: 'static', url: src().url, stmId: 'n', wires: [[], []] }]);
-    const deployed = deployReport('w');
-    assert.equal(deployed.status.fill, 'red');
-    assert.match(String(deployed.status.text), /shared\.badConfig/);
-    assert.ok(deployed.errors.some((e) => /chunkMs is "2O"/.test(e)), 'an error naming the property');
-    const errors = collectErrors('w');
-    getNode('w').receive({ action: 'start', url: src().url, stmId: 'n2' });
-    await until(() => errors.length >= 1, 5000, 'the start refused');
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(src().posts, posts, 'no offer was sent');
-  });
+  // settings no stream can run with: refused at deploy as any bad configuration is
+  const refused: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['an output rate Opus cannot decode to', { rate: '44100' }, /44100 Hz is not possible/],
+    ['a setting that is no number', { chunkMs: '2O' }, /chunkMs is "2O"/],
+    ['a setting out of its range', { retryMaxS: '0.5' }, /retryMaxS is "0\.5"/],
+  ];
+  for (const [what, setting, named] of refused) {
+    test(`${what} is a config error at deploy (red status, an error naming it); every start is refused with it, nothing is sent`, async () => {
+      const posts = src().posts;
+      await load(whepIn, [{ id: 'w', ...base, ...setting, mode: 'static', url: src().url, stmId: 'r', wires: [[], []] }]);
+      const deployed = deployReport('w');
+      assert.equal(deployed.status.fill, 'red');
+      assert.match(String(deployed.status.text), /shared\.badConfig/);
+      assert.ok(deployed.errors.some((e) => named.test(e)), `an error at deploy naming it: ${deployed.errors.join(' | ')}`);
+      const errors = collectErrors('w');
+      getNode('w').receive({ action: 'start', url: src().url, stmId: 'r2' });
+      await until(() => errors.length >= 1, 5000, 'the start refused');
+      assert.match(errors[0], named);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(src().posts, posts, 'no offer was sent');
+    });
+  }
 
   for (const file of ['whep-in-static.json', 'whep-in-dynamic.json']) {
     test(`example ${file} deploys without errors and uses only core nodes and ours`, async () => {

@@ -3,20 +3,18 @@
  * refuse: counters that add up (written = confirmed + unconfirmed; every lost chunk counted),
  * ack mode that loses nothing, no reconnect storm, a cap on reply size.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WsSender, type Reply, type SenderEvent, type SenderOptions } from '../../lib/ws';
 import { until } from '../support/processes';
-import { FMT16K, pcmFor } from './helpers';
+import { cleanupAfterFile, FMT16K, pcmFor, recordingSender } from './helpers';
 import { killRun } from './receiver-kills';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-after(async () => {
-  for (const c of cleanup.reverse()) await c();
-});
+const cleanup = cleanupAfterFile();
+const sender = (opts: SenderOptions) => recordingSender(cleanup, opts);
 
 interface Behaviour {
   /** frames the application of connection `conn` reads before it ends the connection (Infinity = never) */
@@ -70,7 +68,7 @@ async function closingReceiver(b: Behaviour): Promise<{ url: string; read: Map<s
     });
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
-  cleanup.push(async () => {
+  cleanup(async () => {
     for (const ws of sockets) ws.terminate();
     await new Promise<void>((r) => wss.close(() => r()));
     await new Promise<void>((r) => http.close(() => r()));
@@ -78,15 +76,6 @@ async function closingReceiver(b: Behaviour): Promise<{ url: string; read: Map<s
   return { url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}/asr`, read, connections: () => conns, server: http };
 }
 
-function sender(opts: SenderOptions): { s: WsSender; events: SenderEvent[]; replies: Reply[] } {
-  const s = new WsSender(opts);
-  const events: SenderEvent[] = [];
-  const replies: Reply[] = [];
-  s.on('event', (e: SenderEvent) => events.push(e));
-  s.on('reply', (r: Reply) => replies.push(r));
-  cleanup.push(() => s.close());
-  return { s, events, replies };
-}
 
 const T0 = 1_700_000_000_000;
 const sumOf = (events: SenderEvent[], kind: string) => events.filter((e) => e.event === kind).reduce((n, e) => n + (e.count ?? 0), 0);
@@ -165,7 +154,7 @@ test('ack mode: frames carry seq (0, 1, 2… per stream) after the default field
     });
   });
   await new Promise<void>((res) => http.listen(0, '127.0.0.1', () => res()));
-  cleanup.push(() => new Promise<void>((res) => { for (const c of wss.clients) c.terminate(); wss.close(); http.close(() => res()); }));
+  cleanup(() => new Promise<void>((res) => { for (const c of wss.clients) c.terminate(); wss.close(); http.close(() => res()); }));
   const { s } = sender({ target: { url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}`, backoffInitialMs: 20, backoffMaxMs: 100 }, ack: {} });
   for (let i = 0; i < 3; i++) s.push({ payload: pcmFor(0, i * 3200, 3200), ...FMT16K, stmId: 'q', traceId: 't', timestamp: T0 + i * 200 });
   await until(() => s.summary().acknowledged === 3, 10_000, 'all acknowledged');

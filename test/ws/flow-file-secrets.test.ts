@@ -5,7 +5,7 @@
  * editor loads) and one deploy later, flows.json no longer holds them and the connection still
  * carries them.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,11 +14,9 @@ import { editorScripts } from '../support/editor-script';
 import { WsReceiver } from '../peers/ws-receiver';
 import { linkPackage, makeUserDir, startNodeRed, type NodeRedProcess } from '../support/node-red-process';
 import { until } from '../support/processes';
+import { cleanupAfterFile } from './helpers';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-after(async () => {
-  for (const c of cleanup.reverse()) await c();
-});
+const cleanup = cleanupAfterFile();
 
 /** The editor's migration, as the browser runs it on 'flows:loaded'. */
 function editorMigrate(flows: Array<Record<string, any>>): void {
@@ -36,7 +34,7 @@ function editorMigrate(flows: Array<Record<string, any>>): void {
 
 test('flows.json: a token and a password in the target URL move to the credentials on the next deploy, and the connection keeps them', async () => {
   const r = await new WsReceiver().start();
-  cleanup.push(() => r.stop());
+  cleanup(() => r.stop());
   const userDir = makeUserDir();
   linkPackage(userDir);
   const flows = [
@@ -45,7 +43,7 @@ test('flows.json: a token and a password in the target URL move to the credentia
     { id: 'o1', type: 'base64-ws-out', z: 'tab1', target: 't1', chunkSize: 200, chunkUnit: 'ms', frameMode: 'json', queueSeconds: 30, policy: 'drop-oldest', closePolicy: 'flush', x: 200, y: 100, wires: [[], []] },
   ];
   const nr: NodeRedProcess = await startNodeRed({ userDir, flows });
-  cleanup.push(() => nr.stop());
+  cleanup(() => nr.stop());
   await until(() => r.connections.length === 1, 30_000, 'the saved flow connects');
   assert.equal(r.connections[0].url, '/asr?lang=zh&token=abc123');
   assert.equal(r.connections[0].headers.authorization, `Basic ${Buffer.from('alice:pa55w0rd').toString('base64')}`);

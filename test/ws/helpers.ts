@@ -1,10 +1,41 @@
-/** Shared helpers of the ws tests: deterministic PCM per stream, a self-signed certificate. */
+/**
+ * Shared helpers of the ws tests: deterministic PCM per stream, a self-signed certificate, a raw
+ * frame server, the Python receiver, a test file's clean-up and a sender whose output it reads.
+ */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnPeer, until, type Peer } from '../support/processes';
+import { after } from 'node:test';
+import { WsSender, type Reply, type SenderEvent, type SenderOptions } from '../../lib/ws';
+import { spawnPeer, until } from '../support/processes';
 import { PYTHON } from '../support/peers';
+
+/** Registers something to stop once the test file's tests are done. */
+export type Cleanup = (stop: () => unknown) => void;
+
+/**
+ * The clean-up of a test file (call it at its top level): what its tests start (servers, peers,
+ * senders) is registered as it is made and stopped in the file's after(), the last made first.
+ */
+export function cleanupAfterFile(): Cleanup {
+  const stops: Array<() => unknown> = [];
+  after(async () => {
+    for (const stop of stops.reverse()) await stop();
+  });
+  return (stop) => void stops.push(stop);
+}
+
+/** A WsSender whose events and replies the test reads; closed when the file's tests are done. */
+export function recordingSender(cleanup: Cleanup, opts: SenderOptions): { s: WsSender; events: SenderEvent[]; replies: Reply[] } {
+  const s = new WsSender(opts);
+  const events: SenderEvent[] = [];
+  const replies: Reply[] = [];
+  s.on('event', (e: SenderEvent) => events.push(e));
+  s.on('reply', (r: Reply) => replies.push(r));
+  cleanup(() => s.close());
+  return { s, events, replies };
+}
 
 export const FMT16K = { rate: 16000, channels: 1, bits: 16, encoding: 'signed-integer', endianness: 'little' } as const;
 
@@ -144,10 +175,10 @@ export interface PyEvent {
 
 /**
  * The independent WebSocket receiver (Python websockets, Debian's python3): listening on
- * 127.0.0.1, its events collected as they come; added to `peers`, which the test kills after.
- * stdin stays open: it exits when that closes (or after --max-seconds).
+ * 127.0.0.1, its events collected as they come; killed by `cleanup`. stdin stays open: it exits
+ * when that closes (or after --max-seconds).
  */
-export async function startPythonReceiver(peers: Peer[], extra: string[] = []): Promise<{ url: string; events: PyEvent[] }> {
+export async function startPythonReceiver(cleanup: Cleanup, extra: string[] = []): Promise<{ url: string; events: PyEvent[] }> {
   const script = join(__dirname, '..', '..', '..', 'test', 'peers', 'ws_receiver.py');
   const events: PyEvent[] = [];
   let port = 0;
@@ -160,7 +191,7 @@ export async function startPythonReceiver(peers: Peer[], extra: string[] = []): 
       else events.push(e);
     },
   });
-  peers.push(peer);
+  cleanup(() => peer.kill());
   await until(() => port > 0, 15_000, 'python receiver listening').catch((e: Error) => {
     throw new Error(`${e.message}; its stderr: ${peer.stderr() || '(nothing)'}`);
   });

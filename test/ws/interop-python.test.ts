@@ -3,21 +3,15 @@
  * python3-websockets) as the receiver, so the frames, masking (random and zero keys),
  * permessage-deflate, headers and close handshakes are checked by code that is not `ws`.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WsSender, type Reply } from '../../lib/ws';
-import { until, type Peer } from '../support/processes';
+import { until } from '../support/processes';
 import { missingPeer } from '../support/peers';
-import { FMT16K, messagesFor, pcmFor, rawFrameServer, startPythonReceiver, type PyEvent } from './helpers';
+import { cleanupAfterFile, FMT16K, messagesFor, pcmFor, rawFrameServer, startPythonReceiver, type PyEvent } from './helpers';
 
-const peers: Peer[] = [];
-const senders: WsSender[] = [];
-after(async () => {
-  for (const s of senders) await s.close();
-  for (const p of peers) p.kill();
-});
-
-const pythonReceiver = (extra: string[] = []) => startPythonReceiver(peers, extra);
+const cleanup = cleanupAfterFile();
+const pythonReceiver = (extra: string[] = []) => startPythonReceiver(cleanup, extra);
 
 /** A stream's PCM as the Python peer decoded it: its JSON frames' data, in arrival order. */
 function pcmSeen(events: PyEvent[], stmId: string): Buffer {
@@ -33,7 +27,7 @@ function pcmSeen(events: PyEvent[], stmId: string): Buffer {
 test('python websockets receives the seed JSON frames exactly (random masking keys), with the Authorization header; its replies come back', { skip: missingPeer('websockets') }, async () => {
   const py = await pythonReceiver();
   const s = new WsSender({ target: { url: `${py.url}/asr`, headers: { Authorization: 'Bearer py-token' }, backoffInitialMs: 50, backoffMaxMs: 500 } });
-  senders.push(s);
+  cleanup(() => s.close());
   const replies: Reply[] = [];
   s.on('reply', (r: Reply) => replies.push(r));
   const a = messagesFor(0, 12345);
@@ -63,7 +57,7 @@ test('random masking keys: the same sender towards a raw net server puts a diffe
   // python's websockets unmasks whatever key arrives, so the keys themselves are read off the wire here
   const raw = await rawFrameServer();
   const s = new WsSender({ target: { url: raw.url, backoffInitialMs: 50, backoffMaxMs: 500 } });
-  senders.push(s);
+  cleanup(() => s.close());
   try {
     for (let j = 0; j < 5; j++) s.push({ payload: pcmFor(0, j * 3200, 3200), ...FMT16K, stmId: 'm' });
     await until(() => raw.frames.filter((f) => f.opcode === 1).length === 5, 10_000, 'five frames');
@@ -83,7 +77,7 @@ for (const readDelay of [0, 0.3]) {
     const py = await pythonReceiver(readDelay ? ['--read-delay', String(readDelay)] : []);
     // lingerMs 0: our Close follows the last frame at once (the case where it can overtake a late reader)
     const s = new WsSender({ target: { url: `${py.url}/s?sid={{stmId}}`, mode: 'per-stream', lingerMs: 0, zeroMask: true, perMessageDeflate: true, backoffInitialMs: 50, backoffMaxMs: 500 } });
-    senders.push(s);
+    cleanup(() => s.close());
     for (const i of [2, 3]) s.push({ payload: pcmFor(i, 0, 8000), ...FMT16K, stmId: `z${i}`, traceId: `t${i}` });
     for (const i of [2, 3]) s.push({ complete: true, stmId: `z${i}` });
     await until(() => py.events.filter((e) => e.ev === 'close').length === 2, 15_000, 'both connections closed');
@@ -104,7 +98,7 @@ for (const maxQueue of [1, 32]) {
   test(`python websockets that reads 3 frames and closes, 25 times (max_queue ${maxQueue}): every chunk it did not read is counted unconfirmed or dropped`, { skip: missingPeer('websockets') }, async () => {
     const py = await pythonReceiver(['--close-after', '3', '--close-count', '25', '--max-queue', String(maxQueue)]);
     const s = new WsSender({ target: { url: py.url, backoffInitialMs: 20, backoffMaxMs: 100 } });
-    senders.push(s);
+    cleanup(() => s.close());
     const total = 300;
     for (let i = 0; i < total; i++) {
       s.push({ payload: pcmFor(0, i * 3200, 3200), ...FMT16K, stmId: 'pc', timestamp: 1_700_000_000_000 + i * 200 });

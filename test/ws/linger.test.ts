@@ -5,41 +5,26 @@
  * The receiver is Python `websockets` (test/peers/ws_receiver.py), which refuses to send once it
  * has our Close.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WsSender, type Reply, type SenderEvent } from '../../lib/ws';
-import { until, type Peer } from '../support/processes';
+import type { Reply, SenderOptions } from '../../lib/ws';
+import { until } from '../support/processes';
 import { missingPeer } from '../support/peers';
-import { FMT16K, pcmFor, startPythonReceiver } from './helpers';
+import { cleanupAfterFile, FMT16K, pcmFor, recordingSender, startPythonReceiver } from './helpers';
 
-const peers: Peer[] = [];
-const senders: WsSender[] = [];
-after(async () => {
-  for (const s of senders) await s.close();
-  for (const p of peers) p.kill();
-});
-
-const pythonReceiver = (extra: string[] = []) => startPythonReceiver(peers, extra);
+const cleanup = cleanupAfterFile();
+const pythonReceiver = (extra: string[] = []) => startPythonReceiver(cleanup, extra);
+const sender = (opts: SenderOptions) => recordingSender(cleanup, opts);
 
 const END = '{"stmId":"{{stmId}}","end":true}';
 /** three 200 ms frames */
 const SAMPLES = 9600;
 
-function record(s: WsSender): { replies: Reply[]; events: SenderEvent[] } {
-  const replies: Reply[] = [];
-  const events: SenderEvent[] = [];
-  s.on('reply', (r: Reply) => replies.push(r));
-  s.on('event', (e: SenderEvent) => events.push(e));
-  return { replies, events };
-}
-
 const isFinal = (r: Reply) => (r.payload as { final?: boolean }).final === true;
 
 test('per-stream: 20 streams of 3 frames + complete at once; the receiver answers each end frame 0.5 s later and closes: every final reply reaches the flow with its stmId and traceId', { skip: missingPeer('websockets') }, async () => {
   const py = await pythonReceiver(['--final-reply-delay', '0.5']);
-  const s = new WsSender({ target: { url: `${py.url}/s?sid={{stmId}}`, mode: 'per-stream', backoffInitialMs: 50, backoffMaxMs: 500 }, frame: { endFrame: END } });
-  senders.push(s);
-  const { replies, events } = record(s);
+  const { s, replies, events } = sender({ target: { url: `${py.url}/s?sid={{stmId}}`, mode: 'per-stream', backoffInitialMs: 50, backoffMaxMs: 500 }, frame: { endFrame: END } });
   const n = 20;
   for (let i = 0; i < n; i++) s.push({ payload: pcmFor(i, 0, SAMPLES), ...FMT16K, stmId: `f${i}`, traceId: `t${i}` });
   for (let i = 0; i < n; i++) s.push({ complete: true, stmId: `f${i}` });
@@ -67,9 +52,7 @@ test('per-stream: 20 streams of 3 frames + complete at once; the receiver answer
 test('per-stream: a receiver that sends its final reply and never closes: we close with 1000 after the linger bound', { skip: missingPeer('websockets') }, async () => {
   const py = await pythonReceiver(['--final-reply-delay', '0.1', '--keep-open']);
   const lingerMs = 1500;
-  const s = new WsSender({ target: { url: `${py.url}/k`, mode: 'per-stream', lingerMs, backoffInitialMs: 50, backoffMaxMs: 500 }, frame: { endFrame: END } });
-  senders.push(s);
-  const { replies, events } = record(s);
+  const { s, replies, events } = sender({ target: { url: `${py.url}/k`, mode: 'per-stream', lingerMs, backoffInitialMs: 50, backoffMaxMs: 500 }, frame: { endFrame: END } });
   s.push({ payload: pcmFor(0, 0, SAMPLES), ...FMT16K, stmId: 'k0', traceId: 'tk' });
   s.push({ complete: true, stmId: 'k0' });
   const t0 = Date.now();
@@ -89,9 +72,7 @@ test('per-stream: a receiver that sends its final reply and never closes: we clo
 
 test('per-stream: close() during a long linger closes at once (redeploy is not held up by the bound)', { skip: missingPeer('websockets') }, async () => {
   const py = await pythonReceiver(['--final-reply-delay', '0', '--keep-open']);
-  const s = new WsSender({ target: { url: `${py.url}/r`, mode: 'per-stream', lingerMs: 60_000, backoffInitialMs: 50, backoffMaxMs: 500 }, frame: { endFrame: END } });
-  senders.push(s);
-  const { replies } = record(s);
+  const { s, replies } = sender({ target: { url: `${py.url}/r`, mode: 'per-stream', lingerMs: 60_000, backoffInitialMs: 50, backoffMaxMs: 500 }, frame: { endFrame: END } });
   s.push({ payload: pcmFor(1, 0, SAMPLES), ...FMT16K, stmId: 'r0', traceId: 'tr' });
   s.push({ complete: true, stmId: 'r0' });
   await until(() => replies.some(isFinal), 10_000, 'final reply');

@@ -1,35 +1,24 @@
 /**
  * WsSender (the engine of base64-ws-out) against real `ws` servers on 127.0.0.1.
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { createServer } from 'node:net';
 import assert from 'node:assert/strict';
 import { WsSender, type SenderEvent, type Reply, type SenderOptions } from '../../lib/ws';
 import { WsReceiver } from '../peers/ws-receiver';
 import { until } from '../support/node-red';
-import { FMT16K, messagesFor, pcmFor, rawFrameServer, selfSignedCert, sleep } from './helpers';
+import { cleanupAfterFile, FMT16K, messagesFor, pcmFor, rawFrameServer, recordingSender, selfSignedCert, sleep } from './helpers';
 import { missingPeer } from '../support/peers';
 
-const cleanup: Array<() => Promise<void> | void> = [];
-after(async () => {
-  for (const c of cleanup.reverse()) await c();
-});
+const cleanup = cleanupAfterFile();
+const sender = (opts: SenderOptions) => recordingSender(cleanup, opts);
 
 async function receiver(opts: ConstructorParameters<typeof WsReceiver>[0] = {}): Promise<WsReceiver> {
   const r = await new WsReceiver(opts).start();
-  cleanup.push(() => r.stop());
+  cleanup(() => r.stop());
   return r;
 }
 
-function sender(opts: SenderOptions): { s: WsSender; events: SenderEvent[]; replies: Reply[] } {
-  const s = new WsSender(opts);
-  const events: SenderEvent[] = [];
-  const replies: Reply[] = [];
-  s.on('event', (e: SenderEvent) => events.push(e));
-  s.on('reply', (r: Reply) => replies.push(r));
-  cleanup.push(() => s.close());
-  return { s, events, replies };
-}
 
 const fast = { backoffInitialMs: 20, backoffMaxMs: 200 };
 
@@ -50,7 +39,7 @@ test('default frames: the seed JSON shape, 200 ms chunks, timestamps in seconds,
 
 test('zero masking keys (zeroMask): every frame on the wire has the key 00000000 (read by a raw net server)', async () => {
   const raw = await rawFrameServer();
-  cleanup.push(() => raw.close());
+  cleanup(() => raw.close());
   const { s } = sender({ target: { url: raw.url, zeroMask: true, ...fast } });
   for (let j = 0; j < 3; j++) s.push({ payload: pcmFor(3, j * 3200, 3200), ...FMT16K, stmId: 'z' });
   await until(() => raw.frames.filter((f) => f.opcode === 1).length === 3, 10_000, 'three text frames');
@@ -62,7 +51,7 @@ test('zero masking keys (zeroMask): every frame on the wire has the key 00000000
 
 test('without zeroMask the masking keys are random: they differ between frames (raw net server)', async () => {
   const raw = await rawFrameServer();
-  cleanup.push(() => raw.close());
+  cleanup(() => raw.close());
   const { s } = sender({ target: { url: raw.url, ...fast } });
   for (let j = 0; j < 4; j++) s.push({ payload: pcmFor(3, j * 3200, 3200), ...FMT16K, stmId: 'r' });
   await until(() => raw.frames.filter((f) => f.opcode === 1).length === 4, 10_000, 'four text frames');
@@ -120,7 +109,7 @@ test('server restarted 10x mid-stream: every chunk arrives exactly once, in orde
     for (let i = 0; i < N; i++) s.push({ payload: pcmFor(i, sent, samplesPerTick), ...FMT16K, stmId: `r${i}`, traceId: 'x' });
     sent += samplesPerTick;
   }, 10);
-  cleanup.push(() => clearInterval(feeder));
+  cleanup(() => clearInterval(feeder));
   try {
     for (; restarts < 10; restarts++) {
       await until(() => s.summary().state === 'open', 10_000, 'reconnected');
@@ -275,7 +264,7 @@ test('per-stream connections with permessage-deflate and zero masks: many frames
   // must have every frame, in order, before the Close
   const { WebSocketServer } = await import('ws');
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: { threshold: 0 } });
-  cleanup.push(() => new Promise<void>((r) => wss.close(() => r())));
+  cleanup(() => new Promise<void>((r) => wss.close(() => r())));
   await new Promise<void>((r) => wss.once('listening', () => r()));
   const seen = new Map<string, { pcm: Buffer[]; close?: number; afterClose: number }>();
   wss.on('connection', (ws, req) => {
@@ -350,7 +339,7 @@ test('connect timeout: a server that accepts TCP but never answers the upgrade i
   const sockets: import('node:net').Socket[] = [];
   const silent = createServer((sock) => sockets.push(sock));
   await new Promise<void>((res) => silent.listen(0, '127.0.0.1', () => res()));
-  cleanup.push(() => {
+  cleanup(() => {
     for (const k of sockets) k.destroy();
     return new Promise<void>((res) => silent.close(() => res()));
   });

@@ -4,7 +4,7 @@
  * keeps a silent session while nobody publishes (SRS) and from one that answers 404 (mediamtx).
  */
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WhepIn, type WhepEvent } from '../../lib/whep';
 import { startWhepSource, type WhepSource } from '../peers/whep-source';
 import { missingPeer } from '../support/peers';
@@ -28,16 +28,11 @@ async function publishAndTime(src: WhepSource, arrivals: number[]): Promise<numb
 }
 
 describe('a late publisher is heard within 2 s (engine defaults)', { skip: missingPeer('espeak-ng', 'sox') }, () => {
-  const cleanups: Array<() => Promise<void>> = [];
-  after(async () => {
-    for (const c of cleanups) await c();
-  });
-
   test('SRS-like server (201 and a silent session): the session is kept however long nobody publishes, and each publisher is heard within 2 s', async (t) => {
     const src = await startWhepSource({ text: 'Counter five.', absent: 'silent' });
-    cleanups.push(() => src.stop());
+    t.after(() => src.stop());
     const c = timedEngine();
-    cleanups.push(() => c.engine.close());
+    t.after(() => c.engine.close());
     c.engine.start({ url: src.url, stmId: 'srs' });
     await until(() => c.named('connected').length > 0, 20_000, 'connected');
     assert.equal(c.engine.get('srs')!.state, 'waiting', 'connected, no audio yet: not "live"');
@@ -63,9 +58,9 @@ describe('a late publisher is heard within 2 s (engine defaults)', { skip: missi
 
   test('mediamtx-like server (404 while nobody publishes): polled at a steady interval, one "reconnecting" event, counted as polls (not reconnects), the publisher heard within 2 s', async (t) => {
     const src = await startWhepSource({ text: 'Counter six.', absent: '404' });
-    cleanups.push(() => src.stop());
+    t.after(() => src.stop());
     const c = timedEngine();
-    cleanups.push(() => c.engine.close());
+    t.after(() => c.engine.close());
     c.engine.start({ url: src.url, stmId: 'mtx' });
     // long enough for a back-off to have grown well past 2 s (1, 2, 4, 8 s …)
     await sleep(7000 + Math.random() * 3000);
@@ -86,7 +81,7 @@ describe('a late publisher is heard within 2 s (engine defaults)', { skip: missi
   test('a crashed server (engine defaults): noticed within 20 s, audio again within 7 s of its return however long it was down', async (t) => {
     let proc = await startSourceProcess(['--loop']);
     const c = timedEngine();
-    cleanups.push(() => c.engine.close());
+    t.after(() => c.engine.close());
     try {
       c.engine.start({ url: proc.url, stmId: 'crash' });
       await until(() => c.arrivals.length > 25, 20_000, 'audio');

@@ -4,7 +4,7 @@
  * aiortc server. The servers count: offers = sessions made = sessions DELETEd, none left alive.
  */
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WhepIn } from '../../lib/whep';
 import { speechPcm48k } from '../peers/whep-source';
 import { missingPeer } from '../support/peers';
@@ -34,16 +34,11 @@ async function randomCycles(engine: WhepIn, url: string, lanes: number, cycles: 
 const quiet = { chunk: () => undefined, event: () => undefined };
 
 describe('every session a server made is DELETEd, whatever the timing of stop', () => {
-  const cleanups: Array<() => Promise<void>> = [];
-  after(async () => {
-    for (const c of cleanups) await c();
-  });
-
-  test('werift source in its own process: 120 random start/stop cycles, POSTs = sessions = DELETEs', { skip: missingPeer('espeak-ng', 'sox') }, async () => {
+  test('werift source in its own process: 120 random start/stop cycles, POSTs = sessions = DELETEs', { skip: missingPeer('espeak-ng', 'sox') }, async (t) => {
     const src = await startSourceProcess(['--loop', '--control']);
-    cleanups.push(src.kill);
+    t.after(src.kill);
     const engine = new WhepIn({ iceHostAddresses: ['127.0.0.1'], maxStreams: 10 }, quiet);
-    cleanups.push(() => engine.close());
+    t.after(() => engine.close());
     const cycles = await randomCycles(engine, src.url, 4, 30, 150);
     await engine.close();
     const s = await sourceStats(src.port);
@@ -54,11 +49,11 @@ describe('every session a server made is DELETEd, whatever the timing of stop', 
     assert.equal(s.live, 0, `no session left alive: ${JSON.stringify(s)}`);
   });
 
-  test('aiortc server: 60 random start/stop cycles, every SESSION it made gets its DELETE', { skip: missingPeer('aiortc', 'espeak-ng', 'sox') }, async () => {
+  test('aiortc server: 60 random start/stop cycles, every SESSION it made gets its DELETE', { skip: missingPeer('aiortc', 'espeak-ng', 'sox') }, async (t) => {
     const server = await startAiortc(speechPcm48k('one two three'), true);
-    cleanups.push(server.stop);
+    t.after(server.stop);
     const engine = new WhepIn({ iceHostAddresses: ['127.0.0.1'], maxStreams: 10 }, quiet);
-    cleanups.push(() => engine.close());
+    t.after(() => engine.close());
     await randomCycles(engine, server.url, 2, 30, 120);
     await engine.close();
     const ids = (kind: string) => server.lines().filter((l) => l.startsWith(`${kind} `)).map((l) => l.slice(kind.length + 1));

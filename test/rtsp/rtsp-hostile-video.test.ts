@@ -101,6 +101,14 @@ describe('serve with video: hostile clients on the video track', { skip: missing
     const us = ua.headers['session'].split(';')[0];
     assert.equal((await u.request('SETUP', `${s.url}/trackID=1`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=2-3', Session: us })).status, 461);
     assert.equal((await u.request('SETUP', `${s.url}/trackID=1`, { Transport: 'RTP/AVP;unicast;client_port=40012-40013', Session: us })).status, 200);
+    // channels left to the server: the video track takes a pair the session leaves free
+    const f = raw(s.port);
+    const fa = await f.request('SETUP', `${s.url}/trackID=0`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=2-3' });
+    const fs = fa.headers['session'].split(';')[0];
+    const fv = await f.request('SETUP', `${s.url}/trackID=1`, { Transport: 'RTP/AVP/TCP;unicast', Session: fs });
+    assert.equal(fv.status, 200);
+    assert.match(fv.headers['transport'], /interleaved=0-1$/);
+    assert.equal((await f.request('PLAY', s.url, { Session: fs })).status, 200);
     // a track the stream does not have
     assert.equal((await c.request('SETUP', `${s.url}/trackID=2`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=4-5', Session: session })).status, 404);
     // and the session still takes its video track on free channels
@@ -108,6 +116,7 @@ describe('serve with video: hostile clients on the video track', { skip: missing
     assert.equal(v.status, 200);
     assert.equal((await c.request('PLAY', s.url, { Session: session })).status, 200);
     await until(() => (c.frames.get(2) ?? 0) > 3 && (c.frames.get(0) ?? 0) > 10, 5000, 'audio on 0 and video on 2');
+    await until(() => (f.frames.get(0) ?? 0) > 3 && (f.frames.get(2) ?? 0) > 10, 5000, 'video on 0 and audio on 2');
     assert.equal(await player.p.exited, 0, player.p.stderr().slice(-1500));
     const st = streamsOf(player.file);
     assert.ok(st.audio > 5 && st.video > 4, `the ffmpeg player beside got both tracks: ${JSON.stringify(st)}`);

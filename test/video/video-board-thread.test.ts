@@ -23,6 +23,7 @@ import { median } from '../../bench/support/stats';
 import { missingPeer } from '../support/peers';
 import { freePort, scratch, spawnPeer, tone, until } from '../announce/support';
 import { CJK_FONT, decodeJpeg, encodePng, psnr, readRecording, scaled, type Rgba } from './support';
+import { RawRtsp } from '../rtsp/hostile-clients';
 
 const { dir, peers, cleanup } = scratch('video-thread-');
 
@@ -120,6 +121,51 @@ async function videoStation(extra: Record<string, unknown> = {}): Promise<{ st: 
   await st.start();
   return { st, url: `rtsp://127.0.0.1:${port}/board` };
 }
+
+/**
+ * A UDP player in a process of its own (the test's event loop is the stream's): binds an even
+ * port, prints it, then prints the arrival time (ms, its own clock) of every RTP packet.
+ */
+const UDP_TIMES = `
+const dgram = require('node:dgram');
+const s = dgram.createSocket('udp4');
+const port = 2 * (12000 + Math.floor(Math.random() * 18000));
+s.on('error', (e) => { console.error(e.message); process.exit(1); });
+s.on('message', () => console.log(performance.now().toFixed(1)));
+s.bind(port, '127.0.0.1', () => console.log('port ' + port));
+`;
+
+test('a 4000×3000 PNG sent while a player listens: the audio packets keep their pace at the player', async (t) => {
+  const png = bigPng();
+  const t0 = performance.now();
+  jpegModule.encodeJpeg(fitImage(decodeImage(png), 1280, 720), 1280, 720, 85);
+  const syncMs = performance.now() - t0;
+  const { st, url } = await videoStation({ videoWidth: 1280, videoHeight: 720 });
+  const times: number[] = [];
+  let port = 0;
+  const rx = spawnPeer(process.execPath, ['-e', UDP_TIMES], 60000, { onLine: (l) => (l.startsWith('port ') ? (port = Number(l.slice(5))) : times.push(Number(l))) });
+  peers.push(rx);
+  await until(() => port > 0, 10000, 'the UDP player bound');
+  const c = new RawRtsp(Number(new URL(url).port));
+  cleanup.push(async () => c.destroy());
+  const setup = await c.request('SETUP', `${url}/trackID=0`, { Transport: `RTP/AVP;unicast;client_port=${port}-${port + 1}` });
+  assert.equal(setup.status, 200);
+  assert.equal((await c.request('PLAY', url, { Session: setup.headers['session'].split(';')[0] })).status, 200);
+  await until(() => times.length >= 20, 10000, 'audio at the player');
+  // speech-free: a long tone keeps a packet every 20 ms on air while the picture is handled
+  st.announce({ id: 'tone', audio: { pcm: tone(48000, 600, 4000), rate: 48000, channels: 1 }, chime: false });
+  await new Promise((r) => setTimeout(r, 500));
+  const from = times.length;
+  const shown = st.showBoard({ image: png });
+  await shown;
+  await new Promise((r) => setTimeout(r, 500));
+  const during = times.slice(from);
+  rx.kill();
+  const gaps = during.slice(1).map((x, i) => x - during[i]);
+  const worst = Math.max(...gaps);
+  t.diagnostic(`4000×3000 PNG (${syncMs.toFixed(0)} ms of work on a thread): ${during.length} audio packets at the player meanwhile, longest gap ${worst.toFixed(0)} ms, median ${median(gaps).toFixed(0)} ms`);
+  assert.ok(worst < syncMs / 2, `the player waited ${worst.toFixed(0)} ms for an audio packet; the picture takes ${syncMs.toFixed(0)} ms to handle`);
+});
 
 test('messages keep their order on air while a picture is decoded; a broken picture is its message\'s error, nothing queued', async () => {
   const { st } = await videoStation();

@@ -155,7 +155,9 @@ test('a 4000×3000 PNG sent while a player listens: the audio packets keep their
   // speech-free: a long tone keeps a packet every 20 ms on air while the picture is handled
   st.announce({ id: 'tone', audio: { pcm: tone(48000, 600, 4000), rate: 48000, channels: 1 }, chime: false });
   await new Promise((r) => setTimeout(r, 500));
-  const from = times.length;
+  // from the last packet seen before the picture (the stall of a picture handled on this thread
+  // would come before any packet read after the call)
+  const from = times.length - 1;
   const shown = st.showBoard({ image: png });
   await shown;
   await new Promise((r) => setTimeout(r, 500));
@@ -163,7 +165,7 @@ test('a 4000×3000 PNG sent while a player listens: the audio packets keep their
   rx.kill();
   const gaps = during.slice(1).map((x, i) => x - during[i]);
   const worst = Math.max(...gaps);
-  t.diagnostic(`4000×3000 PNG (${syncMs.toFixed(0)} ms of work on a thread): ${during.length} audio packets at the player meanwhile, longest gap ${worst.toFixed(0)} ms, median ${median(gaps).toFixed(0)} ms`);
+  t.diagnostic(`4000×3000 PNG (${syncMs.toFixed(0)} ms of work when done on the main thread): ${during.length} audio packets at the player meanwhile, longest gap ${worst.toFixed(0)} ms, median ${median(gaps).toFixed(0)} ms`);
   assert.ok(worst < syncMs / 2, `the player waited ${worst.toFixed(0)} ms for an audio packet; the picture takes ${syncMs.toFixed(0)} ms to handle`);
 });
 

@@ -92,7 +92,8 @@ export class QueueBoard extends EventEmitter {
     this.clock = opts.clock ?? hhmm;
     this.drawer = new BoardDrawer(opts.width, opts.height, t, opts.fontFile, opts.quality ?? 85);
     // the thread's failure and its return: said by this board's 'error' and 'recovered' events
-    this.drawer.on('error', (e: Error) => this.emit('error', e));
+    // (a log line where nobody listens for errors: an unheard 'error' event would throw)
+    this.drawer.on('error', (e: Error) => (this.listenerCount('error') ? this.emit('error', e) : this.emit('log', e.message)));
     this.drawer.on('recovered', () => {
       this.emit('recovered');
       // what was (or should have been) on the board: a call made while the thread was down, the

@@ -3,7 +3,8 @@
  * --video): ANNOUNCE with both tracks, the server decodes the audio (to s16le 16 kHz) and the video
  * (decodebin: rtpjpegdepay ! jpegdec) to PNG frames. The call A012 arrives as its board (PSNR ≥
  * 30 dB on the number region) with its speech in the audio; when the server goes away and comes
- * back on the same port, both tracks are published to it again.
+ * back on the same port, both tracks are published to it again. The server decodes an H.264 track
+ * as well (decodebin: rtph264depay ! avdec_h264), shown with ffmpeg publishing libx264.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,10 +16,10 @@ import type { RtspOutput } from '../../lib/rtsp';
 import { NUMBER_REGION } from '../../lib/video/board';
 import { envelope } from '../support/audio';
 import { missingPeer, PYTHON } from '../support/peers';
-import { freePort, scratch, sleep, until } from '../announce/support';
+import { freePort, scratch, sleep, spawnPeer, until } from '../announce/support';
 import { CJK_FONT, decodeJpeg, decodePng, psnr, scaled, type Rgba } from './support';
 
-const { dir, cleanup } = scratch('video-push-gst-');
+const { dir, peers, cleanup } = scratch('video-push-gst-');
 const RECORD_SERVER = resolve(__dirname, '../../../test/rtsp/record_server.py');
 const W = 640;
 const H = 368;
@@ -123,4 +124,18 @@ test('push with video to the GStreamer RECORD server: both tracks decode, A012 o
   assert.ok(psnr(again[0], decodeJpeg(st.board!.lastJpeg!), { x: 0, y: 0, width: W, height: H }) >= 30, 'the board, whole, as the first frame after the reconnect');
   const seconds = readFileSync(second.audio).length / 32000;
   assert.ok(seconds > 1, `${seconds} s of audio after the reconnect`);
+});
+
+test('record_server.py --video decodes an H.264 track too (ffmpeg publishing libx264 + Opus)', { skip: missingPeer('gst-rtsp-server', 'gstreamer', 'ffmpeg') }, async () => {
+  const port = await freePort();
+  const target = await recordServer(port, 'h264');
+  const p = spawnPeer('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-f', 'lavfi', '-i', 'sine=f=440:r=48000', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=5', '-t', '3',
+    '-map', '0:a', '-map', '1:v', '-c:a', 'libopus', '-c:v', 'libx264', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-f', 'rtsp', '-rtsp_transport', 'tcp', `rtsp://127.0.0.1:${port}/x`], 30000);
+  peers.push(p);
+  assert.equal(await p.exited, 0, p.stderr().slice(-1500));
+  await until(() => target.decoded() >= 10, 10000, 'H.264 frames decoded');
+  await target.stop();
+  const frames = pngs(target.frames);
+  assert.ok(frames.length >= 10 && frames[0].width === 320 && frames[0].height === 240, `${frames.length} frames`);
+  assert.ok(loud(target.audio) > 2, `${loud(target.audio)} s of the tone`);
 });

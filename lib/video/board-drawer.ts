@@ -53,6 +53,11 @@ export class BoardDrawer extends EventEmitter {
     this.worker = this.spawn();
   }
 
+  /** The thread died and is not back yet. */
+  get down(): boolean {
+    return this.failed !== undefined;
+  }
+
   /** The drawing thread now (tests end it to play a crash). */
   get thread(): Worker {
     return this.worker;

@@ -104,10 +104,17 @@ export class QueueBoard extends EventEmitter {
 
   /** Draws the empty board and starts the clock. */
   async start(): Promise<void> {
-    await this.drawer.ready();
-    await this.change(this.output.mediaMs);
+    try {
+      await this.drawer.ready();
+      await this.change(this.output.mediaMs);
+    } catch (e) {
+      // a thread that died meanwhile is being restarted, and draws the board when it is back: the
+      // stream starts all the same (a renderer that cannot start at all is the deploy's error)
+      if ((e as CodedError).code !== 'video.drawFailed') throw e;
+    }
     this.clockTimer = setInterval(() => {
-      if (!this.showingPicture && this.clock() !== this.shownClock) this.queue(() => this.change(this.output.mediaMs, true));
+      // while the thread is down its return redraws the board, clock included
+      if (!this.showingPicture && !this.drawer.down && this.clock() !== this.shownClock) this.queue(() => this.change(this.output.mediaMs, true));
     }, 1000);
     this.clockTimer.unref();
   }

@@ -232,7 +232,7 @@ test('a drawing thread that dies is restarted: a call made meanwhile shows its b
   assert.equal(board.state.current?.number, 'A013');
 });
 
-test('the drawing thread: a death while it comes back is the same outage (said once), the board is redrawn when it is back, close stops the restarts', async () => {
+test('the drawing thread: a death at start does not stop the stream, a death while it comes back is the same outage (said once), the board is redrawn when it is back, close stops the restarts', async () => {
   const { o, output } = fakeOutput();
   const board = new QueueBoard(output, { width: 320, height: 240, template: { historyCount: 0 } });
   const errors: Error[] = [];
@@ -240,22 +240,28 @@ test('the drawing thread: a death while it comes back is the same outage (said o
   board.on('error', (e: Error) => errors.push(e));
   board.on('recovered', () => recovered++);
   try {
-    await board.start();
-    assert.equal(o.shown.length, 1);
+    // the thread dies while the stream starts: the start goes on, the board comes once it is back
+    const started = board.start();
     await board.drawer.thread.terminate();
-    await until(() => board.drawer.restarts === 1, 5000, 'a new thread');
+    await started;
+    await until(() => recovered === 1 && o.shown.length === 1, 10000, 'the first board once back');
+    assert.equal(errors.length, 1);
+    recovered = 0;
+    errors.length = 0;
+    await board.drawer.thread.terminate();
+    await until(() => board.drawer.restarts === 2, 5000, 'a new thread');
     // the new thread dies before it answered
     await board.drawer.thread.terminate();
     await until(() => recovered === 1, 10000, 'back');
     assert.equal(errors.length, 1, 'one outage, one error');
-    assert.equal(board.drawer.restarts, 2);
+    assert.equal(board.drawer.restarts, 3);
     await until(() => o.shown.length === 2, 5000, 'the board drawn again once back');
     // a new outage after the recovery is said again; close during the back-off: no more threads
     await board.drawer.thread.terminate();
     await until(() => errors.length === 2, 5000, 'the second outage said');
     board.close();
     await new Promise((r) => setTimeout(r, 1000));
-    assert.equal(board.drawer.restarts, 2, 'no restart after close');
+    assert.equal(board.drawer.restarts, 3, 'no restart after close');
     await assert.rejects(board.prepare({ image: encodePng({ width: 16, height: 16, data: new Uint8Array(16 * 16 * 4) }) }), /closed/);
   } finally {
     board.close();

@@ -136,7 +136,7 @@ export class Announcer extends EventEmitter {
   announce(req: AnnouncementRequest): { id: string; ready: Promise<AnnouncementOutcome> } {
     if (this.closed) throw new AnnounceError('announce.closed', 'the announcer is closed', {});
     const text = this.validate(req);
-    const id = req.id !== undefined && req.id !== null && String(req.id) !== '' ? String(req.id) : `a${this.nextAuto++}`;
+    const id = req.id !== undefined && req.id !== null && String(req.id) !== '' ? String(req.id) : this.newId();
     const priority = req.priority ?? 0;
     if (req.interrupt) this.interrupt();
     else if (this.queue.length >= this.maxQueue) {
@@ -154,6 +154,11 @@ export class Announcer extends EventEmitter {
     this.send('queued', item, { position });
     this.pump();
     return { id, ready };
+  }
+
+  /** An id for an announcement sent without one ("a1", "a2"…). */
+  newId(): string {
+    return `a${this.nextAuto++}`;
   }
 
   /** Cuts the announcement on air and drops every waiting one. */

@@ -76,6 +76,12 @@ export class AnnouncementStream extends EventEmitter {
    */
   private making = false;
   private readonly held: AnnouncementEvent[] = [];
+  /**
+   * Messages wait here, in the order they came, while a picture before them is decoded on the
+   * board's drawing thread; `inTake` counts them (0: a message is taken at once).
+   */
+  private intake: Promise<void> = Promise.resolve();
+  private inTake = 0;
 
   constructor(opts: AnnouncementStreamOptions) {
     super();
@@ -110,6 +116,9 @@ export class AnnouncementStream extends EventEmitter {
         else if (x.event === 'dropped' || x.event === 'error') board.forget(x.id);
       });
       board.on('log', (l: string) => this.emit('log', l));
+      // the drawing thread failing and coming back: a log line here; the node warns on the board's own events
+      board.on('error', (e: Error) => this.emit('log', e.message));
+      board.on('recovered', () => this.emit('log', "the board's drawing thread is back"));
     }
     const live = opts.liveStates;
     this.onState = (s: string, detail?: string) => {
@@ -150,19 +159,62 @@ export class AnnouncementStream extends EventEmitter {
 
   /**
    * Queues an announcement; `board` (a call or a picture) replaces the board when it starts. A
-   * picture that cannot be decoded throws (video.badImage) before anything is queued.
+   * picture is decoded on the board's drawing thread first: a broken one rejects `ready`
+   * (video.badImage) with nothing queued. Until it is ready, the messages after it wait behind it,
+   * so they go on air in the order they came. Without a picture waiting, a request that cannot be
+   * accepted throws here, as the announcer's announce() does.
    */
   announce(req: AnnouncementRequest, board?: BoardContent): { id: string; ready: Promise<AnnouncementOutcome> } {
-    const prepared = board && this.board?.prepare(board);
-    const r = this.announcer.announce(req);
-    if (prepared) this.board!.onStart(r.id, prepared);
-    return r;
+    const qb = this.board;
+    const content = qb && board;
+    if (this.inTake === 0) {
+      const now = content ? qb.prepareNow(content) : undefined;
+      if (!content || now) {
+        const r = this.announcer.announce(req);
+        if (now) qb!.onStart(r.id, now);
+        return r;
+      }
+    }
+    const id = req.id !== undefined && req.id !== null && String(req.id) !== '' ? String(req.id) : this.announcer.newId();
+    const accepted = this.inOrder(async () => {
+      const p = content ? await qb.prepare(content) : undefined;
+      const r = this.announcer.announce({ ...req, id });
+      if (p) qb!.onStart(r.id, p);
+      return r;
+    });
+    const ready = accepted.then((r) => r.ready);
+    // callers that only listen to events must not see an unhandled rejection
+    ready.catch(() => undefined);
+    return { id, ready };
   }
 
-  /** Shows a call or a picture on the board now, without speech (throws video.off without a video track). */
+  /** Shows a call or a picture on the board now, without speech (rejects with video.off without a video track). */
   showBoard(board: BoardContent): Promise<void> {
-    if (!this.board) throw new CodedError('video.off', 'msg.image or msg.number changes the video board, but this stream has no video: turn video on, or send text to speak', {});
-    return this.board.showNow(this.board.prepare(board));
+    const qb = this.board;
+    if (!qb) return Promise.reject(new CodedError('video.off', 'msg.image or msg.number changes the video board, but this stream has no video: turn video on, or send text to speak', {}));
+    // showNow's promise settles when the board is drawn: the messages after this one wait only
+    // until it is in the board's own queue
+    return this.inOrder(async () => ({ shown: qb.showNow(await qb.prepare(board)) })).then((x) => x.shown);
+  }
+
+  /** Cuts what plays and drops what waits, after the messages that came before (in order). */
+  interrupt(): Promise<void> {
+    if (this.inTake === 0) {
+      this.announcer.interrupt();
+      return Promise.resolve();
+    }
+    return this.inOrder(async () => this.announcer.interrupt());
+  }
+
+  /** Runs `job` after every job before it settled (the messages waiting for a picture, in order). */
+  private inOrder<T>(job: () => Promise<T>): Promise<T> {
+    this.inTake++;
+    const run = this.intake.then(job);
+    this.intake = run.then(
+      () => void this.inTake--,
+      () => void this.inTake--,
+    );
+    return run;
   }
 
   /** Stops the clock, drops what waits (dropped events) and closes the output. */

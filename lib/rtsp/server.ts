@@ -428,8 +428,14 @@ export class RtspServer extends EventEmitter {
     // RTP goes to the address the request came from: a `destination=` parameter is ignored, so
     // the server cannot be used to flood a third party
     let t = chooseTransport(req.headers['transport']);
-    // a later track over TCP without channels named: the next free pair, not 0-1 again
-    if (t?.kind === 'tcp' && track > 0 && !/interleaved/i.test(req.headers['transport'] ?? '')) t = { kind: 'tcp', rtp: 2 * track, rtcp: 2 * track + 1 };
+    // a track over TCP without channels named: its own pair (2-3 for the video track), or on a
+    // session that already uses that pair, the first pair it leaves free, not 0-1 again
+    if (t?.kind === 'tcp' && !/interleaved/i.test(req.headers['transport'] ?? '') && (track > 0 || existing)) {
+      const used = new Set(existing?.tracks.flatMap((x) => (x ? [x.rtpChannel, x.rtcpChannel] : [])) ?? []);
+      let rtp = 2 * track;
+      if (used.has(rtp) || used.has(rtp + 1)) for (rtp = 0; used.has(rtp) || used.has(rtp + 1); rtp += 2);
+      t = { kind: 'tcp', rtp, rtcp: rtp + 1 };
+    }
     // one lower transport per session, and no channel used by two tracks (a player would mix them)
     const clash =
       t && existing && ((t.kind === 'tcp') !== existing.tcp || (t.kind === 'tcp' && existing.tracks.some((x) => x && [x.rtpChannel, x.rtcpChannel].some((c) => c === t!.rtp || c === t!.rtcp))));

@@ -1,12 +1,15 @@
 /**
  * The board's drawing thread (a worker_thread started by BoardDrawer): renders the built-in board
- * (resvg) and encodes it as JPEG, away from the main thread, whose pacer must send an audio
- * packet every 20 ms and whose speech pipeline must not wait behind a drawing.
- * workerData: { width, height, template, fontFile, quality }. Messages in: { id, state };
+ * (resvg), decodes and scales a user's picture, and encodes either as JPEG, away from the main
+ * thread, whose pacer must send an audio packet every 20 ms and whose speech pipeline must not
+ * wait behind a drawing.
+ * workerData: { width, height, template, fontFile, quality }. Messages in: { id } (load the
+ * renderer), { id, state } (draw the built-in board) or { id, image } (a PNG or JPEG file);
  * out: { id, jpeg } (the bytes transferred) or { id, error: { code, message, params } }.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BoardRenderer, type BoardState, type BoardTemplate } from './board';
+import { decodeImage, fitImage } from './image';
 import { encodeJpeg } from './jpeg';
 import { CodedError } from '../util/errors';
 
@@ -24,15 +27,21 @@ try {
   parentPort!.postMessage({ id: 0, error: failure(e) });
 }
 
-parentPort!.on('message', (m: { id: number; state?: BoardState }) => {
+parentPort!.on('message', (m: { id: number; state?: BoardState; image?: Uint8Array }) => {
   void (async () => {
     try {
-      if (!renderer) throw new Error('the board renderer could not start');
-      if (!m.state) {
-        await renderer.ready();
-        return parentPort!.postMessage({ id: m.id });
+      let pixels: Uint8Array;
+      if (m.image !== undefined) {
+        // a user's picture needs no renderer (nor font)
+        pixels = fitImage(decodeImage(m.image), d.width, d.height);
+      } else {
+        if (!renderer) throw new Error('the board renderer could not start');
+        if (!m.state) {
+          await renderer.ready();
+          return parentPort!.postMessage({ id: m.id });
+        }
+        pixels = await renderer.render(m.state);
       }
-      const pixels = await renderer.render(m.state);
       const jpeg = encodeJpeg(pixels, d.width, d.height, d.quality).jpeg;
       // a copy of its own, so its memory can be handed over instead of copied again
       const bytes = new Uint8Array(jpeg);

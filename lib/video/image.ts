@@ -20,9 +20,15 @@ function badImage(reason: string): CodedError {
   return new CodedError('video.badImage', `msg.image cannot be shown: ${reason}`, { reason });
 }
 
-export function decodeImage(buf: unknown): RgbaImage {
+/** msg.image's bytes, or video.badImage when it is not a Buffer (checked before it goes to the drawing thread). */
+export function imageBytes(buf: unknown): Uint8Array {
   if (!Buffer.isBuffer(buf) && !(buf instanceof Uint8Array)) throw badImage(`it is ${buf === null ? 'null' : typeof buf}, expected a Buffer holding a PNG or JPEG file`);
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  return buf;
+}
+
+export function decodeImage(buf: unknown): RgbaImage {
+  const u = imageBytes(buf);
+  const b = Buffer.from(u.buffer, u.byteOffset, u.byteLength);
   if (b.length >= 8 && b.readUInt32BE(0) === 0x89504e47) {
     if (b.length >= 24 && b.readUInt32BE(16) * b.readUInt32BE(20) > MAX_IMAGE_PIXELS) throw badImage(`the PNG is larger than ${MAX_IMAGE_PIXELS} pixels`);
     try {

@@ -3,15 +3,15 @@
  * (number + counter) or a user's picture rides on an announcement and replaces the board at the
  * moment that announcement's first audio goes out; either may also be shown at once, without
  * speech. The built-in board is rendered (resvg) and JPEG-encoded only when it changes (a call,
- * the clock's minute), on a thread of its own (BoardDrawer); the output re-sends the last picture
- * in between.
+ * the clock's minute), a user's picture decoded, scaled and JPEG-encoded once when it arrives,
+ * both on a thread of its own (BoardDrawer); the output re-sends the last picture in between.
+ * A drawing thread that dies is started again, and the board redrawn once it is back.
  */
 import { EventEmitter } from 'node:events';
 import { CodedError } from '../util/errors';
 import { DEFAULT_TEMPLATE, type BoardCall, type BoardState, type BoardTemplate } from './board';
 import { BoardDrawer } from './board-drawer';
-import { decodeImage, fitImage } from './image';
-import { encodeJpeg } from './jpeg';
+import { imageBytes } from './image';
 
 /** What the board needs of the stream's output (RtspOutput has it). */
 export interface VideoOutput {
@@ -41,10 +41,10 @@ export interface BoardContent {
   image?: Buffer;
 }
 
-/** Content checked and decoded (a picture already scaled to the board), ready to show. */
+/** Content checked, a picture already made the board's JPEG (scaled and encoded), ready to show. */
 export interface PreparedBoard {
   call?: BoardCall;
-  pixels?: Uint8Array;
+  picture?: Buffer;
 }
 
 export const HISTORY_MAX = 8;
@@ -63,9 +63,9 @@ const hhmm = (): string => {
 };
 
 export class QueueBoard extends EventEmitter {
-  private readonly drawer: BoardDrawer;
+  /** the drawing thread's owner (tests end its thread to play a crash) */
+  readonly drawer: BoardDrawer;
   private readonly clock: () => string;
-  private readonly quality: number;
   private current: BoardCall | undefined;
   private history: BoardCall[] = [];
   /** a user's picture is on the board (the clock does not redraw it) */
@@ -90,26 +90,50 @@ export class QueueBoard extends EventEmitter {
     const t = { ...DEFAULT_TEMPLATE, ...opts.template };
     t.historyCount = Math.max(0, Math.min(HISTORY_MAX, Math.floor(Number(t.historyCount) || 0)));
     this.clock = opts.clock ?? hhmm;
-    this.quality = opts.quality ?? 85;
-    this.drawer = new BoardDrawer(opts.width, opts.height, t, opts.fontFile, this.quality);
+    this.drawer = new BoardDrawer(opts.width, opts.height, t, opts.fontFile, opts.quality ?? 85);
+    // the thread's failure and its return: said by this board's 'error' and 'recovered' events
+    // (a log line where nobody listens for errors: an unheard 'error' event would throw)
+    this.drawer.on('error', (e: Error) => (this.listenerCount('error') ? this.emit('error', e) : this.emit('log', e.message)));
+    this.drawer.on('recovered', () => {
+      this.emit('recovered');
+      // what was (or should have been) on the board: a call made while the thread was down, the
+      // clock; a user's picture stays on air as it was (the output re-sends its JPEG)
+      if (!this.showingPicture) void this.queue(() => this.change(this.output.mediaMs, true));
+    });
   }
 
   /** Draws the empty board and starts the clock. */
   async start(): Promise<void> {
-    await this.drawer.ready();
-    await this.change(this.output.mediaMs);
+    try {
+      await this.drawer.ready();
+      await this.change(this.output.mediaMs);
+    } catch (e) {
+      // a thread that died meanwhile is being restarted, and draws the board when it is back: the
+      // stream starts all the same (a renderer that cannot start at all is the deploy's error)
+      if ((e as CodedError).code !== 'video.drawFailed') throw e;
+    }
     this.clockTimer = setInterval(() => {
-      if (!this.showingPicture && this.clock() !== this.shownClock) this.queue(() => this.change(this.output.mediaMs, true));
+      // while the thread is down its return redraws the board, clock included
+      if (!this.showingPicture && !this.drawer.down && this.clock() !== this.shownClock) this.queue(() => this.change(this.output.mediaMs, true));
     }, 1000);
     this.clockTimer.unref();
   }
 
   /**
-   * Checks and decodes what a message asks to show; throws video.badImage (the message's error)
-   * before anything is queued or spoken.
+   * Checks what a message asks to show, a picture decoded, scaled and encoded on the drawing
+   * thread; rejects with video.badImage (the message's error) before anything is queued or spoken.
    */
-  prepare(c: BoardContent): PreparedBoard {
-    if (c.image !== undefined) return { pixels: fitImage(decodeImage(c.image), this.opts.width, this.opts.height) };
+  async prepare(c: BoardContent): Promise<PreparedBoard> {
+    if (c.image !== undefined) return { picture: await this.drawer.picture(imageBytes(c.image)) };
+    return this.prepareNow(c)!;
+  }
+
+  /**
+   * What prepare() does without the drawing thread: a call checked (throws video.badCall);
+   * undefined for a picture, which only prepare() can make ready.
+   */
+  prepareNow(c: BoardContent): PreparedBoard | undefined {
+    if (c.image !== undefined) return undefined;
     if (c.call) {
       const number = String(c.call.number ?? '').trim();
       if (!number) throw new CodedError('video.badCall', 'msg.number is empty: the board needs the number being called', {});
@@ -125,16 +149,13 @@ export class QueueBoard extends EventEmitter {
    * packets by their arrival (GStreamer's jitter buffer) would show it that much late.
    */
   onStart(id: string, p: PreparedBoard): void {
-    if (!p.call && !p.pixels) return;
+    if (!p.call && !p.picture) return;
     const w: Waiting = { p };
     this.waiting.set(id, w);
+    if (p.picture) return void (w.jpeg = p.picture);
     this.chain = this.chain
       .then(async () => {
         if (this.closed || this.waiting.get(id) !== w) return;
-        if (p.pixels) {
-          w.jpeg = this.encode(p.pixels);
-          return;
-        }
         const gen = this.generation;
         const clock = this.clock();
         const jpeg = await this.drawer.draw({ current: p.call, history: this.nextHistory(), clock });
@@ -149,12 +170,9 @@ export class QueueBoard extends EventEmitter {
     if (!w) return;
     this.waiting.delete(id);
     const at = this.output.lastFrameMs;
-    if (w.p.pixels) {
+    if (w.p.picture) {
       this.showingPicture = true;
-      if (w.jpeg) return this.putJpeg(w.jpeg, at);
-      this.output.expectVideo(at);
-      void this.queue(async () => this.put(w.p.pixels!, at));
-      return;
+      return this.putJpeg(w.p.picture, at);
     }
     const gen = this.generation;
     this.apply(w.p.call!);
@@ -176,9 +194,9 @@ export class QueueBoard extends EventEmitter {
   showNow(p: PreparedBoard): Promise<void> {
     const at = this.output.mediaMs;
     return this.queue(async () => {
-      if (p.pixels) {
+      if (p.picture) {
         this.showingPicture = true;
-        return this.put(p.pixels, at);
+        return this.putJpeg(p.picture, at);
       }
       if (p.call) this.apply(p.call);
       await this.change(at);
@@ -216,15 +234,6 @@ export class QueueBoard extends EventEmitter {
     this.shownClock = state.clock;
     // a clock redraw is a new picture from now on, never back-dated
     this.putJpeg(jpeg, clockOnly ? Math.max(atMs, this.output.mediaMs) : atMs);
-  }
-
-  private encode(pixels: Uint8Array): Buffer {
-    return encodeJpeg(pixels, this.opts.width, this.opts.height, this.quality).jpeg;
-  }
-
-  private put(pixels: Uint8Array, atMs: number): void {
-    if (this.closed) return;
-    this.putJpeg(this.encode(pixels), atMs);
   }
 
   private putJpeg(jpeg: Buffer, atMs: number): void {

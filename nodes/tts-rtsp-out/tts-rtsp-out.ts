@@ -126,6 +126,18 @@ export = function (RED: NodeAPI) {
     station.output.on('listener', show);
     // a player dropped because sending to it kept failing: once, at the default log level
     station.output.on('warning', (w: unknown) => node.warn(err(w).message));
+    // the board's drawing thread died (it is restarted with back-off): warned once, and said when it is back
+    let boardDown = false;
+    station.board?.on('error', (e: unknown) => {
+      if (boardDown) return;
+      boardDown = true;
+      node.warn(err(e).message);
+    });
+    station.board?.on('recovered', () => {
+      if (!boardDown) return;
+      boardDown = false;
+      node.log(RED._('tts-rtsp-out.log.boardRecovered'));
+    });
     station.on('log', (l: string) => node.debug(l));
     station.on('event', (ev: AnnouncementEvent) => {
       if (ev.event === 'started') speaking = [...(ev.text || ev.id)].slice(0, 12).join('') + '…';
@@ -143,7 +155,7 @@ export = function (RED: NodeAPI) {
       if (failed) return done(err(failed));
       try {
         const r = requestFromMessage(msg as unknown as Record<string, unknown>);
-        if (r.kind === 'interrupt') return (station.announcer.interrupt(), done());
+        if (r.kind === 'interrupt') return void station.interrupt().then(() => done(), (e) => done(err(e)));
         if (r.kind === 'board') return void station.showBoard(r.board).then(() => done(), (e) => done(err(e)));
         station.announce(r.req, r.board).ready.then(() => done(), (e) => done(err(e)));
       } catch (e) {

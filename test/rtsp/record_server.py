@@ -3,7 +3,12 @@
 Debian gir1.2-gst-rtsp-server-1.0) in RECORD mode, with Basic or Digest auth, decoding whatever
 is published to raw s16le mono 16 kHz in a file.
 
-usage: record_server.py PORT PATH OUT.raw [basic|digest USER PASSWORD]
+usage: record_server.py [--video DIR] PORT PATH OUT.raw [basic|digest USER PASSWORD]
+--video DIR: the publisher ANNOUNCEs two tracks, audio first and video second (the media of a
+RECORD mount has exactly as many streams as the SDP it accepts, so audio-only publishers use the
+mount without the option); each decoded video frame (RTP/JPEG or H.264, whatever decodebin finds a
+decoder for: jpegdec, avdec_h264) is written to DIR/fNNNNN.png, and a line "frame N PTS_NS" is
+printed on stdout for it.
 Prints "ready" on stdout once listening on 127.0.0.1:PORT. Stops on SIGTERM/SIGINT."""
 import signal
 import sys
@@ -16,16 +21,40 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 Gst.init(None)
-port, path, out = sys.argv[1], sys.argv[2], sys.argv[3]
+args = sys.argv[1:]
+video = None
+if "--video" in args:
+    i = args.index("--video")
+    video = args[i + 1]
+    del args[i : i + 2]
+port, path, out = args[0], args[1], args[2]
 server = GstRtspServer.RTSPServer()
 server.set_address("127.0.0.1")
 server.set_service(port)
 factory = GstRtspServer.RTSPMediaFactory()
 factory.set_transport_mode(GstRtspServer.RTSPTransportMode.RECORD)
-factory.set_launch(
-    "( decodebin name=depay0 ! audioconvert ! audioresample ! "
-    f"audio/x-raw,format=S16LE,rate=16000,channels=1 ! filesink location={out} )"
+audio = (
+    "decodebin name=depay0 ! audioconvert ! audioresample ! "
+    f"audio/x-raw,format=S16LE,rate=16000,channels=1 ! filesink location={out}"
 )
+if video:
+    factory.set_launch(
+        f"( {audio} decodebin name=depay1 ! videoconvert ! video/x-raw,format=RGB ! "
+        f"identity name=frames signal-handoffs=true ! pngenc compression-level=1 snapshot=false ! "
+        f"multifilesink location={video}/f%05d.png )"
+    )
+    count = [0]
+
+    def on_frame(_identity, buf):
+        count[0] += 1
+        print(f"frame {count[0]} {buf.pts}", flush=True)
+
+    def on_configure(_factory, media):
+        media.get_element().get_by_name("frames").connect("handoff", on_frame)
+
+    factory.connect("media-configure", on_configure)
+else:
+    factory.set_launch(f"( {audio} )")
 factory.set_latency(100)
 if len(sys.argv) >= 7:
     scheme, user, password = sys.argv[4], sys.argv[5], sys.argv[6]

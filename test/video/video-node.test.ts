@@ -2,7 +2,8 @@
  * tts-rtsp-out with its video board in a real Node-RED runtime (node-red-node-test-helper): the
  * stream offers both tracks (ffprobe), a call with msg.number plays, a broken msg.image is an
  * error at its message (Catch) while the stream goes on, board fields without video are an error,
- * and H.264 (not available yet) is refused at deploy (video in push mode: video-push.test.ts). The test runtime's
+ * and H.264 (not available yet) is refused at deploy (video in push mode: video-push.test.ts); the board's
+ * drawing thread dying is one warning and a log line when it is back. The test runtime's
  * RED._ returns catalog keys, so errors read "errors.video.<code>".
  */
 import { after, before, test } from 'node:test';
@@ -10,6 +11,7 @@ import assert from 'node:assert/strict';
 import { collect, collectErrors, getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
 import { missingPeer } from '../support/peers';
 import { freePort, scratch, spawnPeer } from '../announce/support';
+import { BoardDrawer } from '../../lib/video/board-drawer';
 import { CJK_FONT } from './support';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -54,8 +56,9 @@ test('tts-rtsp-out video=mjpeg: both tracks offered, a call plays, a broken msg.
   tts.receive({ number: '', image: undefined, payload: undefined, counter: '2' });
   await until(() => events.some((m) => m.topic === 'finished' && m.payload.id === 'A012'), 20000, 'A012 finished');
   await until(() => errors.length >= 2, 5000, `errors (${errors.join(' | ')})`);
-  assert.match(errors[0], /errors\.video\.badImage|cannot be shown/);
-  assert.match(errors[1], /errors\.announce\.badPayload|payload is/);
+  // each when it is known: the picture's after its decoding on the board's thread
+  assert.ok(errors.some((e) => /errors\.video\.badImage|cannot be shown/.test(e)), errors.join(' | '));
+  assert.ok(errors.some((e) => /errors\.announce\.badPayload|payload is/.test(e)), errors.join(' | '));
   assert.deepEqual(events.filter((m) => m.topic === 'queued').map((m) => m.payload.id), ['A012'], 'the broken picture queued nothing');
   // the stream goes on: still both tracks
   const p2 = probe();
@@ -64,6 +67,41 @@ test('tts-rtsp-out video=mjpeg: both tracks offered, a call plays, a broken msg.
   // a board change without speech
   tts.receive({ number: 'A013', counter: '4' });
   await until(() => errors.length === 2 && events.length === 3, 3000, 'no new error');
+});
+
+test('tts-rtsp-out: the board\'s drawing thread dies: one warning, a log line when it is back, and the next call draws its board', { skip: missingPeer('fonts-noto-cjk') }, async (t) => {
+  // the drawers the node makes, caught as they start their thread (the node keeps its station to itself)
+  const proto = BoardDrawer.prototype as unknown as { spawn: (...a: unknown[]) => unknown };
+  const spawn = proto.spawn;
+  const drawers: BoardDrawer[] = [];
+  proto.spawn = function (this: BoardDrawer, ...a: unknown[]) {
+    if (!drawers.includes(this)) drawers.push(this);
+    return spawn.apply(this, a);
+  };
+  t.after(() => {
+    proto.spawn = spawn;
+    return unload();
+  });
+  await load(ttsNode, node({ port: String(await freePort()), video: 'mjpeg', resolution: '320x240', fps: '2', fontFile: CJK_FONT }));
+  const tts = getNode('tts');
+  const warnings: string[] = [];
+  const logs: string[] = [];
+  tts.on('call:warn', (c: { args: unknown[] }) => warnings.push(String(c.args[0])));
+  tts.on('call:log', (c: { args: unknown[] }) => logs.push(String(c.args[0])));
+  const events = collect('out');
+  const statuses: string[] = [];
+  tts.on('call:status', (c: { args: Array<{ text?: string }> }) => statuses.push(c.args[0]?.text ?? ''));
+  await until(() => statuses.some((x) => x.includes('listening')), 15000, 'listening');
+  assert.equal(drawers.length, 1);
+  await drawers[0].thread.terminate();
+  await until(() => logs.some((l) => /boardRecovered|drawing thread is back/.test(l)), 15000, `the recovery logged (${logs.join(' | ')})`);
+  assert.equal(warnings.length, 1, warnings.join(' | '));
+  assert.match(warnings[0], /errors\.video\.drawFailed|drawing thread failed/);
+  const errors = collectErrors('tts');
+  tts.receive({ number: 'A012', counter: '3', payload: 'A012', id: 'A012' });
+  await until(() => events.some((m) => m.topic === 'finished' && m.payload.id === 'A012'), 20000, `A012 finished (${JSON.stringify(events.map((m) => m.topic))} ${errors.join(' | ')} ${statuses.join(',')})`);
+  assert.equal(warnings.length, 1, 'no more warnings');
+  assert.ok((await drawers[0].draw({ current: { number: 'A012' }, history: [], clock: '12:00' })).length > 1000, 'the thread draws again');
 });
 
 test('tts-rtsp-out: board fields without video are an error; H.264 is refused at deploy', async (t) => {

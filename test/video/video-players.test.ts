@@ -156,7 +156,7 @@ test('a player that joins late sees the current board within 1 s; msg.image repl
   assert.ok(psnr(last.img, shown, whole) >= 30, `the picture on the player (${psnr(last.img, shown, whole).toFixed(1)} dB)`);
   assert.ok(psnr(rec2.frames[0].img, shown, whole) < 30, 'and not before');
   // a broken picture is refused and the stream goes on with the last board
-  assert.throws(() => st.announce({ text: 'B001' }, { image: Buffer.from('not an image') }), (e: Error & { code?: string }) => e.code === 'video.badImage');
+  await assert.rejects(st.announce({ text: 'B001' }, { image: Buffer.from('not an image') }).ready, (e: Error & { code?: string }) => e.code === 'video.badImage');
   assert.equal(st.announcer.queued + (st.announcer.playing ? 1 : 0), 0, 'nothing queued for the broken picture');
 });
 

@@ -82,7 +82,7 @@ test('the built-in board is drawn off the main thread: board changes never run t
       }, 5);
       await new Promise((r) => setTimeout(r, 30));
       mediaMs += 1000;
-      await board.showNow(board.prepare({ call: { number: `A0${10 + i}`, counter: '3' } }));
+      await board.showNow(await board.prepare({ call: { number: `A0${10 + i}`, counter: '3' } }));
       await new Promise((r) => setTimeout(r, 30));
       clearInterval(timer);
       gaps.push(worst);

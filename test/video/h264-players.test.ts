@@ -61,18 +61,23 @@ function gstRecorder(url: string, file: string, mode: 'synced' | 'default' = 'sy
   return p;
 }
 
-/** The board the stream shows once `number` is called (its JPEG decoded), when it is drawn. */
+/**
+ * The board the stream shows once `number` is called, when it is drawn: its JPEG, decoded only when
+ * asked for. Not in the 'change' event: decoding there holds up the main thread just when the
+ * board's access unit comes back from ffmpeg, and players that time packets by their arrival
+ * (GStreamer's default buffer mode) would show the board that much late.
+ */
 function boardOf(st: AnnouncementStream, number: string): Promise<Rgba> {
-  return new Promise((resolve, reject) => {
+  return new Promise<Buffer>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the board for ${number} was never shown`)), 20000);
     const on = (e: { number?: string; jpeg: Buffer }) => {
       if (e.number !== number) return;
       st.board!.off('change', on);
       clearTimeout(timer);
-      resolve(decodeJpeg(e.jpeg));
+      resolve(e.jpeg);
     };
     st.board!.on('change', on);
-  });
+  }).then((jpeg) => new Promise((r) => setTimeout(() => r(decodeJpeg(jpeg)), 1000)));
 }
 
 const dbs = (rec: Recording, board: Rgba, r = region) => rec.frames.map((f) => `${f.t.toFixed(2)}:${psnr(f.img, board, r).toFixed(1)}dB`).join(' ');

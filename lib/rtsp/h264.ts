@@ -83,7 +83,13 @@ export class H264Coder implements VideoCoder {
   private sps: Buffer | undefined;
   private pps: Buffer | undefined;
   private readyResolve!: () => void;
-  /** resolves once the SPS and PPS are known (the first picture encoded) */
+  private readyReject!: (err: Error) => void;
+  private isReady = false;
+  /**
+   * Resolves once the SPS and PPS are known (the first picture encoded); rejects with
+   * video.h264Failed when the first child ends before (no libx264, a bad option: its last line
+   * says why) and when the coder is closed before.
+   */
   readonly ready: Promise<void>;
   /** frames asked for while the child was down or stuck, and frames lost inside it */
   framesDropped = 0;
@@ -91,7 +97,11 @@ export class H264Coder implements VideoCoder {
 
   constructor(private readonly opts: H264Options) {
     this.payloadType = opts.payloadType;
-    this.ready = new Promise((r) => (this.readyResolve = r));
+    this.ready = new Promise((resolve, reject) => {
+      this.readyResolve = resolve;
+      this.readyReject = reject;
+    });
+    this.ready.then(() => (this.isReady = true), () => {});
     const g = String(opts.fps);
     const args = ['-hide_banner', '-loglevel', 'warning', '-analyzeduration', '0', '-f', 'mpjpeg', '-i', 'pipe:0'];
     // passthrough: one frame out per frame in, never duplicated or dropped to a frame rate (the
@@ -110,8 +120,15 @@ export class H264Coder implements VideoCoder {
       onSpawn: (c) => this.onSpawn(c),
       onStdout: (d) => this.onFlv(d),
       onLog: opts.onLog,
-      onError: opts.onError,
+      onError: (e) => {
+        if (!this.isReady) this.fail(e.code === 'video.ffmpegMissing' ? e.message : this.child.lastLine || e.message);
+        opts.onError(e);
+      },
     });
+  }
+
+  private fail(reason: string): void {
+    this.readyReject(new CodedError('video.h264Failed', `the H.264 encoder (ffmpeg) could not start: ${reason}`, { reason }));
   }
 
   get fmtp(): string | undefined {
@@ -242,6 +259,7 @@ export class H264Coder implements VideoCoder {
   }
 
   close(): Promise<void> {
+    if (!this.isReady) this.fail('closed before its first picture');
     return this.child.close();
   }
 }

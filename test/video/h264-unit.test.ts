@@ -6,6 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RtspOutput } from '../../lib/rtsp';
+import type { CodedError } from '../../lib/util/errors';
 import { H264Coder, findH264Ffmpeg } from '../../lib/rtsp/h264';
 import { H264_MAX_PAYLOAD, NAL_AUD, NAL_IDR, NAL_PPS, NAL_SPS, depacketizeH264, h264Fmtp, h264Payloads, nalType, parseAvcC, splitLengthPrefixed } from '../../lib/rtsp/h264-rtp';
 import { VideoTrack, type VideoCoder, type VideoFrameOut } from '../../lib/rtsp/video-track';
@@ -126,4 +131,36 @@ test('H264Coder (ffmpeg + libx264): SPS/PPS known at once, every frame back with
     await coder.close();
     assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the ffmpeg child is gone');
   }
+});
+
+test('an ffmpeg that cannot encode H.264 (here: a stand-in that says "Unknown encoder \'libx264\'" and exits): start() fails at once with its words; a close during start() returns at once', { skip: process.platform === 'win32' && 'the stand-in ffmpeg is a shell script' }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fake-ffmpeg-'));
+  try {
+    const fake = join(dir, 'ffmpeg');
+    writeFileSync(fake, '#!/bin/sh\necho "Unknown encoder \'libx264\'" >&2\nexit 1\n');
+    chmodSync(fake, 0o755);
+    const base = { mode: 'serve' as const, codec: 'opus' as const, rate: 48000, channels: 1 as const, frameMs: 20, serve: { host: '127.0.0.1', port: 0, path: 'a' }, video: { fps: 2, width: 320, height: 240, codec: 'h264' as const } };
+    const out = new RtspOutput({ ...base, ffmpegPath: fake });
+    const errors: CodedError[] = [];
+    out.on('error', (e: CodedError) => void errors.push(e));
+    const t0 = Date.now();
+    await assert.rejects(out.start(), (e: CodedError) => e.code === 'video.h264Failed' && /Unknown encoder 'libx264'/.test(e.message));
+    assert.ok(Date.now() - t0 < 10000, 'not after the whole start timeout');
+    assert.equal(out.state, 'closed');
+    assert.match(errors[0]?.message ?? '', /H\.264 encoder\) exited with code 1: Unknown encoder 'libx264'/);
+    await out.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('H.264: a close while start() waits for the encoder\'s first picture ends both at once', { skip: missingPeer('ffmpeg') }, async () => {
+  const out = new RtspOutput({ mode: 'serve', codec: 'opus', rate: 48000, channels: 1, frameMs: 20, serve: { host: '127.0.0.1', port: 0, path: 'a' }, video: { fps: 2, width: 320, height: 240, codec: 'h264' } });
+  out.on('error', () => {});
+  const started = out.start().then(() => 'started', (e: CodedError) => e.code);
+  const t0 = Date.now();
+  await out.close();
+  assert.ok(['started', 'video.h264Failed'].includes(await started));
+  assert.ok(Date.now() - t0 < 3000, `closed in ${Date.now() - t0} ms`);
+  assert.equal(out.players, 0);
 });

@@ -133,7 +133,7 @@ test('H264Coder (ffmpeg + libx264): SPS/PPS known at once, every frame back with
   }
 });
 
-test('an ffmpeg that cannot encode H.264 (here: a stand-in that says "Unknown encoder \'libx264\'" and exits): start() fails at once with its words; a close during start() returns at once', { skip: process.platform === 'win32' && 'the stand-in ffmpeg is a shell script' }, async () => {
+test('an ffmpeg that cannot encode H.264 (here: a stand-in that says "Unknown encoder \'libx264\'" and exits): start() fails at once with its words', { skip: process.platform === 'win32' && 'the stand-in ffmpeg is a shell script' }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fake-ffmpeg-'));
   try {
     const fake = join(dir, 'ffmpeg');

@@ -18,6 +18,7 @@ import { parseRtp, rtpOf } from '../../lib/rtsp/rtp';
 import { encodeJpeg } from '../../lib/video/jpeg';
 import { missingPeer } from '../support/peers';
 import { until } from '../support/processes';
+import { RawRtsp } from '../rtsp/hostile-clients';
 
 function nal(type: number, length: number, nri = 3): Buffer {
   const b = Buffer.alloc(length);
@@ -163,4 +164,24 @@ test('H.264: a close while start() waits for the encoder\'s first picture ends b
   assert.ok(['started', 'video.h264Failed'].includes(await started));
   assert.ok(Date.now() - t0 < 3000, `closed in ${Date.now() - t0} ms`);
   assert.equal(out.players, 0);
+});
+
+test('H.264 DESCRIBE: m=video with the first dynamic payload type the audio leaves free, H264/90000, packetization-mode=1, profile-level-id and sprop-parameter-sets from the encoder\'s SPS/PPS', { skip: missingPeer('ffmpeg') }, async () => {
+  for (const [codec, rate, audioPt, videoPt] of [['opus', 48000, 96, 97], ['pcmu', 8000, 0, 96]] as const) {
+    const out = new RtspOutput({ mode: 'serve', codec, rate, channels: 1, frameMs: 20, serve: { host: '127.0.0.1', port: 0, path: 'a' }, video: { fps: 2, width: 320, height: 240, codec: 'h264' } });
+    out.on('error', () => {});
+    await out.start();
+    const c = new RawRtsp(Number(new URL(out.url).port));
+    try {
+      await c.opened;
+      const d = await c.request('DESCRIBE', out.url, { Accept: 'application/sdp' });
+      assert.equal(d.status, 200);
+      assert.match(d.body, new RegExp(`m=audio 0 RTP/AVP ${audioPt}\\r\\n`));
+      assert.match(d.body, new RegExp(`m=video 0 RTP/AVP ${videoPt}\\r\\na=rtpmap:${videoPt} H264/90000\\r\\na=fmtp:${videoPt} packetization-mode=1;profile-level-id=42c0[0-9a-f]{2};sprop-parameter-sets=Z[A-Za-z0-9+/=]+,aO[A-Za-z0-9+/=]+\\r\\n`), d.body);
+      assert.match(d.body, /a=control:trackID=1/);
+    } finally {
+      c.sock.destroy();
+      await out.close();
+    }
+  }
 });

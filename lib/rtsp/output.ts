@@ -352,7 +352,7 @@ export class RtspOutput extends EventEmitter {
       return; // no one to send to: skip the encoding work too
     }
     this.encoder.encode(pcm, ts);
-    this.video?.tick(this.lastFrameMs);
+    this.video?.tick(this.lastFrameMs, this.mediaMs);
   }
 
   /** Media time (ms of audio written so far): the clock both tracks' RTP time derives from. */
@@ -397,7 +397,7 @@ export class RtspOutput extends EventEmitter {
       if (k > 0) {
         this.lastFrameMs = this.mediaMs;
         this.samples += k * this.frameSamples;
-        this.video?.tick(this.lastFrameMs);
+        this.video?.tick(this.lastFrameMs, this.mediaMs);
         return k;
       }
     }

@@ -185,3 +185,16 @@ test('H.264 DESCRIBE: m=video with the first dynamic payload type the audio leav
     }
   }
 });
+
+test('VideoTrack between announcements (120 ms Opus packets): pictures at most a period apart, so an IDR every fps pictures is at most a second apart', () => {
+  const sent: number[] = [];
+  const coder: VideoCoder = { payloadType: 96, rtpmap: 'H264/90000', attach: () => {}, setPicture: () => {}, frame: (ts) => void sent.push(ts / 90), close: async () => {} };
+  const track = new VideoTrack(2, 320, 240, () => {}, 'cname', coder);
+  track.show(Buffer.alloc(0), 0);
+  for (let t = 0; t <= 6000; t += 120) track.tick(t, t + 120);
+  const gaps = sent.slice(1).map((x, i) => x - sent[i]);
+  assert.ok(Math.max(...gaps) <= 500, `pictures ${sent.join(' ')} ms`);
+  assert.ok(sent.length >= 12, `${sent.length} pictures in 6 s at 2 fps`);
+  // every fps (2) pictures span at most a second
+  for (let i = 2; i < sent.length; i++) assert.ok(sent[i] - sent[i - 2] <= 1000, `pictures ${sent[i - 2]} and ${sent[i]}`);
+});

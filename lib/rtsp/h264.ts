@@ -104,9 +104,10 @@ export class H264Coder implements VideoCoder {
     this.ready.then(() => (this.isReady = true), () => {});
     const g = String(opts.fps);
     const args = ['-hide_banner', '-loglevel', 'warning', '-analyzeduration', '0', '-f', 'mpjpeg', '-i', 'pipe:0'];
-    // passthrough: one frame out per frame in, never duplicated or dropped to a frame rate (the
-    // track decides when frames go out); -vsync, not -fps_mode, which ffmpeg before 5.1 lacks
-    args.push('-vsync', 'passthrough', '-an');
+    // no -vsync/-fps_mode (ffmpeg before 5.1 lacks -fps_mode, newer ones drop -vsync): FLV takes a
+    // variable frame rate, so ffmpeg's default passes every frame on as it comes, one out per one
+    // in (the track decides when frames go out), never duplicated or dropped to a frame rate
+    args.push('-an');
     // JPEG is full range; players expect H.264 in limited range (some NVRs ignore the range flag)
     args.push('-vf', 'scale=in_range=pc:out_range=tv,format=yuv420p');
     args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-bf', '0', '-g', g, '-keyint_min', g);

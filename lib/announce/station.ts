@@ -44,7 +44,7 @@ export interface StationConfig {
   /** none, builtin (two-tone), or file (chimeFile, a WAV) */
   chime?: 'none' | 'builtin' | 'file';
   chimeFile?: string;
-  /** AAC: the ffmpeg program (default "ffmpeg", found on PATH or where installers put it) */
+  /** AAC and H.264 video: the ffmpeg program (default "ffmpeg", found on PATH or where installers put it) */
   ffmpegPath?: string;
   /**
    * The folder relative names (chime file, ffmpeg, the espeak-ng program, a command and its
@@ -60,7 +60,10 @@ export interface StationConfig {
    * (least CPU); 3 = 60 ms; 1 = a packet per frame (most compatible). See AnnouncementStream.
    */
   idleFrames?: number;
-  /** a video track with the queue board: off (default) or mjpeg (RTP/JPEG), in serve and push mode */
+  /**
+   * a video track with the queue board, in serve and push mode: off (default), mjpeg (RTP/JPEG)
+   * or h264 (encoded by an ffmpeg child: ffmpegPath)
+   */
   video?: 'off' | 'mjpeg' | 'h264';
   /** board size in pixels, multiples of 16 (default 1280×720) */
   videoWidth?: number;
@@ -125,10 +128,8 @@ export function createStation(cfg: StationConfig, engine: SpeechEngine = createE
   }
   const video = cfg.video ?? 'off';
   if (!VIDEO_MODES.includes(video)) throw new CodedError('video.badMode', `video "${String(video)}" is not valid: expected off, mjpeg or h264`, { value: String(video) });
-  if (video === 'h264') {
-    throw new CodedError('video.h264Unavailable', 'H.264 video is not available yet: choose MJPEG, which every player listed in the help shows', {});
-  }
-  if (video === 'mjpeg') opts.video = { fps: cfg.fps ?? 2, width: cfg.videoWidth ?? 1280, height: cfg.videoHeight ?? 720 };
+  // h264: RtspOutput finds ffmpeg now and refuses the configuration without it (video.ffmpegMissing)
+  if (video !== 'off') opts.video = { codec: video, fps: cfg.fps ?? 2, width: cfg.videoWidth ?? 1280, height: cfg.videoHeight ?? 720 };
   const output = new RtspOutput(opts);
   const board = opts.video && new QueueBoard(output, { width: opts.video.width, height: opts.video.height, template: cfg.template, fontFile: cfg.fontFile || undefined });
   return new AnnouncementStream({

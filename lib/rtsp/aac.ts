@@ -9,10 +9,9 @@
  * and failures to `onError`; frames written while it is down are dropped (the stream stays on
  * the wall clock, the receiver hears a short gap).
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { Backoff } from '../util/backoff';
 import { CodedError } from '../util/errors';
-import { findExecutable, spawnFailureReason, type PlatformEnv } from '../util/executable';
+import { findExecutable, type PlatformEnv } from '../util/executable';
+import { FfmpegChild } from './ffmpeg-child';
 import { AAC_RATES, checkCodecInput, type Emit, type PayloadEncoder } from './codecs';
 
 /** AAC-LC: 1024 samples per frame */
@@ -54,17 +53,11 @@ export class AacPayloadEncoder implements PayloadEncoder {
   readonly clockRate: number;
   readonly rtpmap: string;
   readonly fmtp: string;
-  private readonly ffmpeg: string;
-  private child: ChildProcessWithoutNullStreams | undefined;
+  private readonly child: FfmpegChild;
   private pending = Buffer.alloc(0);
   /** RTP time of the first sample written to the current child */
   private baseTs: number | undefined;
   private framesOut = 0;
-  private closed = false;
-  private restartTimer: NodeJS.Timeout | undefined;
-  private readonly backoff: Backoff;
-  private startedAt = 0;
-  restarts = 0;
 
   constructor(
     private readonly opts: AacOptions,
@@ -74,65 +67,39 @@ export class AacPayloadEncoder implements PayloadEncoder {
     const name = opts.ffmpegPath || 'ffmpeg';
     const found = findExecutable(name, { ...opts.platform, baseDir: opts.baseDir });
     if (!found) throw ffmpegMissing(name);
-    this.ffmpeg = found;
     this.clockRate = opts.rate;
     this.rtpmap = `mpeg4-generic/${opts.rate}/1`;
     this.fmtp = `streamtype=5;profile-level-id=15;mode=AAC-hbr;config=${aacConfigHex(opts.rate)};sizelength=13;indexlength=3;indexdeltalength=3`;
-    this.backoff = new Backoff({ initialMs: opts.backoff?.initialMs ?? 500, maxMs: Math.min(30000, opts.backoff?.maxMs ?? 30000) });
-    this.spawnChild();
+    const args = ['-hide_banner', '-loglevel', 'warning', '-f', 's16le', '-ar', String(opts.rate), '-ac', '1', '-i', 'pipe:0'];
+    args.push('-c:a', 'aac', '-b:a', String(opts.bitrate ?? 64000), '-f', 'adts', '-flush_packets', '1', 'pipe:1');
+    this.child = new FfmpegChild({
+      program: found,
+      args,
+      role: 'AAC encoder',
+      codes: { missing: ffmpegMissing, failed: 'rtsp.ffmpegFailed', exited: 'rtsp.ffmpegExited' },
+      backoff: opts.backoff,
+      onSpawn: () => {
+        this.pending = Buffer.alloc(0);
+        this.baseTs = undefined;
+        this.framesOut = 0;
+      },
+      onStdout: (d) => this.onAdts(d),
+      onLog: opts.onLog,
+      onError: opts.onError,
+    });
   }
 
   /** The ffmpeg child's pid (tests use it to check supervision). */
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.child.pid;
   }
 
-  private spawnChild(): void {
-    const args = ['-hide_banner', '-loglevel', 'warning', '-f', 's16le', '-ar', String(this.opts.rate), '-ac', '1', '-i', 'pipe:0'];
-    args.push('-c:a', 'aac', '-b:a', String(this.opts.bitrate ?? 64000), '-f', 'adts', '-flush_packets', '1', 'pipe:1');
-    // windowsHide: no console window pops up on the desktop of a Windows PC running Node-RED
-    const child = spawn(this.ffmpeg, args, { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
-    this.child = child;
-    this.pending = Buffer.alloc(0);
-    this.baseTs = undefined;
-    this.framesOut = 0;
-    this.startedAt = Date.now();
-    child.stdout.on('data', (d: Buffer) => this.onAdts(d));
-    let errLine = '';
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (s: string) => {
-      const lines = (errLine + s).split(/\r?\n/);
-      errLine = lines.pop() ?? '';
-      for (const l of lines) if (l.trim()) this.opts.onLog(`ffmpeg: ${l}`);
-    });
-    // a write to a dying child fails with EPIPE: the exit handler deals with it
-    child.stdin.on('error', () => {});
-    child.on('error', (err: NodeJS.ErrnoException) => {
-      // gone since it was found (uninstalled, moved): the same words as when it was never there
-      if (err.code === 'ENOENT') return this.opts.onError(ffmpegMissing(this.ffmpeg));
-      const reason = spawnFailureReason(this.ffmpeg, err);
-      this.opts.onError(new CodedError('rtsp.ffmpegFailed', `ffmpeg (AAC encoder) failed: ${reason}`, { reason }));
-    });
-    child.on('exit', (code, signal) => {
-      if (this.child !== child) return;
-      this.child = undefined;
-      if (this.closed) return;
-      if (Date.now() - this.startedAt > 10000) this.backoff.reset();
-      const delay = this.backoff.next();
-      const reason = signal ? `signal ${signal}` : `code ${code}`;
-      this.opts.onError(new CodedError('rtsp.ffmpegExited', `ffmpeg (AAC encoder) exited with ${reason}; restarting in ${delay} ms`, { reason, delay }));
-      this.restartTimer = setTimeout(() => {
-        this.restartTimer = undefined;
-        if (!this.closed) {
-          this.restarts++;
-          this.spawnChild();
-        }
-      }, delay);
-    });
+  get restarts(): number {
+    return this.child.restarts;
   }
 
   encode(pcm: Buffer, timestamp: number): void {
-    const child = this.child;
+    const child = this.child.current;
     if (!child || !child.stdin.writable) return; // restarting: dropped, the wall clock goes on
     // a stuck child must not make us buffer without bound: 2 s of audio is plenty of slack
     if (child.stdin.writableLength > this.opts.rate * 4) return;
@@ -169,19 +136,6 @@ export class AacPayloadEncoder implements PayloadEncoder {
 
   /** Kills the child and resolves once it is gone (at most 2 s), so nothing outlives close. */
   close(): Promise<void> {
-    this.closed = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    const child = this.child;
-    this.child = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, 2000);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.stdin.destroy();
-      child.kill('SIGKILL');
-    });
+    return this.child.close();
   }
 }

@@ -23,8 +23,8 @@ import { RtspPublisher } from './publisher';
 import { RtpStream } from './rtp';
 import { TRACK_CONTROL, VIDEO_TRACK_CONTROL, buildSdp } from './sdp';
 import { RtspServer, normalizePath } from './server';
-import { JPEG_PAYLOAD_TYPE } from './jpeg-rtp';
-import { FPS_MAX, FPS_MIN, VideoTrack } from './video-track';
+import { FPS_MAX, FPS_MIN, MjpegCoder, VideoTrack, type VideoCoder } from './video-track';
+import { H264Coder, findH264Ffmpeg } from './h264';
 
 export type { RtspCodec } from './codecs';
 export type { RtspAuth } from './auth';
@@ -48,11 +48,14 @@ export interface RtspOutputOptions {
   /** encoder bit rate (bit/s) for opus (default 32000) and aac (default 64000) */
   bitrate?: number;
   /**
-   * A second track: a still picture as RTP/JPEG (MJPEG), shown with showVideo() and re-sent `fps`
-   * times a second (1–10). Width and height: multiples of 16 up to 2032. Serve: DESCRIBE offers
-   * both tracks; push: both are ANNOUNCEd and SET UP.
+   * A second track: a still picture, shown with showVideo() and re-sent `fps` times a second
+   * (1–10), as RTP/JPEG (codec 'mjpeg', the default) or H.264 ('h264', encoded by an ffmpeg
+   * child: ffmpegPath). Width and height: multiples of 16 up to 2032. Serve: DESCRIBE offers both
+   * tracks; push: both are ANNOUNCEd and SET UP.
    */
-  video?: { fps: number; width: number; height: number };
+  video?: { fps: number; width: number; height: number; codec?: 'mjpeg' | 'h264' };
+  /** H.264: how long start() waits for the encoder's first picture (ms, default 15000) */
+  videoStartMs?: number;
 }
 
 export type RtspOutputState = 'idle' | 'listening' | 'connecting' | 'publishing' | 'reconnecting' | 'closed';
@@ -92,6 +95,8 @@ export class RtspOutput extends EventEmitter {
   private encoder: PayloadEncoder | undefined;
   private rtp: RtpStream | undefined;
   private video: VideoTrack | undefined;
+  /** H.264: the ffmpeg program, found at construction (a missing one is refused at deploy) */
+  private readonly videoFfmpeg: string | undefined;
   private server: RtspServer | undefined;
   private publisher: RtspPublisher | undefined;
   private readonly frameSamples: number;
@@ -121,10 +126,12 @@ export class RtspOutput extends EventEmitter {
       for (const [name, x] of [['video width', v.width], ['video height', v.height]] as const) {
         if (!Number.isInteger(x) || x < 64 || x > 2032 || x % 16) throw badConfig(name, x, 'a multiple of 16 from 64 to 2032 (RTP/JPEG)');
       }
+      if (v.codec !== undefined && v.codec !== 'mjpeg' && v.codec !== 'h264') throw badConfig('video codec', String(v.codec), 'mjpeg or h264');
     }
     const maxPlayers = o.serve?.maxPlayers;
     if (o.mode === 'serve' && maxPlayers !== undefined && !(Number.isInteger(maxPlayers) && maxPlayers >= 1)) throw badConfig('maximum players', String(maxPlayers), 'a whole number from 1');
     this.opts = o;
+    if (o.video?.codec === 'h264') this.videoFfmpeg = findH264Ffmpeg(o); // throws video.ffmpegMissing
     this.frameSamples = (o.rate * o.frameMs) / 1000;
     if (o.mode === 'push') this.publisher = this.makePublisher(); // validates the URL now
   }
@@ -185,7 +192,8 @@ export class RtspOutput extends EventEmitter {
 
   private sdp = (address: string): string => {
     const v = this.opts.video;
-    return buildSdp(this.encoder!, { sessionId: this.sessionId, address, video: v && { payloadType: JPEG_PAYLOAD_TYPE, rtpmap: 'JPEG/90000', ...v } });
+    const c = this.video?.coder;
+    return buildSdp(this.encoder!, { sessionId: this.sessionId, address, video: v && c && { payloadType: c.payloadType, rtpmap: c.rtpmap, fmtp: c.fmtp, fps: v.fps, width: v.width, height: v.height } });
   };
 
   private requestSenderReport = (): void => {
@@ -232,6 +240,26 @@ export class RtspOutput extends EventEmitter {
     }
   }
 
+  private makeVideoCoder(): VideoCoder {
+    const v = this.opts.video!;
+    if (v.codec !== 'h264') return new MjpegCoder();
+    // the first dynamic payload type the audio does not use (Opus has 96)
+    const payloadType = this.encoder!.payloadType === 96 ? 97 : 96;
+    return new H264Coder({ ffmpeg: this.videoFfmpeg!, fps: v.fps, width: v.width, height: v.height, payloadType, onLog: (l) => this.emit('log', l), onError: (e) => this.report(e) });
+  }
+
+  private h264Ready(coder: H264Coder): Promise<void> {
+    const ms = this.opts.videoStartMs ?? 15000;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const why = coder.lastLine ? `; its last words: ${coder.lastLine}` : '';
+        reject(new CodedError('video.h264NoStart', `ffmpeg (H.264 encoder) encoded no picture within ${ms / 1000} s${why}`, { seconds: ms / 1000, reason: coder.lastLine || '-' }));
+      }, ms);
+    });
+    return Promise.race([coder.ready, late]).finally(() => clearTimeout(timer));
+  }
+
   /**
    * serve: resolves when listening (rejects with a CodedError such as rtsp.portInUse);
    * push: resolves at once and connects in the background, retrying with back-off.
@@ -241,7 +269,8 @@ export class RtspOutput extends EventEmitter {
     this.encoder = this.makeEncoder(); // throws rtsp.ffmpegMissing for AAC without ffmpeg
     this.rtp = new RtpStream(this.encoder.payloadType, this.encoder.clockRate);
     const v = this.opts.video;
-    if (v) this.video = new VideoTrack(v.fps, v.width, v.height, (p) => {
+    if (v) {
+      this.video = new VideoTrack(v.fps, v.width, v.height, (p) => {
         // as for audio: a failure while sending stays here, away from the pacer
         try {
           this.server?.broadcastFrame(p, 1);
@@ -249,7 +278,21 @@ export class RtspOutput extends EventEmitter {
         } catch (err) {
           this.sendFailedLog(err as Error);
         }
-      }, this.rtp.cname);
+      }, this.rtp.cname, this.makeVideoCoder());
+      const coder = this.video.coder;
+      if (coder instanceof H264Coder) {
+        // the SDP (DESCRIBE, ANNOUNCE) carries the SPS and PPS: known once the first picture is encoded
+        try {
+          await this.h264Ready(coder);
+        } catch (err) {
+          await Promise.all([this.encoder?.close(), coder.close()]);
+          this.encoder = undefined;
+          this.setState('closed', (err as Error).message);
+          throw err;
+        }
+        if (this.closing) return;
+      }
+    }
     if (this.opts.mode === 'serve') {
       const s = this.opts.serve!;
       const server = new RtspServer({
@@ -267,7 +310,7 @@ export class RtspOutput extends EventEmitter {
       try {
         await server.start();
       } catch (err) {
-        await this.encoder?.close();
+        await Promise.all([this.encoder?.close(), this.video?.coder.close()]);
         this.encoder = undefined;
         this.setState('closed', (err as Error).message);
         throw err;
@@ -309,7 +352,7 @@ export class RtspOutput extends EventEmitter {
       return; // no one to send to: skip the encoding work too
     }
     this.encoder.encode(pcm, ts);
-    this.video?.tick(this.lastFrameMs);
+    this.video?.tick(this.lastFrameMs, this.mediaMs);
   }
 
   /** Media time (ms of audio written so far): the clock both tracks' RTP time derives from. */
@@ -354,7 +397,7 @@ export class RtspOutput extends EventEmitter {
       if (k > 0) {
         this.lastFrameMs = this.mediaMs;
         this.samples += k * this.frameSamples;
-        this.video?.tick(this.lastFrameMs);
+        this.video?.tick(this.lastFrameMs, this.mediaMs);
         return k;
       }
     }
@@ -421,7 +464,7 @@ export class RtspOutput extends EventEmitter {
     const server = this.server;
     this.server = undefined;
     const pub = this.publisher;
-    await Promise.all([encoder?.close(), server?.close(), pub?.close()]);
+    await Promise.all([encoder?.close(), server?.close(), pub?.close(), this.video?.coder.close()]);
     this.setState('closed');
   }
 }

@@ -1,7 +1,10 @@
 /**
- * The video track of the announcement stream: one still picture (the queue board) as RTP/JPEG,
- * re-sent `fps` times a second so a player that joins late shows it at once, replaced when the
- * board changes. The picture is packetized once per change; a re-send only builds RTP headers.
+ * The video track of the announcement stream: one still picture (the queue board), re-sent `fps`
+ * times a second so a player that joins late shows it soon, replaced when the board changes. The
+ * track decides WHEN a picture goes out and with which RTP time; its coder turns the picture into
+ * RTP payloads: MJPEG (RFC 2435) packetizes the JPEG once per change and hands out the same
+ * payloads at once for every re-send; H.264 (lib/rtsp/h264.ts) encodes each re-send in an ffmpeg
+ * child and hands the access unit back a few ms later, stamped with the time it was asked for.
  *
  * Time: the track has no clock of its own. RtspOutput drives it from the audio's media time (the
  * PCM frames written), and its RTP time is that media time at 90 kHz; its sender reports take the
@@ -11,6 +14,48 @@
 import { JPEG_CLOCK_RATE, JPEG_PAYLOAD_TYPE, jpegPayloads, parseJpeg } from './jpeg-rtp';
 import { RtpStream } from './rtp';
 
+/** One frame's RTP payloads (the last one goes out with the marker bit) and its RTP time. */
+export type VideoFrameOut = (payloads: Buffer[], rtpTime: number) => void;
+
+/** What turns the track's picture into RTP payloads. */
+export interface VideoCoder {
+  readonly payloadType: number;
+  /** the SDP's a=rtpmap value and a=fmtp parameters (H.264: known once the encoder is up) */
+  readonly rtpmap: string;
+  readonly fmtp?: string;
+  /** the track hands itself in: frames go out through `out`, now or later, in the order asked */
+  attach(out: VideoFrameOut): void;
+  /** a new picture: a JPEG at the track's size (throws video.badJpeg for one it cannot take) */
+  setPicture(jpeg: Buffer): void;
+  /** one frame of the current picture at RTP time `rtpTime` */
+  frame(rtpTime: number): void;
+  close(): Promise<void>;
+}
+
+/** RTP/JPEG: the picture's payloads are built once per change and re-sent as they are. */
+export class MjpegCoder implements VideoCoder {
+  readonly payloadType = JPEG_PAYLOAD_TYPE;
+  readonly rtpmap = 'JPEG/90000';
+  private out: VideoFrameOut | undefined;
+  private payloads: Buffer[] | undefined;
+
+  attach(out: VideoFrameOut): void {
+    this.out = out;
+  }
+
+  setPicture(jpeg: Buffer): void {
+    this.payloads = jpegPayloads(parseJpeg(jpeg));
+  }
+
+  frame(rtpTime: number): void {
+    if (this.payloads) this.out?.(this.payloads, rtpTime);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 export const FPS_MIN = 1;
 export const FPS_MAX = 10;
 /** Least time between two pictures: one 20 ms audio frame (in ms and in RTP ticks at 90 kHz). */
@@ -19,7 +64,7 @@ const MIN_GAP_TICKS = (MIN_GAP_MS * JPEG_CLOCK_RATE) / 1000;
 
 export class VideoTrack {
   readonly rtp: RtpStream;
-  private payloads: Buffer[] | undefined;
+  private hasPic = false;
   /** media time (ms) at which the picture is due again */
   private dueMs = 0;
   /** RTP time of the last frame sent: a frame is never sent with an earlier one */
@@ -35,13 +80,20 @@ export class VideoTrack {
     private readonly send: (packets: Buffer[]) => void,
     /** the audio stream's CNAME: players sync the two tracks by it */
     cname: string,
+    readonly coder: VideoCoder = new MjpegCoder(),
   ) {
-    this.rtp = new RtpStream(JPEG_PAYLOAD_TYPE, JPEG_CLOCK_RATE, cname);
+    this.rtp = new RtpStream(coder.payloadType, JPEG_CLOCK_RATE, cname);
     this.periodMs = 1000 / fps;
+    coder.attach((payloads, ts) => {
+      const packets: Buffer[] = new Array(payloads.length);
+      for (let i = 0; i < payloads.length; i++) packets[i] = this.rtp.packet(payloads[i], ts, i === payloads.length - 1);
+      if (packets.length) this.send(packets);
+      this.framesSent++;
+    });
   }
 
   get hasPicture(): boolean {
-    return this.payloads !== undefined;
+    return this.hasPic;
   }
 
   /** RTP time for a media time (ms). */
@@ -54,12 +106,12 @@ export class VideoTrack {
    * otherwise), shown from media time `atMs` on: sent now with that time, then every period.
    */
   show(jpeg: Buffer, atMs: number): void {
-    const parts = parseJpeg(jpeg);
-    this.payloads = jpegPayloads(parts);
+    this.coder.setPicture(jpeg);
+    this.hasPic = true;
     this.sendFrame(atMs);
-    // and once more with the next audio packet: ffmpeg's MJPEG parser (ffplay, mpv, ffmpeg
-    // recorders) hands a frame on only when the next one starts, so without this the new board
-    // would show a whole period (500 ms at 2 fps) after its speech
+    // and once more with the next audio packet: ffmpeg's MJPEG and H.264 parsers (ffplay, mpv,
+    // ffmpeg recorders) hand a frame on only when the next one starts, so without this the new
+    // board would show a whole period (500 ms at 2 fps) after its speech
     this.dueMs = atMs + MIN_GAP_MS;
   }
 
@@ -83,14 +135,20 @@ export class VideoTrack {
 
   private expecting: number | undefined;
 
-  /** Called with the media time of every audio packet: re-sends the picture when it is due. */
-  tick(mediaMs: number): void {
-    if (this.payloads && mediaMs >= this.dueMs && this.expecting === undefined) this.sendFrame(mediaMs);
+  /**
+   * Called with the media time of every audio packet: re-sends the picture when it is due.
+   * `nextMs`: where the next packet starts (the end of this one). When the due time falls before
+   * it, the picture goes out now, a little early, rather than up to a packet late: between
+   * announcements Opus packets are 120 ms long, and at 2 fps "due, then the next packet" made
+   * the pictures 600 ms apart, so a player that joins late (MJPEG) or an IDR every `fps` pictures
+   * (H.264) came more than a second apart.
+   */
+  tick(mediaMs: number, nextMs = mediaMs): void {
+    if (this.hasPic && (mediaMs >= this.dueMs || nextMs > this.dueMs) && this.expecting === undefined) this.sendFrame(mediaMs);
   }
 
   private sendFrame(atMs: number): void {
     this.expecting = undefined;
-    const p = this.payloads!;
     let ts = this.rtpTime(atMs);
     // never back in time (players drop such frames), and never within one audio frame of the frame
     // before: a change that starts with the same audio packet as a re-send would otherwise follow
@@ -98,10 +156,7 @@ export class VideoTrack {
     // frames at one instant and drop the second, the new board
     if (this.lastTs !== undefined && ((ts - this.lastTs) | 0) < MIN_GAP_TICKS) ts = (this.lastTs + MIN_GAP_TICKS) >>> 0;
     this.lastTs = ts;
-    const packets: Buffer[] = new Array(p.length);
-    for (let i = 0; i < p.length; i++) packets[i] = this.rtp.packet(p[i], ts, i === p.length - 1);
-    this.send(packets);
-    this.framesSent++;
+    this.coder.frame(ts);
     this.dueMs = atMs + this.periodMs;
   }
 }

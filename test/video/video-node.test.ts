@@ -2,7 +2,7 @@
  * tts-rtsp-out with its video board in a real Node-RED runtime (node-red-node-test-helper): the
  * stream offers both tracks (ffprobe), a call with msg.number plays, a broken msg.image is an
  * error at its message (Catch) while the stream goes on, board fields without video are an error,
- * and H.264 (not available yet) is refused at deploy (video in push mode: video-push.test.ts); the board's
+ * and H.264 without ffmpeg is refused at deploy (video in push mode: video-push.test.ts); the board's
  * drawing thread dying is one warning and a log line when it is back. The test runtime's
  * RED._ returns catalog keys, so errors read "errors.video.<code>".
  */
@@ -114,7 +114,7 @@ test('tts-rtsp-out: board fields without video are an error; H.264 is refused at
   await unload();
 
   for (const [extra, code] of [
-    [{ video: 'h264' }, /errors\.video\.h264Unavailable|not available yet/],
+    [{ video: 'h264', ffmpegPath: 'no/such/ffmpeg' }, /errors\.video\.ffmpegMissing|needs ffmpeg/],
     [{ video: 'mjpeg', resolution: '1280x700' }, /errors\.rtsp\.badConfig|multiple of 16/],
     [{ video: 'mjpeg', resolution: 'big' }, /errors\.video\.badResolution|not valid/],
     [{ video: 'mjpeg', fontFile: 'no/such/font.ttc' }, /errors\.video\.badFont|cannot be read/],

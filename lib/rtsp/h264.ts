@@ -1,0 +1,271 @@
+/**
+ * H.264 for the video track, through one supervised ffmpeg child per stream (like AAC: no
+ * well-kept pure-JS/wasm H.264 encoder exists; ffmpeg only encodes, our server and publisher
+ * carry the stream, so a restart of the child never drops a player or the push connection).
+ *
+ * Each frame the track asks for (a change, a re-send every period) is the board's current JPEG
+ * written to the child; the child decodes it, encodes it with libx264 (ultrafast, zerolatency: no
+ * B-frames, no look-ahead, so every frame comes back before the next is asked for) and hands the
+ * access unit back; a FIFO of the RTP times asked for stamps each access unit as it returns.
+ * The board is a still picture: a re-send is a P-frame of a few hundred bytes, a change a P-frame
+ * of what changed, and an IDR every `fps` frames (at most a second apart, since at least `fps`
+ * frames go out a second) lets a player that joins late start.
+ *
+ * The framing on both pipes is chosen so no frame waits for the next one:
+ * - in: multipart JPEG (`-f mpjpeg`) with Content-Length, which ffmpeg reads by its length; a
+ *   bare JPEG stream (image2pipe) goes through ffmpeg's MJPEG parser, which ends a picture only
+ *   when the next one starts: every board would come out a period late;
+ * - out: FLV, whose tags carry their size: an access unit is complete when its tag is; a raw
+ *   Annex B stream ends an access unit only at the next one's start code, again a period late.
+ *   FLV's AVC sequence header brings the SPS and PPS (the SDP's sprop-parameter-sets); they are
+ *   also put in front of every IDR, so a player that ignores the SDP can start at any IDR.
+ */
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { CodedError } from '../util/errors';
+import { findExecutable, type PlatformEnv } from '../util/executable';
+import { encodeJpeg } from '../video/jpeg';
+import { FfmpegChild } from './ffmpeg-child';
+import { NAL_IDR, NAL_SPS, h264Fmtp, h264Payloads, nalType, parseAvcC, splitLengthPrefixed } from './h264-rtp';
+import { parseJpeg } from './jpeg-rtp';
+import type { VideoCoder, VideoFrameOut } from './video-track';
+
+export function h264FfmpegMissing(name: string): CodedError {
+  return new CodedError(
+    'video.ffmpegMissing',
+    `H.264 video needs ffmpeg, but "${name}" was not found on PATH or in the usual install folders: install ffmpeg (Windows: winget install ffmpeg; macOS: brew install ffmpeg; Linux: the ffmpeg package) and give its full path in the node's ffmpeg setting if Node-RED does not find it, or choose MJPEG, which needs no other program`,
+    { name },
+  );
+}
+
+/** The ffmpeg program for H.264 (found now: a missing ffmpeg is refused at deploy). */
+export function findH264Ffmpeg(opts: { ffmpegPath?: string; baseDir?: string; platform?: PlatformEnv }): string {
+  const name = opts.ffmpegPath || 'ffmpeg';
+  const found = findExecutable(name, { ...opts.platform, baseDir: opts.baseDir });
+  if (!found) throw h264FfmpegMissing(name);
+  return found;
+}
+
+export interface H264Options {
+  /** the ffmpeg program, found with findH264Ffmpeg */
+  ffmpeg: string;
+  fps: number;
+  width: number;
+  height: number;
+  payloadType: number;
+  backoff?: { initialMs: number; maxMs: number };
+  onLog: (line: string) => void;
+  onError: (err: CodedError) => void;
+}
+
+/** A stuck child must not make us buffer without bound: this many frames asked for and not back. */
+const MAX_IN_FLIGHT = 30;
+/** A frame not back after this long was lost inside ffmpeg (it never drops one by design): its stamp is skipped. */
+const LOST_AFTER_MS = 2000;
+const MPJPEG_BOUNDARY = 'ffmpeg';
+
+interface Asked {
+  /** RTP time to stamp the access unit with; undefined for the priming picture (dropped) */
+  rtpTime: number | undefined;
+  at: number;
+}
+
+export class H264Coder implements VideoCoder {
+  readonly rtpmap = 'H264/90000';
+  readonly payloadType: number;
+  private out: VideoFrameOut | undefined;
+  private readonly child: FfmpegChild;
+  /** the current picture framed for the child's input (multipart header + JPEG + CRLF) */
+  private framed: Buffer | undefined;
+  private fifo: Asked[] = [];
+  private pending = Buffer.alloc(0);
+  private headerSeen = false;
+  private lengthSize = 4;
+  private sps: Buffer | undefined;
+  private pps: Buffer | undefined;
+  private readyResolve!: () => void;
+  private readyReject!: (err: Error) => void;
+  private isReady = false;
+  /**
+   * Resolves once the SPS and PPS are known (the first picture encoded); rejects with
+   * video.h264Failed when the first child ends before (no libx264, a bad option: its last line
+   * says why) and when the coder is closed before.
+   */
+  readonly ready: Promise<void>;
+  /** frames asked for while the child was down or stuck, and frames lost inside it */
+  framesDropped = 0;
+  idrs = 0;
+
+  constructor(private readonly opts: H264Options) {
+    this.payloadType = opts.payloadType;
+    this.ready = new Promise((resolve, reject) => {
+      this.readyResolve = resolve;
+      this.readyReject = reject;
+    });
+    this.ready.then(() => (this.isReady = true), () => {});
+    const g = String(opts.fps);
+    const args = ['-hide_banner', '-loglevel', 'warning', '-analyzeduration', '0', '-f', 'mpjpeg', '-i', 'pipe:0'];
+    // no -vsync/-fps_mode (ffmpeg before 5.1 lacks -fps_mode, newer ones drop -vsync): FLV takes a
+    // variable frame rate, so ffmpeg's default passes every frame on as it comes, one out per one
+    // in (the track decides when frames go out), never duplicated or dropped to a frame rate
+    args.push('-an');
+    // JPEG is full range; players expect H.264 in limited range (some NVRs ignore the range flag)
+    args.push('-vf', 'scale=in_range=pc:out_range=tv,format=yuv420p');
+    args.push('-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-bf', '0', '-g', g, '-keyint_min', g);
+    args.push('-f', 'flv', '-flush_packets', '1', 'pipe:1');
+    this.child = new FfmpegChild({
+      program: opts.ffmpeg,
+      args,
+      role: 'H.264 encoder',
+      codes: { missing: h264FfmpegMissing, failed: 'video.ffmpegFailed', exited: 'video.ffmpegExited' },
+      backoff: opts.backoff,
+      onSpawn: (c) => this.onSpawn(c),
+      onStdout: (d) => this.onFlv(d),
+      onLog: opts.onLog,
+      onError: (e) => {
+        if (!this.isReady) this.fail(e.code === 'video.ffmpegMissing' ? e.message : this.child.lastLine || e.message);
+        opts.onError(e);
+      },
+    });
+  }
+
+  private fail(reason: string): void {
+    this.readyReject(new CodedError('video.h264Failed', `the H.264 encoder (ffmpeg) could not start: ${reason}`, { reason }));
+  }
+
+  get fmtp(): string | undefined {
+    return this.sps && this.pps ? h264Fmtp(this.sps, this.pps) : undefined;
+  }
+
+  /** The ffmpeg child's pid (tests use it to check supervision). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get restarts(): number {
+    return this.child.restarts;
+  }
+
+  /** The child's last stderr line (why it would not start). */
+  get lastLine(): string {
+    return this.child.lastLine;
+  }
+
+  attach(out: VideoFrameOut): void {
+    this.out = out;
+  }
+
+  private onSpawn(c: ChildProcessWithoutNullStreams): void {
+    this.fifo = [];
+    this.pending = Buffer.alloc(0);
+    this.headerSeen = false;
+    // the first child encodes a blank picture of the board's size, so the SPS and PPS (the SDP
+    // needs them before any player or push target is served) are known before the first board
+    if (!this.sps) {
+      const grey = encodeJpeg(new Uint8Array(this.opts.width * this.opts.height * 4).fill(16), this.opts.width, this.opts.height, 50).jpeg;
+      this.write(c, mpjpegPart(grey), undefined);
+    }
+  }
+
+  setPicture(jpeg: Buffer): void {
+    const p = parseJpeg(jpeg);
+    if (p.width !== this.opts.width || p.height !== this.opts.height) {
+      throw new CodedError('video.wrongSize', `this picture is ${p.width}×${p.height}, but the video track is ${this.opts.width}×${this.opts.height}`, { width: p.width, height: p.height, trackWidth: this.opts.width, trackHeight: this.opts.height });
+    }
+    this.framed = mpjpegPart(jpeg);
+  }
+
+  frame(rtpTime: number): void {
+    const c = this.child.current;
+    if (!this.framed || !c || !c.stdin.writable) {
+      this.framesDropped++;
+      return;
+    }
+    if (this.fifo.length >= MAX_IN_FLIGHT) {
+      // nothing came back for many frames: the child hangs; it is restarted like one that exited
+      this.framesDropped++;
+      this.opts.onLog(`ffmpeg (H.264 encoder) returned none of the last ${this.fifo.length} frames: restarting it`);
+      this.child.kill();
+      return;
+    }
+    this.write(c, this.framed, rtpTime);
+  }
+
+  private write(c: ChildProcessWithoutNullStreams, framed: Buffer, rtpTime: number | undefined): void {
+    this.fifo.push({ rtpTime, at: Date.now() });
+    c.stdin.write(framed);
+  }
+
+  /** Reads FLV: header, then tags (11-byte header, data, 4-byte previous-tag size). */
+  private onFlv(d: Buffer): void {
+    let buf = this.pending.length ? Buffer.concat([this.pending, d]) : d;
+    if (!this.headerSeen) {
+      if (buf.length < 13) return void (this.pending = Buffer.from(buf));
+      if (buf.toString('latin1', 0, 3) !== 'FLV') {
+        this.opts.onLog('ffmpeg (H.264 encoder) wrote no FLV header: restarting it');
+        this.child.kill();
+        return;
+      }
+      buf = buf.subarray(buf.readUInt32BE(5) + 4);
+      this.headerSeen = true;
+    }
+    while (buf.length >= 11) {
+      const size = buf.readUIntBE(1, 3);
+      if (buf.length < 11 + size + 4) break;
+      if (buf[0] === 9) this.onVideoTag(buf.subarray(11, 11 + size));
+      buf = buf.subarray(11 + size + 4);
+    }
+    this.pending = Buffer.from(buf);
+  }
+
+  private onVideoTag(tag: Buffer): void {
+    if (tag.length < 5 || (tag[0] & 0x0f) !== 7) return; // not AVC
+    const body = tag.subarray(5);
+    if (tag[1] === 0) {
+      // AVC sequence header: the SPS and PPS of this child
+      try {
+        const c = parseAvcC(body);
+        if (this.sps && (!c.sps.equals(this.sps) || !c.pps.equals(this.pps!))) {
+          this.opts.onLog('ffmpeg (H.264 encoder) restarted with other parameter sets than the SDP\'s: players take them from the stream');
+        }
+        this.sps = c.sps;
+        this.pps = c.pps;
+        this.lengthSize = c.lengthSize;
+        this.readyResolve();
+      } catch (e) {
+        this.opts.onLog(`ffmpeg (H.264 encoder): ${(e as Error).message}`);
+      }
+      return;
+    }
+    if (tag[1] !== 1) return;
+    let nals: Buffer[];
+    try {
+      nals = splitLengthPrefixed(body, this.lengthSize);
+    } catch (e) {
+      this.opts.onLog(`ffmpeg (H.264 encoder): ${(e as Error).message}`);
+      nals = [];
+    }
+    // the frame this access unit answers; one asked for long before it never came back
+    const now = Date.now();
+    while (this.fifo.length > 1 && now - this.fifo[0].at > LOST_AFTER_MS) {
+      this.fifo.shift();
+      this.framesDropped++;
+    }
+    const asked = this.fifo.shift();
+    if (!asked || asked.rtpTime === undefined || !nals.length) return;
+    const idr = nals.some((n) => nalType(n) === NAL_IDR);
+    if (idr) this.idrs++;
+    // parameter sets in-band before every IDR (a late player need not have read the SDP)
+    const au = idr && this.sps && !nals.some((n) => nalType(n) === NAL_SPS) ? [this.sps, this.pps!, ...nals] : nals;
+    this.out?.(h264Payloads(au), asked.rtpTime);
+  }
+
+  close(): Promise<void> {
+    if (!this.isReady) this.fail('closed before its first picture');
+    return this.child.close();
+  }
+}
+
+/** A JPEG as one part of a multipart stream, with its length (see the file's comment). */
+function mpjpegPart(jpeg: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`--${MPJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`, 'latin1'), jpeg, Buffer.from('\r\n')]);
+}

@@ -3,8 +3,9 @@
  * --video): ANNOUNCE with both tracks, the server decodes the audio (to s16le 16 kHz) and the video
  * (decodebin: rtpjpegdepay ! jpegdec) to PNG frames. The call A012 arrives as its board (PSNR ≥
  * 30 dB on the number region) with its speech in the audio; when the server goes away and comes
- * back on the same port, both tracks are published to it again. The server decodes an H.264 track
- * as well (decodebin: rtph264depay ! avdec_h264), shown with ffmpeg publishing libx264.
+ * back on the same port, both tracks are published to it again. The same with the H.264 board
+ * (decodebin: rtph264depay ! avdec_h264), and the server's H.264 path on its own with ffmpeg
+ * publishing libx264.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -61,10 +62,10 @@ function recordServer(port: number, name: string): Promise<Target> {
   });
 }
 
-function pushStation(port: number): AnnouncementStream {
+function pushStation(port: number, video: 'mjpeg' | 'h264'): AnnouncementStream {
   const st = createStation({
     mode: 'push', url: `rtsp://127.0.0.1:${port}/x`, transport: 'tcp', backoff: { initialMs: 200, maxMs: 1000 },
-    codec: 'opus', engine: 'embedded', voice: 'en-us', chime: 'none', video: 'mjpeg', fps: 2, videoWidth: W, videoHeight: H, fontFile: CJK_FONT,
+    codec: 'opus', engine: 'embedded', voice: 'en-us', chime: 'none', video, fps: 2, videoWidth: W, videoHeight: H, fontFile: CJK_FONT,
   });
   st.on('log', () => {});
   cleanup.push(() => st.close());
@@ -80,51 +81,53 @@ function loud(file: string, level = 1000): number {
   return envelope(readFileSync(file), 16000).filter((v) => v > level).length / 100;
 }
 
-test('push with video to the GStreamer RECORD server: both tracks decode, A012 on the board with its speech; after a restart both tracks again', { skip: missingPeer('gst-rtsp-server', 'gstreamer', 'fonts-noto-cjk') }, async () => {
-  const port = await freePort();
-  const first = await recordServer(port, 'first');
-  const st = pushStation(port);
-  const states: string[] = [];
-  st.output.on('state', (s: string) => states.push(s));
-  await st.start();
-  await st.warmUp();
-  await until(() => st.output.state === 'publishing', 20000, 'publishing');
-  await until(() => first.decoded() >= 2, 10000, 'video frames decoded by the server');
-  let board: Rgba | undefined;
-  st.board!.on('change', (e: { number?: string; jpeg: Buffer }) => {
-    if (e.number === 'A012') board = decodeJpeg(e.jpeg);
+for (const video of ['mjpeg', 'h264'] as const) {
+  test(`push with ${video} video to the GStreamer RECORD server: both tracks decode, A012 on the board with its speech; after a restart both tracks again`, { skip: missingPeer('gst-rtsp-server', 'gstreamer', 'fonts-noto-cjk', ...(video === 'h264' ? ['ffmpeg' as const] : [])) }, async () => {
+    const port = await freePort();
+    const first = await recordServer(port, `${video}-first`);
+    const st = pushStation(port, video);
+    const states: string[] = [];
+    st.output.on('state', (s: string) => states.push(s));
+    await st.start();
+    await st.warmUp();
+    await until(() => st.output.state === 'publishing', 20000, 'publishing');
+    await until(() => first.decoded() >= 2, 10000, 'video frames decoded by the server');
+    let board: Rgba | undefined;
+    st.board!.on('change', (e: { number?: string; jpeg: Buffer }) => {
+      if (e.number === 'A012') board = decodeJpeg(e.jpeg);
+    });
+    st.announce({ text: 'A012, window 3' }, { call: { number: 'A012', counter: '3' } });
+    await until(() => board !== undefined && st.announcer.playing === undefined && st.announcer.queued === 0, 20000, 'the call played');
+    const afterCall = first.decoded();
+    await until(() => first.decoded() >= afterCall + 2, 10000, 'frames after the call');
+    await first.stop();
+
+    const frames = pngs(first.frames);
+    const dbs = frames.map((f) => psnr(f, board!, region).toFixed(1)).join(' ');
+    assert.ok(frames.length >= 4, `${frames.length} frames decoded`);
+    assert.equal(frames[0].width, W);
+    assert.equal(frames[0].height, H);
+    const i = frames.findIndex((f) => psnr(f, board!, region) >= 30);
+    assert.ok(i > 0, `a frame showing A012 after frames that do not: ${dbs} dB`);
+    assert.ok(psnr(frames[frames.length - 1], board!, region) >= 30, `A012 stays on the board: ${dbs} dB`);
+    assert.ok(loud(first.audio) > 0.5, `the speech in the server's audio (${loud(first.audio)} s loud)`);
+    // eslint-disable-next-line no-console
+    console.log(`GStreamer RECORD, ${video}: ${frames.length} frames, A012 from frame ${i + 1} (${psnr(frames[i], board!, region).toFixed(1)} dB), ${loud(first.audio).toFixed(2)} s of speech`);
+
+    // the server goes away and comes back on the same port: both tracks published to it again
+    await until(() => states.includes('reconnecting'), 15000, 'reconnecting after the server left');
+    const second = await recordServer(port, `${video}-second`);
+    await until(() => st.output.state === 'publishing', 20000, 'publishing again');
+    await until(() => second.decoded() >= 3, 15000, 'video frames decoded after the restart');
+    await sleep(1000);
+    await second.stop();
+    assert.ok((st.output as RtspOutput).stats().reconnects >= 1);
+    const again = pngs(second.frames);
+    assert.ok(psnr(again[0], decodeJpeg(st.board!.lastJpeg!), { x: 0, y: 0, width: W, height: H }) >= 30, 'the board, whole, as the first frame after the reconnect');
+    const seconds = readFileSync(second.audio).length / 32000;
+    assert.ok(seconds > 1, `${seconds} s of audio after the reconnect`);
   });
-  st.announce({ text: 'A012, window 3' }, { call: { number: 'A012', counter: '3' } });
-  await until(() => board !== undefined && st.announcer.playing === undefined && st.announcer.queued === 0, 20000, 'the call played');
-  const afterCall = first.decoded();
-  await until(() => first.decoded() >= afterCall + 2, 10000, 'frames after the call');
-  await first.stop();
-
-  const frames = pngs(first.frames);
-  const dbs = frames.map((f) => psnr(f, board!, region).toFixed(1)).join(' ');
-  assert.ok(frames.length >= 4, `${frames.length} frames decoded`);
-  assert.equal(frames[0].width, W);
-  assert.equal(frames[0].height, H);
-  const i = frames.findIndex((f) => psnr(f, board!, region) >= 30);
-  assert.ok(i > 0, `a frame showing A012 after frames that do not: ${dbs} dB`);
-  assert.ok(psnr(frames[frames.length - 1], board!, region) >= 30, `A012 stays on the board: ${dbs} dB`);
-  assert.ok(loud(first.audio) > 0.5, `the speech in the server's audio (${loud(first.audio)} s loud)`);
-  // eslint-disable-next-line no-console
-  console.log(`GStreamer RECORD: ${frames.length} frames, A012 from frame ${i + 1} (${psnr(frames[i], board!, region).toFixed(1)} dB), ${loud(first.audio).toFixed(2)} s of speech`);
-
-  // the server goes away and comes back on the same port: both tracks published to it again
-  await until(() => states.includes('reconnecting'), 15000, 'reconnecting after the server left');
-  const second = await recordServer(port, 'second');
-  await until(() => st.output.state === 'publishing', 20000, 'publishing again');
-  await until(() => second.decoded() >= 3, 15000, 'video frames decoded after the restart');
-  await sleep(1000);
-  await second.stop();
-  assert.ok((st.output as RtspOutput).stats().reconnects >= 1);
-  const again = pngs(second.frames);
-  assert.ok(psnr(again[0], decodeJpeg(st.board!.lastJpeg!), { x: 0, y: 0, width: W, height: H }) >= 30, 'the board, whole, as the first frame after the reconnect');
-  const seconds = readFileSync(second.audio).length / 32000;
-  assert.ok(seconds > 1, `${seconds} s of audio after the reconnect`);
-});
+}
 
 test('record_server.py --video decodes an H.264 track too (ffmpeg publishing libx264 + Opus)', { skip: missingPeer('gst-rtsp-server', 'gstreamer', 'ffmpeg') }, async () => {
   const port = await freePort();

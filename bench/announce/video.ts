@@ -31,6 +31,21 @@ const FH = 90;
 const wall = () => performance.timeOrigin + performance.now();
 
 type Variant = 'audio' | 'board' | 'changing';
+
+/** What a stream (video-station.ts) says of a call: wall-clock ms of each step. */
+interface CallTimes {
+  callAt: number;
+  synthStartAt?: number;
+  synthEndAt?: number;
+  engineMainMs?: number;
+  engineReadyAhead?: boolean;
+  renderMs?: number;
+  readyAt?: number;
+  drawStartAt?: number;
+  drawEndAt?: number;
+  startedAt: number;
+  shownAt: number;
+}
 const VARIANTS: Variant[] = ['audio', 'board', 'changing'];
 
 function ask<T>(p: ChildProcess, msg: object, ms: number, what: string): Promise<T> {
@@ -65,15 +80,24 @@ export async function videoBench(args: string[]): Promise<void> {
   if (!existsSync(FONT)) throw new Error(`the board font ${FONT} is missing (apt install fonts-noto-cjk)`);
   const rounds = numberOption(args, 'rounds', 8);
   const fps = numberOption(args, 'fps', 2);
+  const ci = args.indexOf('--video-codec');
+  const codec = ci >= 0 ? args[ci + 1] : 'mjpeg';
+  if (codec !== 'mjpeg' && codec !== 'h264') throw new Error(`--video-codec ${codec}: expected mjpeg or h264`);
   const procs: ChildProcess[] = [];
   const stations = new Map<Variant, { proc: ChildProcess; url: string }>();
   try {
     for (const v of VARIANTS) {
       const port = await freePort();
-      const proc = fork(join(__dirname, 'video-station.js'), [v, String(port), FONT, String(fps)], { stdio: 'inherit' });
+      const proc = fork(join(__dirname, 'video-station.js'), [v, String(port), FONT, String(fps), codec], { stdio: 'inherit' });
       procs.push(proc);
       const m = await nextMessage<{ type: string; error?: string }>(proc, 60_000, `the ${v} stream`);
-      if (m.type !== 'ready') throw new Error(`the ${v} stream: ${m.error}`);
+      if (m.type !== 'ready') {
+        // e.g. H.264 before it is built, or without ffmpeg: refused at deploy, as a user would see it
+        console.log(`the ${v} stream (video ${codec}) did not start: ${m.error}`);
+        console.log(JSON.stringify({ bench: 'announce --video', videoCodec: codec, error: `the station refused video "${codec}" at deploy: ${m.error}` }));
+        process.exitCode = 1;
+        return;
+      }
       stations.set(v, { proc, url: `rtsp://127.0.0.1:${port}/bench` });
     }
     const players = fork(join(__dirname, 'av-players.js'), [String(PLAYERS), ...VARIANTS.map((v) => stations.get(v)!.url)], { stdio: 'inherit' });
@@ -112,11 +136,14 @@ export async function videoBench(args: string[]): Promise<void> {
     const toWire: number[] = [];
     const toFrame: number[] = [];
     const speech: Record<'audio' | 'board', number[]> = { audio: [], board: [] };
+    const calls: Array<CallTimes & { decodedAt: number }> = [];
+    const alone: CallTimes[] = [];
     const audio = stations.get('audio')!;
     for (let i = 0; i < rounds; i++) {
       // the same call to the audio-only stream, in turn: what the speech alone takes to start
-      const a = await ask<{ callAt: number; startedAt: number }>(audio.proc, { cmd: 'call', number: `A${String(10 + i).padStart(3, '0')}` }, 10_000, 'call (audio only)');
+      const a = await ask<CallTimes>(audio.proc, { cmd: 'call', number: `A${String(10 + i).padStart(3, '0')}` }, 10_000, 'call (audio only)');
       speech.audio.push(a.startedAt - a.callAt);
+      alone.push(a);
       await sleep(3000);
       const number = `A${String(10 + i).padStart(3, '0')}`;
       waitFrom = wall();
@@ -127,19 +154,37 @@ export async function videoBench(args: string[]): Promise<void> {
           resolve(at);
         };
       });
-      const r = await ask<{ callAt: number; startedAt: number; shownAt: number }>(board.proc, { cmd: 'call', number }, 10_000, 'call');
+      const r = await ask<CallTimes>(board.proc, { cmd: 'call', number }, 10_000, 'call');
       const at = await frameAt;
       speech.board.push(r.startedAt - r.callAt);
       total.push(at - r.callAt);
       toWire.push(r.shownAt - r.callAt);
       toFrame.push(at - r.shownAt);
+      calls.push({ ...r, decodedAt: at });
       await sleep(3000); // the speech ends; the next call starts from an idle stream
     }
     const m = (xs: number[]) => Math.round(median(xs) * 100) / 100;
+    // each step of the call, ms after the message (medians over the rounds), board stream and
+    // the same call on the audio-only stream
+    const since = (list: CallTimes[], k: keyof CallTimes) => m(list.filter((c) => c[k] !== undefined).map((c) => (c[k] as number) - c.callAt));
+    const steps = (list: CallTimes[]) => ({
+      synthRequested: since(list, 'synthStartAt'),
+      synthAnswered: since(list, 'synthEndAt'),
+      engineMainMs: m(list.filter((c) => c.engineMainMs !== undefined).map((c) => c.engineMainMs!)),
+      engineReadyAhead: list.filter((c) => c.engineReadyAhead).length,
+      audioReady: m(list.filter((c) => c.renderMs !== undefined).map((c) => c.renderMs!)),
+      ...(list === calls ? { boardDrawStart: since(list, 'drawStartAt'), boardDrawn: since(list, 'drawEndAt') } : {}),
+      ready: since(list, 'readyAt'),
+      started: since(list, 'startedAt'),
+      ...(list === calls ? { boardOnWire: since(list, 'shownAt'), boardDecoded: m(calls.map((c) => c.decodedAt - c.callAt)) } : {}),
+    });
+    const breakdown = { board: steps(calls), audioOnly: steps(alone) };
+    for (const [k, b] of Object.entries(breakdown)) console.log(`call steps, ${k} stream (ms after the message, medians of ${rounds}): ${Object.entries(b).map(([x, v]) => `${x} ${v}`).join(', ')}`);
     const out = {
       bench: 'announce --video',
       players: PLAYERS,
-      board: `1280x720 MJPEG ${fps} fps`,
+      board: `1280x720 ${codec.toUpperCase()} ${fps} fps`,
+      videoCodec: codec,
       sliceMs: SLICE_MS,
       cpuPct: { audioOnly: m(cpu.audio), boardIdle: m(cpu.board), boardChangingEvery5s: m(cpu.changing) },
       cpuPctSlices: cpu,
@@ -149,6 +194,7 @@ export async function videoBench(args: string[]): Promise<void> {
       callToWireMs: m(toWire),
       wireToFrameMs: m(toFrame),
       callToSpeechMs: { audioOnly: m(speech.audio), withBoard: m(speech.board) },
+      callStepsMs: breakdown,
       goals: { idleRatio: '<= 2', callToBoardMs: '<= 300' },
     };
     console.log(JSON.stringify(out));

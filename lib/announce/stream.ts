@@ -154,9 +154,10 @@ export class AnnouncementStream extends EventEmitter {
    */
   announce(req: AnnouncementRequest, board?: BoardContent): { id: string; ready: Promise<AnnouncementOutcome> } {
     const prepared = board && this.board?.prepare(board);
-    const r = this.announcer.announce(req);
-    if (prepared) this.board!.onStart(r.id, prepared);
-    return r;
+    // the board is drawn ahead while the speech is made, and the announcement starts when both
+    // are done: its first audio and its picture leave together (a picture drawn after the start
+    // would show late by its drawing time, or twice that, drawn again once the first finished)
+    return this.announcer.announce(req, prepared ? (id) => this.board!.onStart(id, prepared) : undefined);
   }
 
   /** Shows a call or a picture on the board now, without speech (throws video.off without a video track). */

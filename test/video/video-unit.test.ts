@@ -6,14 +6,14 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import * as jpegJs from 'jpeg-js';
 import { encodeJpeg } from '../../lib/video/jpeg';
 import { jpegPayloads, parseJpeg } from '../../lib/rtsp/jpeg-rtp';
 import { decodeImage, fitImage } from '../../lib/video/image';
-import { BoardRenderer, DEFAULT_TEMPLATE, NUMBER_REGION } from '../../lib/video/board';
+import { BoardRenderer, DEFAULT_TEMPLATE, NUMBER_REGION, boardSvg } from '../../lib/video/board';
 import { buildSdp } from '../../lib/rtsp/sdp';
 import { RtspOutput, parseRtp } from '../../lib/rtsp';
 import type { CodedError } from '../../lib/util/errors';
@@ -158,6 +158,38 @@ test('the board: CJK title and calls drawn from a .ttc font, the number region c
     writeFileSync(join(dir, 'queue-board.png'), encodePng(shown));
   }
   assert.ok(decodePng(encodePng(shown)).width === 1280);
+});
+
+test('the board: the template\'s fixed layer (full-frame gradient, panels) is drawn once, each change draws only its texts and rows over it, the same picture as the whole SVG', { skip: missingPeer('fonts-noto-cjk') }, async (t) => {
+  // what resvg is asked to draw: the extent of each picture's content
+  type Drawing = { getBBox(): { width: number; height: number; free(): void } | undefined };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const resvg = require('@resvg/resvg-wasm') as { Resvg: new (svg: string, opts: object) => { render(): { pixels: Uint8Array; free(): void }; free(): void } };
+  const proto = resvg.Resvg.prototype as unknown as { render(this: Drawing): unknown };
+  const render = proto.render;
+  const drawn: Array<{ width: number; height: number }> = [];
+  proto.render = function (this: Drawing) {
+    const b = this.getBBox();
+    drawn.push({ width: b?.width ?? 0, height: b?.height ?? 0 });
+    b?.free();
+    return render.call(this);
+  };
+  t.after(() => void (proto.render = render));
+  const r = new BoardRenderer(1280, 720, DEFAULT_TEMPLATE, CJK_FONT);
+  const history = [{ number: 'A011', counter: '2' }, { number: 'B007', counter: '5' }];
+  const states = ['A012', 'A013', 'A014'].map((number) => ({ current: { number, counter: '3' }, history, clock: '09:30' }));
+  const layered: Uint8Array[] = [];
+  for (const s of states) layered.push(await r.render(s));
+  assert.equal(drawn.filter((b) => b.width >= 1280 && b.height >= 720).length, 1, `the full-frame background drawn once for three boards: ${JSON.stringify(drawn)}`);
+  // the same picture as the board drawn in one go (to rounding)
+  const font = readFileSync(CJK_FONT);
+  const whole = new resvg.Resvg(boardSvg(DEFAULT_TEMPLATE, states[2], 1280, 720, 'sans-serif'), { font: { fontBuffers: [font], loadSystemFonts: false, defaultFontFamily: '', sansSerifFamily: '' }, background: '#000000' });
+  const img = whole.render();
+  const one = img.pixels.slice();
+  img.free();
+  whole.free();
+  const q = psnr({ data: layered[2], width: 1280, height: 720 }, { data: one, width: 1280, height: 720 });
+  assert.ok(q > 50, `layered vs whole: PSNR ${q.toFixed(1)} dB`);
 });
 
 test('a missing font file is a clear error at start (video.badFont)', () => {

@@ -179,6 +179,7 @@ export async function videoBench(args: string[]): Promise<void> {
       ...(list === calls ? { boardOnWire: since(list, 'shownAt'), boardDecoded: m(calls.map((c) => c.decodedAt - c.callAt)) } : {}),
     });
     const breakdown = { board: steps(calls), audioOnly: steps(alone) };
+    for (const c of calls) console.log(`call (board stream): speech answered +${(c.synthEndAt! - c.callAt).toFixed(0)} ms (main() ${c.engineMainMs?.toFixed(0)} ms), board drawn +${(c.drawEndAt! - c.callAt).toFixed(0)}, started +${(c.startedAt - c.callAt).toFixed(0)}, on the wire +${(c.shownAt - c.callAt).toFixed(0)}, decoded +${(c.decodedAt - c.callAt).toFixed(0)}`);
     for (const [k, b] of Object.entries(breakdown)) console.log(`call steps, ${k} stream (ms after the message, medians of ${rounds}): ${Object.entries(b).map(([x, v]) => `${x} ${v}`).join(', ')}`);
     const out = {
       bench: 'announce --video',

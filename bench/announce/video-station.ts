@@ -1,13 +1,32 @@
 /**
  * One announcement stream of the video benchmark, in a process of its own so its CPU is its own:
- * node video-station.js <audio|board|changing> <port> <fontFile> <fps> <mjpeg|h264>. `audio`: no
+ * node video-station.js <audio|board|changing|board-per-packet> <port> <fontFile> <fps> <mjpeg|h264>. `audio`: no
  * video; `board`: the queue board (1280x720) left as it is; `changing`: the board shows a new
- * number (no speech) every 5 s. IPC: {type:'ready'} or {type:'fail', error} (e.g. the codec refused
+ * number (no speech) every 5 s; `board-per-packet`: `board` with the pictures written to each
+ * player a packet at a time, as before. IPC: {type:'ready'} or {type:'fail', error} (e.g. the codec refused
  * at deploy); {cmd:'cpu', ms} → {cpu} (% of one core over ms); {cmd:'call', number} → the call
  * spoken (with its board where there is one) and the wall-clock ms of each step (CallTimes);
  * {cmd:'stop'}.
  */
 import { createStation } from '../../lib/announce';
+import type { RtspServer } from '../../lib/rtsp/server';
+
+/**
+ * The server's picture sending as it was before a TCP player got each picture in one write: every
+ * packet written on its own (corked, so a picture still left in one system call per player).
+ */
+function perPacketWrites(server: RtspServer): void {
+  const srv = server as unknown as { playingOn: Array<Array<{ tcp: boolean; conn: { destroyed: boolean; cork(): void; uncork(): void } }>>; broadcast(p: Buffer, track: number): void };
+  server.broadcastFrame = (framed: Buffer[], track: number) => {
+    const list = srv.playingOn[track];
+    for (const s of list) if (s.tcp && !s.conn.destroyed) s.conn.cork();
+    try {
+      for (const p of framed) srv.broadcast(p, track);
+    } finally {
+      for (const s of list) if (s.tcp && !s.conn.destroyed) s.conn.uncork();
+    }
+  };
+}
 
 const [variant, portArg, fontFile, fpsArg, codecArg] = process.argv.slice(2);
 const wall = () => performance.timeOrigin + performance.now();
@@ -57,6 +76,7 @@ async function main(): Promise<void> {
       return out;
     };
   }
+  if (variant === 'board-per-packet') perPacketWrites((st.output as unknown as { server: RtspServer }).server);
   let n = 0;
   if (variant === 'changing') setInterval(() => void st.showBoard({ call: { number: `B${String(++n % 1000).padStart(3, '0')}`, counter: String(1 + (n % 9)) } }), 5000);
   process.send!({ type: 'ready' });

@@ -30,7 +30,7 @@ const FW = 160;
 const FH = 90;
 const wall = () => performance.timeOrigin + performance.now();
 
-type Variant = 'audio' | 'board' | 'changing';
+type Variant = 'audio' | 'board' | 'changing' | 'board-per-packet';
 
 /** What a stream (video-station.ts) says of a call: wall-clock ms of each step. */
 interface CallTimes {
@@ -46,7 +46,7 @@ interface CallTimes {
   startedAt: number;
   shownAt: number;
 }
-const VARIANTS: Variant[] = ['audio', 'board', 'changing'];
+const VARIANTS: Variant[] = ['audio', 'board', 'changing', 'board-per-packet'];
 
 function ask<T>(p: ChildProcess, msg: object, ms: number, what: string): Promise<T> {
   const r = nextMessage<T>(p, ms, what);
@@ -106,8 +106,8 @@ export async function videoBench(args: string[]): Promise<void> {
     if (pm.type !== 'ready') throw new Error(`players: ${pm.error}`);
     await sleep(2000);
 
-    // CPU: the three streams in the same slices
-    const cpu: Record<Variant, number[]> = { audio: [], board: [], changing: [] };
+    // CPU: the streams in the same slices
+    const cpu: Record<Variant, number[]> = { audio: [], board: [], changing: [], 'board-per-packet': [] };
     const slices = Math.max(3, Math.round(numberOption(args, 'slices', 6)));
     for (let i = 0; i < slices; i++) {
       const r = await Promise.all(VARIANTS.map((v) => ask<{ cpu: number }>(stations.get(v)!.proc, { cmd: 'cpu', ms: SLICE_MS }, SLICE_MS + 10_000, `${v} cpu`)));
@@ -187,10 +187,11 @@ export async function videoBench(args: string[]): Promise<void> {
       board: `1280x720 ${codec.toUpperCase()} ${fps} fps`,
       videoCodec: codec,
       sliceMs: SLICE_MS,
-      cpuPct: { audioOnly: m(cpu.audio), boardIdle: m(cpu.board), boardChangingEvery5s: m(cpu.changing) },
+      cpuPct: { audioOnly: m(cpu.audio), boardIdle: m(cpu.board), boardChangingEvery5s: m(cpu.changing), boardIdlePerPacketWrites: m(cpu['board-per-packet']) },
       cpuPctSlices: cpu,
       idleRatio: Math.round((median(cpu.board) / median(cpu.audio)) * 100) / 100,
       changingRatio: Math.round((median(cpu.changing) / median(cpu.audio)) * 100) / 100,
+      idleRatioPerPacketWrites: Math.round((median(cpu['board-per-packet']) / median(cpu.audio)) * 100) / 100,
       callToBoardMs: { median: m(total), min: m([Math.min(...total)]), max: m([Math.max(...total)]), rounds: total.map(Math.round) },
       callToWireMs: m(toWire),
       wireToFrameMs: m(toFrame),

@@ -7,7 +7,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import * as jpegJs from 'jpeg-js';
 import { encodeJpeg } from '../../lib/video/jpeg';
@@ -273,6 +273,37 @@ test('server: SETUP of both tracks on one session (TCP), RTP/JPEG on channel 2 w
   // one CNAME in both tracks' SDES: what RTP receivers pair streams by for lip-sync (RFC 3550 §6.5.1)
   const cname = (rtcp: Buffer) => rtcp.subarray(38, 38 + rtcp[37]).toString('ascii');
   assert.equal(cname(c.packets.get(3)![0]), cname(c.packets.get(1)![0]));
+});
+
+test('server: a TCP player gets each picture in one write, its packets framed for the player\'s channel, whole and in order', async (t) => {
+  const { url } = await videoOutput();
+  const c = rawClient(Number(new URL(url).port));
+  const s1 = await c.request(`SETUP ${url}/trackID=0`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1' });
+  const session = s1.headers['session'].split(';')[0];
+  await c.request(`SETUP ${url}/trackID=1`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=6-7', Session: session });
+  // the server's writes of video (interleaved channel 6) to the player
+  const writes: number[] = [];
+  const write = Socket.prototype.write;
+  Socket.prototype.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
+    if (Buffer.isBuffer(chunk) && chunk[0] === 0x24 && chunk[1] === 6) writes.push(chunk.length);
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof write;
+  t.after(() => void (Socket.prototype.write = write));
+  await c.request(`PLAY ${url}`, { Session: session });
+  await until(() => (c.packets.get(6)?.filter((x) => parseRtp(x).marker).length ?? 0) >= 3, 5000, 'three pictures on channel 6');
+  Socket.prototype.write = write;
+  const v = c.packets.get(6)!.map(parseRtp);
+  const pictures = v.filter((x) => x.marker).length;
+  assert.ok(v.length >= 3 * 2, `pictures of several packets (${v.length} packets)`);
+  assert.ok(v.every((x, i) => i === 0 || x.seq === ((v[i - 1].seq + 1) & 0xffff)), 'in order, none missing');
+  assert.ok(writes.length >= pictures && writes.length <= pictures + 1, `${writes.length} writes for ${pictures} pictures (${v.length} packets)`);
+  // each picture reassembles: offsets run on from 0 to the last packet's end
+  const first = v.findIndex((x) => x.payload.readUIntBE(1, 3) === 0);
+  let offset = 0;
+  for (const x of v.slice(first)) {
+    assert.equal(x.payload.readUIntBE(1, 3), offset);
+    offset = x.marker ? 0 : offset + x.payload.length - 8 - (offset === 0 ? 4 + x.payload.readUInt16BE(10) : 0);
+  }
 });
 
 test('server: a player that sets up only the audio track gets audio only; two tracks on one interleaved channel are refused', async () => {

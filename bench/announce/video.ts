@@ -1,19 +1,29 @@
 /**
- * The queue board's benchmark (npm run bench -- announce --video [--rounds N]): three served
- * Opus streams, each in a process of its own, each with 10 TCP players that set up every track
- * (bench/announce/av-players.ts): audio only, audio + board (1280x720, 2 fps, MJPEG) left idle,
- * and audio + board showing a new number every 5 s (no speech). Measured:
- *   cpuPct          CPU of each stream's process, % of one core: the three measured in the same
- *                   5 s slices (so every slice holds one board change), medians over the slices
- *   idleRatio       board idle / audio only (goal ≤ 2), and changingRatio
+ * The queue board's benchmark (npm run bench -- announce --video [--rounds N] [--slices N]
+ * [--fps N] [--video-codec mjpeg|h264]): four served Opus streams, each in a process of its own,
+ * each with 10 TCP players that set up every track (bench/announce/av-players.ts): audio only,
+ * audio + board (1280x720, 2 fps, MJPEG by default) left idle, audio + board showing a new number
+ * every 5 s (no speech), and the idle board sent as before (each picture written to a player a
+ * packet at a time). A codec the station refuses at deploy (H.264 before it is built, or without
+ * ffmpeg) is printed, and is the JSON line's `error`. Measured:
+ *   cpuPct          CPU of each stream's process, % of one core: all measured in the same 5 s
+ *                   slices (so every slice holds one board change), medians over the slices
+ *   idleRatio       board idle / audio only (goal ≤ 2), changingRatio, and
+ *                   idleRatioPerPacketWrites (the idle board sent a packet per write, as before)
  *   callToBoardMs   a call ("A0nn, window 3", spoken, with its board) handed to the idle-board
  *                   stream → the first frame showing the new board decoded by a real ffmpeg
- *                   player (TCP; frames scaled to 160x90 grey on a pipe, a change detected
- *                   against the frame before), median/min/max over the rounds; split into
- *                   callToWireMs (the message → the board on the wire, i.e. the speech's first
- *                   audio: the board waits for it to stay in sync) and wireToFrameMs (→ decoded)
+ *                   player (TCP, -fflags nobuffer; frames scaled to 160x90 grey on a pipe, a change
+ *                   detected against the frame before), median/min/max over the rounds; split into
+ *                   callToWireMs (the message → the board on the wire, with the speech's first
+ *                   audio: the announcement starts when both its speech and its board are ready)
+ *                   and wireToFrameMs (→ decoded: the player's part)
  *   callToSpeechMs  the message → its speech's first frame written, on the audio-only stream and
  *                   on the board stream, calls taking turns between the two
+ *   callStepsMs     each step of a call, ms after the message (medians): the speech engine asked
+ *                   and answered (engineMainMs: eSpeak's main() alone; engineReadyAhead: calls
+ *                   served by an instance prepared ahead), the audio ready (resampled), the board
+ *                   drawn on its thread, the announcement ready and started (first frame written),
+ *                   the board on the wire and decoded; the same for the audio-only stream's calls
  * One JSON line at the end. Figures come from a shared, noisy 2-core machine: compare within a run.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';

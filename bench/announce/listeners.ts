@@ -4,14 +4,12 @@
  * note, for every RTP packet, its arrival time (ms since the epoch, high resolution), RTP
  * timestamp and payload size. Started as: node listeners.js <url> <count>; reports over IPC.
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { OpusDecoder } from '../../lib/whep/opus';
-import { splitRtsp, type RtspResponse } from '../support/rtsp-stream';
+import { rtspPlayer } from '../support/rtsp-player';
 
 const [url, countArg] = process.argv.slice(2);
 const count = Number(countArg);
-const u = new URL(url);
-const now = () => performance.timeOrigin + performance.now();
 
 interface Rec {
   at: number[];
@@ -19,51 +17,20 @@ interface Rec {
   size: number[];
 }
 
+/** A player of the audio track only (the SDP's m=audio, interleaved 0-1) that notes every RTP packet. */
 function client(rec: Rec | undefined, onPacket: (at: number, payload: Buffer) => void): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = connect({ host: u.hostname, port: Number(u.port || 554) });
-    sock.setNoDelay(true);
-    let buf: Buffer = Buffer.alloc(0);
-    let cseq = 0;
-    let session = '';
-    let step = 0;
-    const send = (method: string, target: string, headers: Record<string, string> = {}) => {
-      const h = { CSeq: String(++cseq), ...(session ? { Session: session } : {}), ...headers };
-      sock.write(`${method} ${target} RTSP/1.0\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
-    };
-    let control = `${url}/trackID=0`;
-    const next = (res: RtspResponse) => {
-      if (res.status !== 200) return reject(new Error(`step ${step}: ${res.status}`));
-      step++;
-      if (step === 1) send('DESCRIBE', url, { Accept: 'application/sdp' });
-      else if (step === 2) {
-        const m = /a=control:(\S+)/.exec(res.body.split('m=audio')[1] ?? '');
-        if (m) control = /^rtsp:/.test(m[1]) ? m[1] : `${(res.headers['content-base'] ?? url).replace(/\/$/, '')}/${m[1]}`;
-        send('SETUP', control, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1' });
-      } else if (step === 3) {
-        session = (res.headers.session ?? '').split(';')[0];
-        send('PLAY', url, { Range: 'npt=0-' });
-      } else if (step === 4) resolve(sock);
-    };
-    sock.on('connect', () => send('OPTIONS', url));
-    sock.on('error', reject);
-    sock.on('data', (d) => {
-      const at = now();
-      buf = splitRtsp(
-        buf.length ? Buffer.concat([buf, d]) : d,
-        (channel, frame) => {
-          if (channel !== 0 || frame.length < 12) return;
-          const cc = frame[0] & 0x0f;
-          if (rec) {
-            rec.at.push(at);
-            rec.ts.push(frame.readUInt32BE(4));
-            rec.size.push(frame.length - 12 - cc * 4);
-          }
-          onPacket(at, frame.subarray(12 + cc * 4));
-        },
-        next,
-      );
-    });
+  return rtspPlayer(url, {
+    tracks: 'audio',
+    onFrame: (channel, at, frame) => {
+      if (channel !== 0 || frame.length < 12) return;
+      const cc = frame[0] & 0x0f;
+      if (rec) {
+        rec.at.push(at);
+        rec.ts.push(frame.readUInt32BE(4));
+        rec.size.push(frame.length - 12 - cc * 4);
+      }
+      onPacket(at, frame.subarray(12 + cc * 4));
+    },
   });
 }
 

@@ -1,26 +1,82 @@
 /**
  * One announcement stream of the video benchmark, in a process of its own so its CPU is its own:
- * node video-station.js <audio|board|changing> <port> <fontFile>. `audio`: no video; `board`: the
- * queue board (1280x720, 2 fps) left as it is; `changing`: the board shows a new number (no
- * speech) every 5 s. IPC: {cmd:'cpu', ms} → {cpu} (% of one core over ms); {cmd:'call', number} →
- * the call spoken (with its board where there is one), {callAt, startedAt, shownAt} (wall-clock
- * ms: the message handed in, its speech's first frame written, the board put on the wire);
+ * node video-station.js <audio|board|changing|board-per-packet> <port> <fontFile> <fps> <mjpeg|h264>. `audio`: no
+ * video; `board`: the queue board (1280x720) left as it is; `changing`: the board shows a new
+ * number (no speech) every 5 s; `board-per-packet`: `board` with the pictures written to each
+ * player a packet at a time, as before. IPC: {type:'ready'} or {type:'fail', error} (e.g. the codec refused
+ * at deploy); {cmd:'cpu', ms} → {cpu} (% of one core over ms); {cmd:'call', number} → the call
+ * spoken (with its board where there is one) and the wall-clock ms of each step (CallTimes);
  * {cmd:'stop'}.
  */
 import { createStation } from '../../lib/announce';
+import type { RtspServer } from '../../lib/rtsp/server';
 
-const [variant, portArg, fontFile, fpsArg] = process.argv.slice(2);
+/**
+ * The server's picture sending as it was before a TCP player got each picture in one write: every
+ * packet written on its own (corked, so a picture still left in one system call per player).
+ */
+function perPacketWrites(server: RtspServer): void {
+  const srv = server as unknown as { playingOn: Array<Array<{ tcp: boolean; conn: { destroyed: boolean; cork(): void; uncork(): void } }>>; broadcast(p: Buffer, track: number): void };
+  server.broadcastFrame = (framed: Buffer[], track: number) => {
+    const list = srv.playingOn[track];
+    for (const s of list) if (s.tcp && !s.conn.destroyed) s.conn.cork();
+    try {
+      for (const p of framed) srv.broadcast(p, track);
+    } finally {
+      for (const s of list) if (s.tcp && !s.conn.destroyed) s.conn.uncork();
+    }
+  };
+}
+
+const [variant, portArg, fontFile, fpsArg, codecArg] = process.argv.slice(2);
 const wall = () => performance.timeOrigin + performance.now();
+
+/** When each step of a call happened (wall-clock ms); see the 'call' command. */
+interface CallTimes {
+  callAt: number;
+  synthStartAt?: number;
+  synthEndAt?: number;
+  readyAt?: number;
+  drawStartAt?: number;
+  drawEndAt?: number;
+  startedAt?: number;
+  /** the announcer's renderMs: its audio made (speech + resampling), from its arrival */
+  renderMs?: number;
+  shownAt?: number;
+}
 
 async function main(): Promise<void> {
   const video = variant !== 'audio';
   const st = createStation({
     mode: 'serve', host: '127.0.0.1', port: Number(portArg), path: 'bench', codec: 'opus', engine: 'embedded', voice: 'en-us', chime: 'none',
-    ...(video ? { video: 'mjpeg' as const, fps: Number(fpsArg) || 2, videoWidth: 1280, videoHeight: 720, fontFile } : {}),
+    ...(video ? { video: (codecArg || 'mjpeg') as 'mjpeg' | 'h264', fps: Number(fpsArg) || 2, videoWidth: 1280, videoHeight: 720, fontFile } : {}),
   });
   st.on('log', () => {});
   await st.start();
   await st.warmUp();
+  // the steps of the call being measured: the engine's and the board drawer's calls, timed
+  let calling: CallTimes | undefined;
+  const engine = st.engine as { synthesize: (...a: unknown[]) => Promise<unknown> };
+  const synthesize = engine.synthesize.bind(engine);
+  engine.synthesize = async (...a: unknown[]) => {
+    const r = calling;
+    if (r) r.synthStartAt ??= wall();
+    const out = await synthesize(...a);
+    if (r) r.synthEndAt ??= wall();
+    return out;
+  };
+  const drawer = (st.board as unknown as { drawer?: { draw: (...a: unknown[]) => Promise<unknown> } } | undefined)?.drawer;
+  if (drawer) {
+    const draw = drawer.draw.bind(drawer);
+    drawer.draw = async (...a: unknown[]) => {
+      const r = calling;
+      if (r) r.drawStartAt ??= wall();
+      const out = await draw(...a);
+      if (r) r.drawEndAt ??= wall();
+      return out;
+    };
+  }
+  if (variant === 'board-per-packet') perPacketWrites((st.output as unknown as { server: RtspServer }).server);
   let n = 0;
   if (variant === 'changing') setInterval(() => void st.showBoard({ call: { number: `B${String(++n % 1000).padStart(3, '0')}`, counter: String(1 + (n % 9)) } }), 5000);
   process.send!({ type: 'ready' });
@@ -33,12 +89,19 @@ async function main(): Promise<void> {
         process.send!({ cpu: ((c.user + c.system) / 1000 / (performance.now() - t0)) * 100 });
       }, m.ms);
     } else if (m.cmd === 'call') {
-      // the call with its board (when this stream has one): when the speech started (its first
-      // frame written) and when the board went on the wire
+      // the call with its board (when this stream has one), and when each step of it happened
+      // (wall-clock ms): the message handed in, the speech engine's request and answer, the
+      // announcement ready (audio resampled; with a board: the board drawn too), its first frame
+      // written (started), the board's drawing (on its thread) and the board put on the wire
       const number = m.number!;
-      const r: { callAt: number; startedAt?: number; shownAt?: number } = { callAt: 0 };
+      const r: CallTimes = { callAt: 0 };
+      calling = r;
       const done = () => {
-        if (r.startedAt !== undefined && (r.shownAt !== undefined || !st.board)) process.send!(r);
+        if (r.startedAt !== undefined && (r.shownAt !== undefined || !st.board)) {
+          calling = undefined;
+          const run = (st.engine as { lastRun?: { readyAhead: boolean; mainMs: number } }).lastRun;
+          process.send!({ ...r, ...(run ? { engineMainMs: run.mainMs, engineReadyAhead: run.readyAhead } : {}) });
+        }
       };
       const on = (e: { number?: string }) => {
         if (e.number !== number) return;
@@ -48,11 +111,13 @@ async function main(): Promise<void> {
       };
       st.board?.on('change', on);
       r.callAt = wall();
-      const { id } = st.announce({ text: `${number}, window 3` }, st.board ? { call: { number, counter: '3' } } : undefined);
-      const onEvent = (e: { event: string; id: string }) => {
+      const { id, ready } = st.announce({ text: `${number}, window 3` }, st.board ? { call: { number, counter: '3' } } : undefined);
+      void ready.then(() => (r.readyAt = wall()));
+      const onEvent = (e: { event: string; id: string; renderMs?: number }) => {
         if (e.id !== id || e.event !== 'started') return;
         st.off('event', onEvent);
         r.startedAt = wall();
+        r.renderMs = e.renderMs;
         done();
       };
       st.on('event', onEvent);
@@ -62,7 +127,7 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((e) => {
-  process.send!({ type: 'fail', error: String(e) });
+main().catch((e: Error & { code?: string }) => {
+  process.send!({ type: 'fail', error: e.code ? `${e.code}: ${e.message}` : String(e) });
   process.exit(1);
 });

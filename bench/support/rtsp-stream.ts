@@ -1,6 +1,6 @@
 /**
  * What a minimal RTSP player over TCP receives, split into interleaved `$` frames and responses
- * (the benchmarks' players: bench/announce/listeners.ts, av-players.ts).
+ * (the benchmarks' player: bench/support/rtsp-player.ts).
  */
 export interface RtspResponse {
   status: number;

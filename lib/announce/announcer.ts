@@ -47,6 +47,11 @@ export interface AnnouncerOptions {
   chime?: Buffer;
   /** for events' durations; default Date.now */
   now?: () => number;
+  /**
+   * the longest an announcement whose audio is ready waits for what was made alongside it (its
+   * board picture, see announce()) before it starts anyway (ms, default 1000)
+   */
+  alongsideMaxMs?: number;
 }
 
 export type AnnouncementEventName = 'queued' | 'started' | 'finished' | 'dropped' | 'error';
@@ -83,6 +88,8 @@ interface Item {
   arrivedAt: number;
   state: 'new' | 'rendering' | 'ready' | 'dropped';
   pcm?: Buffer;
+  /** made alongside the audio (the board's picture): the announcement starts once both are done */
+  alongside?: Promise<unknown>;
   renderMs?: number;
   startedAt?: number;
   settle: { resolve: (r: AnnouncementOutcome) => void; reject: (e: Error) => void };
@@ -132,8 +139,11 @@ export class Announcer extends EventEmitter {
    * Queues an announcement. Throws (AnnounceError) when it cannot be accepted (empty or too long
    * text, bad options, queue full). The promise settles when its audio is ready (or it was
    * dropped first), or rejects when the engine fails; an `error` event is emitted too.
+   * `alongside` is called with the id once the announcement is accepted: what it starts (the
+   * board's picture for this announcement) is waited for, up to alongsideMaxMs, before the
+   * announcement is ready, so its first audio and its picture go out together.
    */
-  announce(req: AnnouncementRequest): { id: string; ready: Promise<AnnouncementOutcome> } {
+  announce(req: AnnouncementRequest, alongside?: (id: string) => Promise<unknown> | undefined): { id: string; ready: Promise<AnnouncementOutcome> } {
     if (this.closed) throw new AnnounceError('announce.closed', 'the announcer is closed', {});
     const text = this.validate(req);
     const id = req.id !== undefined && req.id !== null && String(req.id) !== '' ? String(req.id) : this.newId();
@@ -150,6 +160,7 @@ export class Announcer extends EventEmitter {
     // callers that only listen to events must not see an unhandled rejection
     ready.catch(() => undefined);
     const item = { id, text, req, priority, arrivedAt: this.now(), state: 'new', settle } as Omit<Item, 'seq'> as Item;
+    item.alongside = alongside?.(id);
     const position = this.queue.push(item);
     this.send('queued', item, { position });
     this.pump();
@@ -285,13 +296,12 @@ export class Announcer extends EventEmitter {
     if (!next) return;
     next.state = 'rendering';
     this.rendering = next;
-    const t0 = this.now();
-    this.render(next).then(
-      (pcm) => {
+    this.prepareAudio(next).then(
+      ({ pcm, renderMs }) => {
         this.rendering = undefined;
         if (next.state === 'rendering') {
           next.pcm = pcm;
-          next.renderMs = this.now() - t0;
+          next.renderMs = renderMs;
           next.state = 'ready';
           next.settle.resolve({ id: next.id, state: 'ready', durationMs: this.ms(pcm.length) });
         }
@@ -308,6 +318,27 @@ export class Announcer extends EventEmitter {
         this.pump();
       },
     );
+  }
+
+  /** The announcement's audio (and the time that took), once what was made alongside is done too. */
+  private async prepareAudio(item: Item): Promise<{ pcm: Buffer; renderMs: number }> {
+    const t0 = this.now();
+    const pcm = await this.render(item);
+    const renderMs = this.now() - t0;
+    if (item.alongside && item.state === 'rendering') await this.bounded(item.alongside);
+    return { pcm, renderMs };
+  }
+
+  /** `p` settled (either way), or alongsideMaxMs passed. */
+  private bounded(p: Promise<unknown>): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, this.opts.alongsideMaxMs ?? 1000);
+      const done = () => {
+        clearTimeout(t);
+        resolve();
+      };
+      p.then(done, done);
+    });
   }
 
   private async render(item: Item): Promise<Buffer> {

@@ -12,7 +12,7 @@ import { CodedError } from '../util/errors';
 import type { Clock } from './pacer';
 import { toRateAsync } from './audio';
 import type { AnnouncementEvent } from './announcer';
-import type { BoardContent, QueueBoard } from '../video/queue-board';
+import type { BoardContent, PreparedBoard, QueueBoard } from '../video/queue-board';
 
 /** What the stream needs of its output (RtspOutput has it). */
 export interface FrameOutput extends EventEmitter {
@@ -167,21 +167,16 @@ export class AnnouncementStream extends EventEmitter {
   announce(req: AnnouncementRequest, board?: BoardContent): { id: string; ready: Promise<AnnouncementOutcome> } {
     const qb = this.board;
     const content = qb && board;
+    // the board is drawn ahead while the speech is made, and the announcement starts when both
+    // are done: its first audio and its picture leave together (a picture drawn after the start
+    // would show late by its drawing time, or twice that, drawn again once the first finished)
+    const alongside = (p: PreparedBoard | undefined) => (p ? (id: string) => qb!.onStart(id, p) : undefined);
     if (this.inTake === 0) {
       const now = content ? qb.prepareNow(content) : undefined;
-      if (!content || now) {
-        const r = this.announcer.announce(req);
-        if (now) qb!.onStart(r.id, now);
-        return r;
-      }
+      if (!content || now) return this.announcer.announce(req, alongside(now));
     }
     const id = req.id !== undefined && req.id !== null && String(req.id) !== '' ? String(req.id) : this.announcer.newId();
-    const accepted = this.inOrder(async () => {
-      const p = content ? await qb.prepare(content) : undefined;
-      const r = this.announcer.announce({ ...req, id });
-      if (p) qb!.onStart(r.id, p);
-      return r;
-    });
+    const accepted = this.inOrder(async () => this.announcer.announce({ ...req, id }, alongside(content ? await qb.prepare(content) : undefined)));
     const ready = accepted.then((r) => r.ready);
     // callers that only listen to events must not see an unhandled rejection
     ready.catch(() => undefined);

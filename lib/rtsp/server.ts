@@ -535,25 +535,37 @@ export class RtspServer extends EventEmitter {
   }
 
   /**
-   * Sends the packets of one video picture to every playing session of `track`: as broadcast()
-   * does, but a TCP player's packets are written corked, so the picture's dozens of packets leave
-   * in one system call per player instead of one each.
+   * Sends the packets of one video picture to every playing session of `track`. A TCP player gets
+   * the whole picture in one write: its packets framed for the player's channel, joined in one
+   * buffer shared by every player on that channel (a picture is dozens of packets, re-sent every
+   * period: one write each, times every player, was most of an idle board's cost). A player whose
+   * connection is backed up (MAX_QUEUED) misses the whole picture, never part of it. UDP players
+   * get the packets one datagram each.
    */
   broadcastFrame(framed: Buffer[], track: number): void {
     const list = this.playingOn[track];
-    let tcp = false;
+    let rtpBytes = 0;
+    for (const p of framed) rtpBytes += p.length - TCP_HEADROOM;
+    /** per interleaved channel: the picture's packets framed for it, in one buffer */
+    let joined: Buffer[] | undefined;
+    let sent = 0;
     for (let i = 0; i < list.length; i++) {
       const s = list[i];
-      if (s.tcp && !s.conn.destroyed) {
-        tcp = true;
-        s.conn.cork();
+      const t = s.tracks[track]!;
+      try {
+        if (s.tcp) {
+          if (s.conn.destroyed || s.conn.writableLength > MAX_QUEUED) continue;
+          s.conn.write(((joined ??= [])[t.rtpChannel] ??= joinFramed(framed, t.rtpChannel)));
+        } else {
+          for (const p of framed) this.rtpSock!.send(p, TCP_HEADROOM, p.length - TCP_HEADROOM, t.rtpPort, s.address, s.onSent);
+        }
+        sent++;
+      } catch (err) {
+        this.sendFailed(s, err as Error);
       }
     }
-    try {
-      for (const p of framed) this.broadcast(p, track);
-    } finally {
-      if (tcp) for (let i = 0; i < list.length; i++) if (list[i].tcp && !list[i].conn.destroyed) list[i].conn.uncork();
-    }
+    this.packetsSent += sent * framed.length;
+    this.bytesSent += sent * rtpBytes;
   }
 
   /** Sends an RTCP packet (sender report) of `track` to every playing session that set it up. */
@@ -581,6 +593,13 @@ export class RtspServer extends EventEmitter {
     this.server = undefined;
     if (server) await new Promise<void>((r) => server.close(() => r()));
   }
+}
+
+/** RtpStream packets (interleaved header in front) joined in one buffer, each framed for `channel`. */
+function joinFramed(framed: Buffer[], channel: number): Buffer {
+  const out = Buffer.concat(framed);
+  for (let o = 0, i = 0; i < framed.length; o += framed[i].length, i++) out[o + 1] = channel;
+  return out;
 }
 
 function bindSocket(s: UdpSocket, port: number, host: string): Promise<void> {

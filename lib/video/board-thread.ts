@@ -27,6 +27,26 @@ try {
   parentPort!.postMessage({ id: 0, error: failure(e) });
 }
 
+/** Throwaway drawings after start (see warmUp). */
+const WARM_UP_DRAWINGS = 6;
+let warmed = false;
+
+/**
+ * Draws and encodes a few throwaway boards once the renderer is loaded, one per turn of this
+ * thread's event loop, so a request that comes meanwhile waits for one at most: resvg's wasm and
+ * the JPEG encoder run several times slower until V8 has optimized them, which the first calls'
+ * boards would pay for while their speech waits for them.
+ */
+async function warmUp(r: BoardRenderer): Promise<void> {
+  if (warmed) return;
+  warmed = true;
+  for (let i = 0; i < WARM_UP_DRAWINGS; i++) {
+    await new Promise((res) => setTimeout(res, 20));
+    const pixels = await r.render({ current: { number: `A${100 + i}`, counter: String(i + 1) }, history: [{ number: 'B001', counter: '1' }], clock: '12:34' });
+    encodeJpeg(pixels, d.width, d.height, d.quality);
+  }
+}
+
 parentPort!.on('message', (m: { id: number; state?: BoardState; image?: Uint8Array }) => {
   void (async () => {
     try {
@@ -38,7 +58,9 @@ parentPort!.on('message', (m: { id: number; state?: BoardState; image?: Uint8Arr
         if (!renderer) throw new Error('the board renderer could not start');
         if (!m.state) {
           await renderer.ready();
-          return parentPort!.postMessage({ id: m.id });
+          parentPort!.postMessage({ id: m.id });
+          // only speed is at stake: a failing warm-up must not end the thread
+          return void warmUp(renderer).catch(() => undefined);
         }
         pixels = await renderer.render(m.state);
       }

@@ -66,7 +66,12 @@ function numberSize(text: string): number {
   return Math.max(60, Math.min(260, Math.floor((NUMBER_REGION.width - 40) / Math.max(1, units))));
 }
 
-export function boardSvg(t: BoardTemplate, s: BoardState, width: number, height: number, family: string): string {
+/**
+ * The board in two layers: what the template alone fixes (background, title bar, title, the
+ * number's panel, the history heading), and what each state draws on top (clock, number, counter,
+ * the last calls). Nothing of the second overlaps anything of the first but from above.
+ */
+function boardParts(t: BoardTemplate, s: BoardState): { fixed: string; changing: string } {
   const cur = s.current;
   const hist = s.history.slice(0, t.historyCount);
   const rows = hist
@@ -77,21 +82,32 @@ export function boardSvg(t: BoardTemplate, s: BoardState, width: number, height:
         (c.counter ? `<text x="1216" y="${y}" font-size="34" fill="#9fb6d1" text-anchor="end">${esc(t.counterLabel.split(' ')[0])} ${esc(c.counter)}</text>` : '');
     })
     .join('');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${VW} ${VH}" font-family="${esc(family)}">` +
+  const fixed =
     `<defs><linearGradient id="bg" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#0d2c4f"/><stop offset="1" stop-color="#071a30"/></linearGradient></defs>` +
     `<rect width="${VW}" height="${VH}" fill="url(#bg)"/>` +
     `<rect width="${VW}" height="100" fill="#0a2340"/><rect y="100" width="${VW}" height="4" fill="#f5b700"/>` +
     `<text x="40" y="66" font-size="42" fill="#ffffff">${esc(t.title)}</text>` +
-    `<text x="1240" y="68" font-size="46" fill="#f5b700" text-anchor="end">${esc(s.clock)}</text>` +
     `<rect x="${NUMBER_REGION.x}" y="${NUMBER_REGION.y}" width="${NUMBER_REGION.width}" height="${NUMBER_REGION.height}" rx="24" fill="#ffffff" fill-opacity="0.05"/>` +
+    (t.historyCount > 0 ? `<text x="872" y="160" font-size="36" fill="#9fb6d1">${esc(t.historyLabel)}</text>` : '');
+  const changing =
+    `<text x="1240" y="68" font-size="46" fill="#f5b700" text-anchor="end">${esc(s.clock)}</text>` +
     (cur
       ? `<text x="${NUMBER_REGION.x + NUMBER_REGION.width / 2}" y="${NUMBER_REGION.y + NUMBER_REGION.height / 2}" dominant-baseline="central" text-anchor="middle" font-size="${numberSize(cur.number)}" font-weight="bold" fill="#ffd54a">${esc(cur.number)}</text>`
       : `<text x="${NUMBER_REGION.x + NUMBER_REGION.width / 2}" y="${NUMBER_REGION.y + NUMBER_REGION.height / 2}" dominant-baseline="central" text-anchor="middle" font-size="90" fill="#5d7a9a">— — —</text>`) +
     (cur?.counter
       ? `<text x="${NUMBER_REGION.x + NUMBER_REGION.width / 2}" y="600" text-anchor="middle" font-size="84" fill="#ffffff">${esc(t.counterLabel)}  <tspan fill="#ffd54a" font-weight="bold">${esc(cur.counter)}</tspan></text>`
       : '') +
-    (t.historyCount > 0 ? `<text x="872" y="160" font-size="36" fill="#9fb6d1">${esc(t.historyLabel)}</text>${rows}` : '') +
-    `</svg>`;
+    rows;
+  return { fixed, changing };
+}
+
+const svgOf = (body: string, width: number, height: number, family: string) =>
+  `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${VW} ${VH}" font-family="${esc(family)}">${body}</svg>`;
+
+/** The whole board as one SVG. */
+export function boardSvg(t: BoardTemplate, s: BoardState, width: number, height: number, family: string): string {
+  const { fixed, changing } = boardParts(t, s);
+  return svgOf(fixed + changing, width, height, family);
 }
 
 export class BoardRenderer {
@@ -121,15 +137,29 @@ export class BoardRenderer {
     await loadResvg();
   }
 
-  /** The board as RGBA pixels (width × height × 4). */
+  /**
+   * The board as RGBA pixels (width × height × 4). The template's fixed layer (a full-frame
+   * gradient and panels: most of a drawing's time) is drawn once; each state then draws only its
+   * own texts and rows, on a transparent layer laid over a copy of it.
+   */
   async render(state: BoardState): Promise<Uint8Array> {
+    const { fixed, changing } = boardParts(this.template, state);
+    this.fixed ??= await this.draw(svgOf(fixed, this.width, this.height, 'sans-serif'), '#000000');
+    const top = await this.draw(svgOf(changing, this.width, this.height, 'sans-serif'));
+    return over(top, this.fixed);
+  }
+
+  /** The fixed layer, opaque (drawn on black), made on the first render */
+  private fixed: Uint8Array | undefined;
+
+  /** `svg` as premultiplied RGBA (resvg's pixels), on `background` or transparent. */
+  private async draw(svg: string, background?: string): Promise<Uint8Array> {
     const { Resvg } = await loadResvg();
     // the font's own family name is not known without parsing it: '' plus a default family makes
     // resvg fall back to the first face loaded, which is the user's font
-    const svg = boardSvg(this.template, state, this.width, this.height, 'sans-serif');
     const r = new Resvg(svg, {
       font: this.font ? { fontBuffers: [this.font], loadSystemFonts: false, defaultFontFamily: '', sansSerifFamily: '' } : { loadSystemFonts: true },
-      background: '#000000',
+      ...(background ? { background } : {}),
     });
     try {
       const img = r.render();
@@ -142,4 +172,27 @@ export class BoardRenderer {
       r.free();
     }
   }
+}
+
+/**
+ * `top` (premultiplied RGBA) laid over the opaque `below` ("source over"): a new opaque image.
+ * Pixels `top` leaves transparent (nearly all) are copied as they are.
+ */
+export function over(top: Uint8Array, below: Uint8Array): Uint8Array {
+  const out = below.slice();
+  for (let i = 0; i < top.length; i += 4) {
+    const a = top[i + 3];
+    if (a === 0) continue;
+    if (a === 255) {
+      out[i] = top[i];
+      out[i + 1] = top[i + 1];
+      out[i + 2] = top[i + 2];
+      continue;
+    }
+    const k = 255 - a;
+    out[i] = top[i] + ((out[i] * k + 127) / 255) | 0;
+    out[i + 1] = top[i + 1] + ((out[i + 1] * k + 127) / 255) | 0;
+    out[i + 2] = top[i + 2] + ((out[i + 2] * k + 127) / 255) | 0;
+  }
+  return out;
 }

@@ -146,13 +146,17 @@ export class QueueBoard extends EventEmitter {
    * `p` is shown when the announcement `id` starts. It is drawn now, ahead (as the board will be
    * then: this call current, the current one first in the history), so at the start it goes out
    * with the announcement's first audio instead of a render later: RTP receivers that time
-   * packets by their arrival (GStreamer's jitter buffer) would show it that much late.
+   * packets by their arrival (GStreamer's jitter buffer) would show it that much late. The
+   * promise settles when it is drawn (never rejects).
    */
-  onStart(id: string, p: PreparedBoard): void {
-    if (!p.call && !p.picture) return;
+  onStart(id: string, p: PreparedBoard): Promise<void> {
+    if (!p.call && !p.picture) return Promise.resolve();
     const w: Waiting = { p };
     this.waiting.set(id, w);
-    if (p.picture) return void (w.jpeg = p.picture);
+    if (p.picture) {
+      w.jpeg = p.picture;
+      return Promise.resolve();
+    }
     this.chain = this.chain
       .then(async () => {
         if (this.closed || this.waiting.get(id) !== w) return;
@@ -162,6 +166,8 @@ export class QueueBoard extends EventEmitter {
         Object.assign(w, { jpeg, gen, clock });
       })
       .catch((e: Error) => void this.emit('log', `the board could not be drawn ahead: ${e.message}`));
+    // settles when it is drawn (or could not be): the announcement waits for it to start
+    return this.chain;
   }
 
   /** The announcement `id` went on air (its first frame was just written): its board now. */

@@ -231,3 +231,24 @@ test('chime: the built-in two-tone, or a WAV file (any rate/channels, made mono 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('announcer: an announcement waits for what is made alongside it (its board), and starts anyway once alongsideMaxMs has passed', async () => {
+  const { a } = setup({ alongsideMaxMs: 300 });
+  let drawn!: () => void;
+  const board = new Promise<void>((r) => (drawn = r));
+  const ids: string[] = [];
+  const one = a.announce({ text: 'ab', voice: 'tone' }, (id) => (ids.push(id), board));
+  assert.deepEqual(ids, [one.id], 'called with the id once accepted');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(a.nextFrame(), undefined, 'the speech is made, but its board is not drawn: silence');
+  drawn();
+  await one.ready;
+  assert.ok(a.nextFrame(), 'drawn: it starts');
+  a.interrupt();
+  // a drawing that never ends holds the announcement no longer than alongsideMaxMs
+  const t0 = Date.now();
+  const two = a.announce({ text: 'cd', voice: 'tone' }, () => new Promise<void>(() => undefined));
+  assert.equal((await two.ready).state, 'ready');
+  assert.ok(Date.now() - t0 >= 250, `ready after ${Date.now() - t0} ms`);
+  assert.ok(a.nextFrame());
+});

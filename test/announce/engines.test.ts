@@ -45,6 +45,35 @@ test('embedded engine: a failing synthesis is a clear error and the engine keeps
   assert.ok(ok.pcm.length > 0);
 });
 
+test('embedded engine: a request runs on an instance prepared ahead (runtime and data files up), so it waits only for eSpeak\'s main()', async () => {
+  const e = new EspeakWasmEngine();
+  try {
+    await e.synthesize('one', { voice: 'en' });
+    // the spare for the next request is made a little after a reply; wait for it, bounded
+    for (const text of ['A012, window 3', '请 A013 号到 3 号窗口']) {
+      const end = Date.now() + 10_000;
+      let run;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 500));
+        const r = await e.synthesize(text, { voice: text.startsWith('请') ? 'cmn' : 'en-us' });
+        assert.ok(r.pcm.length > 22050, 'speech');
+        run = e.lastRun;
+        if (run?.readyAhead || Date.now() > end) break;
+      }
+      assert.equal(run?.readyAhead, true, 'the instance was ready before the request');
+      assert.ok(run.mainMs > 0);
+    }
+    // back to back: the second request finds no spare yet and prepares one itself, and still speaks
+    const [a, b] = await Promise.all([e.synthesize('two', { voice: 'en' }), e.synthesize('three', { voice: 'en' })]);
+    assert.ok(a.pcm.length > 0 && b.pcm.length > 0);
+    assert.equal(e.lastRun?.readyAhead, false);
+    // exit() inside main (the voice list) is a normal end, and its last line is not lost
+    assert.ok((await e.voices()).some((v) => v.name === 'yue'));
+  } finally {
+    await e.close();
+  }
+});
+
 test('embedded engine: the idle worker is let go (memory) and comes back on the next request', async () => {
   const e = new EspeakWasmEngine({ idleMs: 200 });
   try {

@@ -5,7 +5,8 @@
  * - a change is sent again with the next audio packet, 20 ms later (ffmpeg's MJPEG parser hands a
  *   frame on only when the next one starts: the new board showed a whole period late);
  * - the built-in board is drawn (resvg + JPEG) on a thread of its own: while boards change, the
- *   main thread (the pacer's) is not held up for the tens of ms a drawing takes.
+ *   main thread (the pacer's) is not held up for the tens of ms a drawing takes;
+ * - an announcement with a board starts once the board is drawn, so both leave together.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,8 @@ import { BoardRenderer } from '../../lib/video/board';
 import { median } from '../../bench/support/stats';
 import { missingPeer } from '../support/peers';
 import { CJK_FONT } from './support';
+import { createStation, type AnnouncementEvent } from '../../lib/announce';
+import { freePort, sleep, until } from '../support/processes';
 
 function picture(value: number): Buffer {
   return encodeJpeg(new Uint8Array(320 * 240 * 4).fill(value), 320, 240).jpeg;
@@ -93,5 +96,39 @@ test('the built-in board is drawn off the main thread: board changes never run t
     t.diagnostic(`longest event-loop gap per board change: ${gaps.map((g) => g.toFixed(0)).join(', ')} ms (median ${median(gaps).toFixed(0)})`);
   } finally {
     board.close();
+  }
+});
+
+test('an announcement with a call starts once its board is drawn: the new board goes out with its first audio frame, not after it', { skip: missingPeer('fonts-noto-cjk') }, async () => {
+  const port = await freePort();
+  const st = createStation({ mode: 'serve', host: '127.0.0.1', port, path: 'board', codec: 'opus', chime: 'none', video: 'mjpeg', fps: 2, videoWidth: 1280, videoHeight: 720, fontFile: CJK_FONT });
+  try {
+    await st.start();
+    const board = st.board!;
+    // PCM to play: ready in a few ms, long before the board (resvg + JPEG, tens of ms) is drawn
+    const beep = { pcm: Buffer.alloc(48000 * 2 * 0.3, 1), rate: 48000, channels: 1 };
+    for (const number of ['A012', 'A013']) {
+      let atStart: { number?: string; changes: number; lastFrameMs: number } | undefined;
+      const before = board.changes;
+      const shown: Array<{ atMs: number; number?: string }> = [];
+      const onChange = (c: { atMs: number; number?: string }) => void shown.push(c);
+      board.on('change', onChange);
+      const { id } = st.announce({ audio: beep, chime: false }, { call: { number, counter: '3' } });
+      st.on('event', function onEvent(e: AnnouncementEvent) {
+        if (e.id !== id || e.event !== 'started') return;
+        st.off('event', onEvent);
+        // the stream's own listener ran first: the board of this announcement is out by now
+        atStart = { number: board.state.current?.number, changes: board.changes, lastFrameMs: (st.output as unknown as { lastFrameMs: number }).lastFrameMs };
+      });
+      await until(() => atStart !== undefined, 10_000, `${number} started`);
+      board.off('change', onChange);
+      assert.equal(atStart!.number, number);
+      assert.equal(atStart!.changes, before + 1, `the ${number} board went out when its audio started (not drawn after the start)`);
+      assert.deepEqual(shown.map((c) => c.number), [number]);
+      assert.equal(shown[0].atMs, atStart!.lastFrameMs, 'shown from its first audio frame');
+      await sleep(500);
+    }
+  } finally {
+    await st.close();
   }
 });

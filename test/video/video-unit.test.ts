@@ -6,14 +6,14 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import * as jpegJs from 'jpeg-js';
 import { encodeJpeg } from '../../lib/video/jpeg';
 import { jpegPayloads, parseJpeg } from '../../lib/rtsp/jpeg-rtp';
 import { decodeImage, fitImage } from '../../lib/video/image';
-import { BoardRenderer, DEFAULT_TEMPLATE, NUMBER_REGION } from '../../lib/video/board';
+import { BoardRenderer, DEFAULT_TEMPLATE, NUMBER_REGION, boardSvg } from '../../lib/video/board';
 import { buildSdp } from '../../lib/rtsp/sdp';
 import { RtspOutput, parseRtp } from '../../lib/rtsp';
 import type { CodedError } from '../../lib/util/errors';
@@ -160,6 +160,38 @@ test('the board: CJK title and calls drawn from a .ttc font, the number region c
   assert.ok(decodePng(encodePng(shown)).width === 1280);
 });
 
+test('the board: the template\'s fixed layer (full-frame gradient, panels) is drawn once, each change draws only its texts and rows over it, the same picture as the whole SVG', { skip: missingPeer('fonts-noto-cjk') }, async (t) => {
+  // what resvg is asked to draw: the extent of each picture's content
+  type Drawing = { getBBox(): { width: number; height: number; free(): void } | undefined };
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const resvg = require('@resvg/resvg-wasm') as { Resvg: new (svg: string, opts: object) => { render(): { pixels: Uint8Array; free(): void }; free(): void } };
+  const proto = resvg.Resvg.prototype as unknown as { render(this: Drawing): unknown };
+  const render = proto.render;
+  const drawn: Array<{ width: number; height: number }> = [];
+  proto.render = function (this: Drawing) {
+    const b = this.getBBox();
+    drawn.push({ width: b?.width ?? 0, height: b?.height ?? 0 });
+    b?.free();
+    return render.call(this);
+  };
+  t.after(() => void (proto.render = render));
+  const r = new BoardRenderer(1280, 720, DEFAULT_TEMPLATE, CJK_FONT);
+  const history = [{ number: 'A011', counter: '2' }, { number: 'B007', counter: '5' }];
+  const states = ['A012', 'A013', 'A014'].map((number) => ({ current: { number, counter: '3' }, history, clock: '09:30' }));
+  const layered: Uint8Array[] = [];
+  for (const s of states) layered.push(await r.render(s));
+  assert.equal(drawn.filter((b) => b.width >= 1280 && b.height >= 720).length, 1, `the full-frame background drawn once for three boards: ${JSON.stringify(drawn)}`);
+  // the same picture as the board drawn in one go (to rounding)
+  const font = readFileSync(CJK_FONT);
+  const whole = new resvg.Resvg(boardSvg(DEFAULT_TEMPLATE, states[2], 1280, 720, 'sans-serif'), { font: { fontBuffers: [font], loadSystemFonts: false, defaultFontFamily: '', sansSerifFamily: '' }, background: '#000000' });
+  const img = whole.render();
+  const one = img.pixels.slice();
+  img.free();
+  whole.free();
+  const q = psnr({ data: layered[2], width: 1280, height: 720 }, { data: one, width: 1280, height: 720 });
+  assert.ok(q > 50, `layered vs whole: PSNR ${q.toFixed(1)} dB`);
+});
+
 test('a missing font file is a clear error at start (video.badFont)', () => {
   assert.throws(() => new BoardRenderer(640, 360, DEFAULT_TEMPLATE, '/nonexistent/font.ttc'), (e: CodedError) => e.code === 'video.badFont' && /font\.ttc/.test(e.message));
 });
@@ -241,6 +273,37 @@ test('server: SETUP of both tracks on one session (TCP), RTP/JPEG on channel 2 w
   // one CNAME in both tracks' SDES: what RTP receivers pair streams by for lip-sync (RFC 3550 §6.5.1)
   const cname = (rtcp: Buffer) => rtcp.subarray(38, 38 + rtcp[37]).toString('ascii');
   assert.equal(cname(c.packets.get(3)![0]), cname(c.packets.get(1)![0]));
+});
+
+test('server: a TCP player gets each picture in one write, its packets framed for the player\'s channel, whole and in order', async (t) => {
+  const { url } = await videoOutput();
+  const c = rawClient(Number(new URL(url).port));
+  const s1 = await c.request(`SETUP ${url}/trackID=0`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1' });
+  const session = s1.headers['session'].split(';')[0];
+  await c.request(`SETUP ${url}/trackID=1`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=6-7', Session: session });
+  // the server's writes of video (interleaved channel 6) to the player
+  const writes: number[] = [];
+  const write = Socket.prototype.write;
+  Socket.prototype.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
+    if (Buffer.isBuffer(chunk) && chunk[0] === 0x24 && chunk[1] === 6) writes.push(chunk.length);
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof write;
+  t.after(() => void (Socket.prototype.write = write));
+  await c.request(`PLAY ${url}`, { Session: session });
+  await until(() => (c.packets.get(6)?.filter((x) => parseRtp(x).marker).length ?? 0) >= 3, 5000, 'three pictures on channel 6');
+  Socket.prototype.write = write;
+  const v = c.packets.get(6)!.map(parseRtp);
+  const pictures = v.filter((x) => x.marker).length;
+  assert.ok(v.length >= 3 * 2, `pictures of several packets (${v.length} packets)`);
+  assert.ok(v.every((x, i) => i === 0 || x.seq === ((v[i - 1].seq + 1) & 0xffff)), 'in order, none missing');
+  assert.ok(writes.length >= pictures && writes.length <= pictures + 1, `${writes.length} writes for ${pictures} pictures (${v.length} packets)`);
+  // each picture reassembles: offsets run on from 0 to the last packet's end
+  const first = v.findIndex((x) => x.payload.readUIntBE(1, 3) === 0);
+  let offset = 0;
+  for (const x of v.slice(first)) {
+    assert.equal(x.payload.readUIntBE(1, 3), offset);
+    offset = x.marker ? 0 : offset + x.payload.length - 8 - (offset === 0 ? 4 + x.payload.readUInt16BE(10) : 0);
+  }
 });
 
 test('server: a player that sets up only the audio track gets audio only; two tracks on one interleaved channel are refused', async () => {

@@ -1,10 +1,11 @@
 /**
  * Worker thread of the embedded espeak-ng engine. eSpeak NG compiled to wasm (npm `espeak-ng`)
- * runs its command-line main() synchronously for ~100 ms per sentence: on the main thread that
+ * runs its command-line main() synchronously for tens of ms per sentence: on the main thread that
  * would stall the real-time pacer, so it runs here. The wasm (18 MB) is compiled once; each
- * request gets a fresh instance (the CLI's main keeps global state between runs).
+ * request gets a fresh instance (the CLI's main keeps global state between runs), prepared ahead.
  *
- * Requests: { id, args: string[] } -> { id, wav?: Uint8Array, out: string, err: string, error?: string }
+ * Requests: { id, args: string[], wav } -> { id, wav?: Uint8Array, out: string, err: string,
+ * error?: string, readyAhead: boolean (the instance was up before the request), mainMs }
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
@@ -31,6 +32,16 @@ interface EspeakModule {
 }
 type EspeakFactory = (opts: Record<string, unknown>) => Promise<EspeakModule>;
 
+/** What the module's wasm exports and this file uses to call main() itself. */
+interface EspeakExports {
+  memory: { buffer: ArrayBuffer };
+  stackSave(): number;
+  stackRestore(sp: number): void;
+  stackAlloc(bytes: number): number;
+  __main_argc_argv(argc: number, argv: number): number;
+  fflush(stream: number): number;
+}
+
 // `espeak-ng` is an ES module; TypeScript compiles `import()` to require() for CommonJS output,
 // so the real dynamic import is reached through Function.
 const importEsm = new Function('s', 'return import(s)') as (s: string) => Promise<{ default: EspeakFactory }>;
@@ -48,57 +59,95 @@ function load(): Promise<{ factory: EspeakFactory; wasm: WebAssembly.Module }> {
 }
 
 interface Prepared {
-  /** the CLI arguments, filled in when a request comes (emscripten keeps this very array) */
-  args: string[];
   out: string[];
   err: string[];
-  /** resolves once the instance is up and waiting for its arguments */
-  waiting: Promise<{ removeRunDependency(id: string): void }>;
-  /** resolves when main() has run */
-  done: Promise<EspeakModule>;
+  /** resolves once the instance's runtime is up (its data files in place), main() not run yet */
+  ready: Promise<{ mod: EspeakModule; ex: EspeakExports }>;
+  /** `ready` has resolved */
+  isReady: boolean;
 }
 
 /**
  * An instance made ready ahead of the next request: instantiating (copying the 18 MB of voice
- * data into a fresh memory) is a quarter of a sentence's time, so it is done while idle. A run
- * dependency holds main() back until the request's arguments are in.
+ * data into a fresh memory) and starting its runtime (registering the thousands of data files)
+ * take most of a short sentence's time, so they are done while idle; the request then only runs
+ * main(). `noInitialRun` stops the module before main(), which run() calls with the request's
+ * arguments.
  */
 function prepare(factory: EspeakFactory, wasm: WebAssembly.Module): Prepared {
-  const p = { args: [] as string[], out: [] as string[], err: [] as string[] } as Prepared;
-  let held!: (m: { removeRunDependency(id: string): void }) => void;
-  p.waiting = new Promise((r) => (held = r));
-  p.done = factory({
-    arguments: p.args,
+  const p = { out: [] as string[], err: [] as string[], isReady: false } as Prepared;
+  let ex!: EspeakExports;
+  p.ready = factory({
+    arguments: [],
+    noInitialRun: true,
     print: (s: string) => p.out.push(s),
-    printErr: (s: string) => {
-      // emscripten's note that main() returned while the runtime stays alive is not an error
-      if (!s.startsWith('program exited')) p.err.push(s);
-    },
-    preRun: [
-      (m: { addRunDependency(id: string): void; removeRunDependency(id: string): void }) => {
-        m.addRunDependency('request');
-        held(m);
-      },
-    ],
+    printErr: (s: string) => p.err.push(s),
     instantiateWasm(imports: WebAssembly.Imports, done: (i: WebAssembly.Instance, m: WebAssembly.Module) => void) {
-      WebAssembly.instantiate(wasm, imports).then((inst) => done(inst, wasm));
+      WebAssembly.instantiate(wasm, imports).then((inst) => {
+        ex = inst.exports as unknown as EspeakExports;
+        done(inst, wasm);
+      });
       return {};
     },
+  }).then((mod) => {
+    p.isReady = true;
+    return { mod, ex };
   });
-  p.done.catch(() => undefined);
+  p.ready.catch(() => undefined);
   return p;
 }
 
-let spare: Prepared | undefined;
+/**
+ * The CLI's main(argc, argv) with `args` (what emscripten's callMain does, which the module does
+ * not export): the strings and argv on the wasm stack, released after. exit() inside main
+ * (e.g. --voices) ends it by throwing emscripten's ExitStatus, which is a normal end here.
+ */
+function callMain(ex: EspeakExports, args: string[]): void {
+  const sp = ex.stackSave();
+  try {
+    const all = ['espeak-ng', ...args];
+    const ptrs = all.map((a) => {
+      const bytes = Buffer.from(`${a}\0`, 'utf8');
+      const ptr = ex.stackAlloc(bytes.length);
+      new Uint8Array(ex.memory.buffer).set(bytes, ptr);
+      return ptr;
+    });
+    const argv = ex.stackAlloc(4 * (ptrs.length + 1));
+    const view = new DataView(ex.memory.buffer);
+    ptrs.forEach((ptr, i) => view.setUint32(argv + 4 * i, ptr, true));
+    view.setUint32(argv + 4 * ptrs.length, 0, true);
+    try {
+      ex.__main_argc_argv(ptrs.length, argv);
+    } catch (e) {
+      if ((e as { name?: string } | undefined)?.name !== 'ExitStatus') throw e;
+    }
+    // what main printed without a final newline is still in stdio's buffers
+    ex.fflush(0);
+  } finally {
+    ex.stackRestore(sp);
+  }
+}
 
-async function run(args: string[], wantWav: boolean): Promise<{ wav?: Uint8Array; out: string; err: string }> {
+let spare: Prepared | undefined;
+let spareTimer: NodeJS.Timeout | undefined;
+/**
+ * The next instance is prepared this long after a reply, not at once: its ~100 ms of CPU would
+ * otherwise compete with what the reply sets off (the announcement starting, its board going out,
+ * the players decoding) on a machine with few cores. A request that comes sooner prepares it then.
+ */
+const SPARE_DELAY_MS = 300;
+
+async function run(args: string[], wantWav: boolean): Promise<{ wav?: Uint8Array; out: string; err: string; readyAhead: boolean; mainMs: number }> {
   const { factory, wasm } = await load();
+  clearTimeout(spareTimer);
   const cur = spare ?? prepare(factory, wasm);
   spare = undefined;
+  const readyAhead = cur.isReady;
+  const { mod, ex } = await cur.ready;
   const file = '/tmp/announce.wav';
-  cur.args.push(...(wantWav ? ['-w', file, ...args] : args));
-  (await cur.waiting).removeRunDependency('request');
-  const mod = await cur.done;
+  const t0 = performance.now();
+  callMain(ex, wantWav ? ['-w', file, ...args] : args);
+  const mainMs = performance.now() - t0;
   let wav: Uint8Array | undefined;
   if (wantWav) {
     try {
@@ -107,9 +156,10 @@ async function run(args: string[], wantWav: boolean): Promise<{ wav?: Uint8Array
       wav = undefined;
     }
   }
-  // the next one, once this reply is on its way
-  setImmediate(() => (spare ??= prepare(factory, wasm)));
-  return { wav, out: cur.out.join('\n'), err: cur.err.join('\n') };
+  spareTimer = setTimeout(() => (spare ??= prepare(factory, wasm)), SPARE_DELAY_MS);
+  // emscripten's note that main() returned while the runtime stays alive is not an error
+  const err = cur.err.filter((s) => !s.startsWith('program exited'));
+  return { wav, out: cur.out.join('\n'), err: err.join('\n'), readyAhead, mainMs };
 }
 
 parentPort!.on('message', (req: { id: number; args: string[]; wav: boolean }) => {

@@ -16,6 +16,16 @@ interface Reply {
   out: string;
   err: string;
   error?: string;
+  readyAhead?: boolean;
+  mainMs?: number;
+}
+
+/** How the worker served the last synthesis (bench/announce's breakdown, tests). */
+export interface EspeakWasmRun {
+  /** the instance that ran it was prepared (runtime up) before the request came */
+  readyAhead: boolean;
+  /** time in eSpeak's main() (the synthesis proper), ms */
+  mainMs: number;
 }
 
 export interface EspeakWasmOptions {
@@ -49,6 +59,8 @@ export class EspeakWasmEngine implements SpeechEngine {
   private readonly locate: () => string | undefined;
   private readonly idleMs: number;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** how the worker served the last synthesis */
+  lastRun: EspeakWasmRun | undefined;
 
   constructor(opts: EspeakWasmOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? 15000;
@@ -69,6 +81,7 @@ export class EspeakWasmEngine implements SpeechEngine {
   async synthesize(text: string, opts: SpeechOptions): Promise<SpeechResult> {
     // `--` ends the options, so a text starting with "-" is spoken, not parsed
     const r = await this.call([...espeakArgs(opts), '--', text], true);
+    if (r.readyAhead !== undefined) this.lastRun = { readyAhead: r.readyAhead, mainMs: r.mainMs ?? 0 };
     if (!r.wav || r.wav.length <= 44) {
       throw new AnnounceError('announce.engineFailed', `speech engine ${this.name} failed: ${r.err || r.error || 'no audio produced'}`, {
         engine: this.name,

@@ -8,8 +8,34 @@
  * spoken (with its board where there is one) and the wall-clock ms of each step (CallTimes);
  * {cmd:'stop'}.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { createStation } from '../../lib/announce';
 import type { RtspServer } from '../../lib/rtsp/server';
+
+/**
+ * CPU time (ms, user + system) of each live child process of this one, by pid, from /proc (Linux;
+ * empty elsewhere). Clock ticks are taken as 100 per second, Linux's USER_HZ.
+ */
+function childrenCpuMs(): Map<number, number> {
+  const out = new Map<number, number>();
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((f) => /^\d+$/.test(f));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // fields after the command name, which is in parentheses and may hold spaces
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[1]) === process.pid) out.set(Number(pid), (Number(f[11]) + Number(f[12])) * 10);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
 
 /**
  * The server's picture sending as it was before a TCP player got each picture in one write: every
@@ -82,11 +108,16 @@ async function main(): Promise<void> {
   process.send!({ type: 'ready' });
   process.on('message', (m: { cmd: string; ms?: number; number?: string }) => {
     if (m.cmd === 'cpu') {
+      // the stream's CPU includes its child processes (the H.264 encoder's ffmpeg)
       const c0 = process.cpuUsage();
+      const k0 = childrenCpuMs();
       const t0 = performance.now();
       setTimeout(() => {
         const c = process.cpuUsage(c0);
-        process.send!({ cpu: ((c.user + c.system) / 1000 / (performance.now() - t0)) * 100 });
+        const kids = childrenCpuMs();
+        let kidMs = 0;
+        for (const [pid, ms] of kids) kidMs += ms - (k0.get(pid) ?? 0);
+        process.send!({ cpu: ((c.user + c.system) / 1000 + kidMs) / (performance.now() - t0) * 100 });
       }, m.ms);
     } else if (m.cmd === 'call') {
       // the call with its board (when this stream has one), and when each step of it happened

@@ -4,9 +4,10 @@
  * each with 10 TCP players that set up every track (bench/announce/av-players.ts): audio only,
  * audio + board (1280x720, 2 fps, MJPEG by default) left idle, audio + board showing a new number
  * every 5 s (no speech), and the idle board sent as before (each picture written to a player a
- * packet at a time). A codec the station refuses at deploy (H.264 before it is built, or without
- * ffmpeg) is printed, and is the JSON line's `error`. Measured:
- *   cpuPct          CPU of each stream's process, % of one core: all measured in the same 5 s
+ * packet at a time). A codec the station refuses at deploy (H.264 without ffmpeg) is printed, and
+ * is the JSON line's `error`. Measured:
+ *   cpuPct          CPU of each stream's process and its children (H.264: the encoder's ffmpeg),
+ *                   % of one core: all measured in the same 5 s
  *                   slices (so every slice holds one board change), medians over the slices
  *   idleRatio       board idle / audio only (goal ≤ 2), changingRatio, and
  *                   idleRatioPerPacketWrites (the idle board sent a packet per write, as before)

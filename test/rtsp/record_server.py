@@ -33,9 +33,11 @@ server.set_address("127.0.0.1")
 server.set_service(port)
 factory = GstRtspServer.RTSPMediaFactory()
 factory.set_transport_mode(GstRtspServer.RTSPTransportMode.RECORD)
+# unbuffered: the tests read the file after stopping the server with a signal, which sends no EOS,
+# so whatever a buffered filesink still held (up to its buffer, seconds of audio) would be lost
 audio = (
     "decodebin name=depay0 ! audioconvert ! audioresample ! "
-    f"audio/x-raw,format=S16LE,rate=16000,channels=1 ! filesink location={out}"
+    f"audio/x-raw,format=S16LE,rate=16000,channels=1 ! filesink buffer-mode=unbuffered location={out}"
 )
 if video:
     factory.set_launch(

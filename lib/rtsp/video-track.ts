@@ -29,6 +29,12 @@ export interface VideoCoder {
   setPicture(jpeg: Buffer): void;
   /** one frame of the current picture at RTP time `rtpTime` */
   frame(rtpTime: number): void;
+  /**
+   * How many frames follow a new picture one audio frame (20 ms) apart, before the re-sends at
+   * `fps`: players whose decoder hands a frame on only once later ones have arrived show the
+   * change after that many short gaps instead of as many whole periods.
+   */
+  readonly followUps: number;
   close(): Promise<void>;
 }
 
@@ -36,6 +42,8 @@ export interface VideoCoder {
 export class MjpegCoder implements VideoCoder {
   readonly payloadType = JPEG_PAYLOAD_TYPE;
   readonly rtpmap = 'JPEG/90000';
+  /** ffmpeg's MJPEG parser (ffplay, mpv, ffmpeg recorders) ends a frame when the next one starts */
+  readonly followUps = 1;
   private out: VideoFrameOut | undefined;
   private payloads: Buffer[] | undefined;
 
@@ -70,6 +78,8 @@ export class VideoTrack {
   /** RTP time of the last frame sent: a frame is never sent with an earlier one */
   private lastTs: number | undefined;
   private readonly periodMs: number;
+  /** frames still to follow the last new picture one audio frame apart (the coder's followUps) */
+  private followUpsLeft = 0;
   framesSent = 0;
 
   constructor(
@@ -108,11 +118,12 @@ export class VideoTrack {
   show(jpeg: Buffer, atMs: number): void {
     this.coder.setPicture(jpeg);
     this.hasPic = true;
+    // and again with the next audio packets (the coder says how often): ffmpeg's MJPEG parser and
+    // its frame-threaded H.264 decoder (ffplay, mpv, ffmpeg recorders) hand a frame on only when
+    // later ones arrive, so without these the new board would show whole periods (500 ms each at
+    // 2 fps) after its speech
+    this.followUpsLeft = this.coder.followUps;
     this.sendFrame(atMs);
-    // and once more with the next audio packet: ffmpeg's MJPEG and H.264 parsers (ffplay, mpv,
-    // ffmpeg recorders) hand a frame on only when the next one starts, so without this the new
-    // board would show a whole period (500 ms at 2 fps) after its speech
-    this.dueMs = atMs + MIN_GAP_MS;
   }
 
   /** The next tick sends the picture (a player just started). */
@@ -157,6 +168,9 @@ export class VideoTrack {
     if (this.lastTs !== undefined && ((ts - this.lastTs) | 0) < MIN_GAP_TICKS) ts = (this.lastTs + MIN_GAP_TICKS) >>> 0;
     this.lastTs = ts;
     this.coder.frame(ts);
-    this.dueMs = atMs + this.periodMs;
+    if (this.followUpsLeft > 0) {
+      this.followUpsLeft--;
+      this.dueMs = atMs + MIN_GAP_MS;
+    } else this.dueMs = atMs + this.periodMs;
   }
 }

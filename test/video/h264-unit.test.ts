@@ -68,6 +68,7 @@ test('VideoTrack with a coder that answers later: each frame goes out with the R
   const coder: VideoCoder = {
     payloadType: 96,
     rtpmap: 'H264/90000',
+    followUps: 1,
     attach: (o) => void (out = o),
     setPicture: () => {},
     frame: (ts) => void asked.push(ts),
@@ -188,7 +189,7 @@ test('H.264 DESCRIBE: m=video with the first dynamic payload type the audio leav
 
 test('VideoTrack between announcements (120 ms Opus packets): pictures at most a period apart, so an IDR every fps pictures is at most a second apart', () => {
   const sent: number[] = [];
-  const coder: VideoCoder = { payloadType: 96, rtpmap: 'H264/90000', attach: () => {}, setPicture: () => {}, frame: (ts) => void sent.push(ts / 90), close: async () => {} };
+  const coder: VideoCoder = { payloadType: 96, rtpmap: 'H264/90000', followUps: 1, attach: () => {}, setPicture: () => {}, frame: (ts) => void sent.push(ts / 90), close: async () => {} };
   const track = new VideoTrack(2, 320, 240, () => {}, 'cname', coder);
   track.show(Buffer.alloc(0), 0);
   for (let t = 0; t <= 6000; t += 120) track.tick(t, t + 120);
@@ -197,4 +198,14 @@ test('VideoTrack between announcements (120 ms Opus packets): pictures at most a
   assert.ok(sent.length >= 12, `${sent.length} pictures in 6 s at 2 fps`);
   // every fps (2) pictures span at most a second
   for (let i = 2; i < sent.length; i++) assert.ok(sent[i] - sent[i - 2] <= 1000, `pictures ${sent[i - 2]} and ${sent[i]}`);
+});
+
+test('VideoTrack: a new picture is followed by the coder\'s followUps frames one audio frame apart (H.264: 10, for frame-threaded decoders), then re-sent every period', () => {
+  const sent: number[] = [];
+  const coder: VideoCoder = { payloadType: 96, rtpmap: 'H264/90000', followUps: H264Coder.FOLLOW_UPS, attach: () => {}, setPicture: () => {}, frame: (ts) => void sent.push(ts / 90), close: async () => {} };
+  const track = new VideoTrack(2, 320, 240, () => {}, 'cname', coder);
+  track.show(Buffer.alloc(0), 1000);
+  for (let t = 1020; t <= 2500; t += 20) track.tick(t, t + 20);
+  assert.deepEqual(sent.slice(0, 12), [1000, 1020, 1040, 1060, 1080, 1100, 1120, 1140, 1160, 1180, 1200, 1700], `pictures at ${sent.join(' ')} ms`);
+  assert.equal(sent[12], 2200);
 });

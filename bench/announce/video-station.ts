@@ -4,7 +4,7 @@
  * video; `board`: the queue board (1280x720) left as it is; `changing`: the board shows a new
  * number (no speech) every 5 s; `board-per-packet`: `board` with the pictures written to each
  * player a packet at a time, as before. IPC: {type:'ready'} or {type:'fail', error} (e.g. the codec refused
- * at deploy); {cmd:'cpu', ms} → {cpu} (% of one core over ms); {cmd:'call', number} → the call
+ * at deploy); {cmd:'cpu', ms} → {cpu, children} (% of one core over ms: the process with its children, the children alone); {cmd:'call', number} → the call
  * spoken (with its board where there is one) and the wall-clock ms of each step (CallTimes);
  * {cmd:'stop'}.
  */
@@ -117,7 +117,8 @@ async function main(): Promise<void> {
         const kids = childrenCpuMs();
         let kidMs = 0;
         for (const [pid, ms] of kids) kidMs += ms - (k0.get(pid) ?? 0);
-        process.send!({ cpu: ((c.user + c.system) / 1000 + kidMs) / (performance.now() - t0) * 100 });
+        const ms = performance.now() - t0;
+        process.send!({ cpu: (((c.user + c.system) / 1000 + kidMs) / ms) * 100, children: (kidMs / ms) * 100 });
       }, m.ms);
     } else if (m.cmd === 'call') {
       // the call with its board (when this stream has one), and when each step of it happened

@@ -6,7 +6,8 @@
  * every 5 s (no speech), and the idle board sent as before (each picture written to a player a
  * packet at a time). A codec the station refuses at deploy (H.264 without ffmpeg) is printed, and
  * is the JSON line's `error`. Measured:
- *   cpuPct          CPU of each stream's process and its children (H.264: the encoder's ffmpeg),
+ *   cpuPct          CPU of each stream's process and its children (H.264: the encoder's ffmpeg,
+ *                   boardIdleEncoderCpuPct on its own),
  *                   % of one core: all measured in the same 5 s
  *                   slices (so every slice holds one board change), medians over the slices
  *   idleRatio       board idle / audio only (goal ≤ 2), changingRatio, and
@@ -119,10 +120,12 @@ export async function videoBench(args: string[]): Promise<void> {
 
     // CPU: the streams in the same slices
     const cpu: Record<Variant, number[]> = { audio: [], board: [], changing: [], 'board-per-packet': [] };
+    const encoderIdle: number[] = [];
     const slices = Math.max(3, Math.round(numberOption(args, 'slices', 6)));
     for (let i = 0; i < slices; i++) {
-      const r = await Promise.all(VARIANTS.map((v) => ask<{ cpu: number }>(stations.get(v)!.proc, { cmd: 'cpu', ms: SLICE_MS }, SLICE_MS + 10_000, `${v} cpu`)));
+      const r = await Promise.all(VARIANTS.map((v) => ask<{ cpu: number; children: number }>(stations.get(v)!.proc, { cmd: 'cpu', ms: SLICE_MS }, SLICE_MS + 10_000, `${v} cpu`)));
       VARIANTS.forEach((v, k) => cpu[v].push(r[k].cpu));
+      encoderIdle.push(r[VARIANTS.indexOf('board')].children);
     }
 
     // call → the new board decoded by a real player (on the idle-board stream)
@@ -200,6 +203,8 @@ export async function videoBench(args: string[]): Promise<void> {
       sliceMs: SLICE_MS,
       cpuPct: { audioOnly: m(cpu.audio), boardIdle: m(cpu.board), boardChangingEvery5s: m(cpu.changing), boardIdlePerPacketWrites: m(cpu['board-per-packet']) },
       cpuPctSlices: cpu,
+      // of boardIdle: its child processes (the H.264 encoder's ffmpeg; 0 for MJPEG)
+      boardIdleEncoderCpuPct: m(encoderIdle),
       idleRatio: Math.round((median(cpu.board) / median(cpu.audio)) * 100) / 100,
       changingRatio: Math.round((median(cpu.changing) / median(cpu.audio)) * 100) / 100,
       idleRatioPerPacketWrites: Math.round((median(cpu['board-per-packet']) / median(cpu.audio)) * 100) / 100,

@@ -211,9 +211,12 @@ describe('serve with video: hostile clients on the video track', { skip: missing
     // the fault: the server's RTP socket fails under it, so every UDP send throws; TCP players do not use it
     const server = (s.out as unknown as { server: { rtpSock: { close(): void } } }).server;
     server.rtpSock.close();
-    await until(() => s.warnings.length === 2, 15000, `both UDP players dropped (${s.warnings.map((w) => w.message).join(' | ')})`);
+    // a failure counts per packet sent, and a video-only player gets a picture's packets only `fps`
+    // times a second: on a loaded machine this takes a while
+    await until(() => s.warnings.length === 2, 40000, `both UDP players dropped (${s.warnings.map((w) => w.message).join(' | ')})`);
     const droppedMs = performance.now() - t0;
-    await until(() => s.out.players === 1, 5000, 'the ffmpeg player left alone');
+    // (the ffmpeg player may have finished its 8 s meanwhile)
+    await until(() => s.out.players <= 1, 5000, 'the ffmpeg player left alone');
     assert.equal(await player.p.exited, 0, player.p.stderr().slice(-1500));
     assert.ok(s.warnings.every((w) => w.code === 'rtsp.playerDropped'));
     assert.equal(s.out.stats().playersDropped, 2);

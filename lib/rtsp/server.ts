@@ -557,7 +557,19 @@ export class RtspServer extends EventEmitter {
           if (s.conn.destroyed || s.conn.writableLength > MAX_QUEUED) continue;
           s.conn.write(((joined ??= [])[t.rtpChannel] ??= joinFramed(framed, t.rtpChannel)));
         } else {
-          for (const p of framed) this.rtpSock!.send(p, TCP_HEADROOM, p.length - TCP_HEADROOM, t.rtpPort, s.address, s.onSent);
+          // each datagram is a send of its own, counted as one (sendFailed): a video-only player
+          // gets few pictures a second, and a picture counted once would take that many times
+          // longer to be dropped when it can no longer be sent to
+          let ok = true;
+          for (const p of framed) {
+            try {
+              this.rtpSock!.send(p, TCP_HEADROOM, p.length - TCP_HEADROOM, t.rtpPort, s.address, s.onSent);
+            } catch (err) {
+              ok = false;
+              this.sendFailed(s, err as Error);
+            }
+          }
+          if (!ok) continue;
         }
         sent++;
       } catch (err) {

@@ -34,7 +34,7 @@ import { CodedError } from '../util/errors';
 import { findExecutable, type PlatformEnv } from '../util/executable';
 import { encodeJpeg } from '../video/jpeg';
 import { FfmpegChild } from './ffmpeg-child';
-import { NAL_IDR, NAL_SPS, h264Fmtp, h264Payloads, idrPicId, nalType, parseAvcC, parseSpsLayout, splitLengthPrefixed, type SpsLayout } from './h264-rtp';
+import { NAL_IDR, NAL_SEI, NAL_SPS, h264Fmtp, h264Payloads, idrPicId, nalType, parseAvcC, parseSpsLayout, splitLengthPrefixed, type SpsLayout } from './h264-rtp';
 import { parseJpeg } from './jpeg-rtp';
 import type { VideoCoder, VideoFrameOut } from './video-track';
 
@@ -372,7 +372,11 @@ export class H264Coder implements VideoCoder {
     // parameter sets in-band before every IDR (a late player need not have read the SDP)
     const au = idr && this.sps && !nals.some((n) => nalType(n) === NAL_SPS) ? [this.sps, this.pps!, ...nals] : nals;
     const payloads = h264Payloads(au);
-    if (asked.gen === this.gen && !this.noLoop) this.keep(payloads, nals, idr);
+    if (asked.gen === this.gen && !this.noLoop) {
+      // kept without SEI: x264 writes one (its settings, as text) into a child's first frame only,
+      // and ffmpeg's RTSP client gave that frame no time whenever it came round again
+      this.keep(nals.some((n) => nalType(n) === NAL_SEI) ? h264Payloads(au.filter((n) => nalType(n) !== NAL_SEI)) : payloads, nals, idr);
+    }
     this.out?.(payloads, asked.rtpTime);
   }
 

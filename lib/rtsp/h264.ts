@@ -223,7 +223,8 @@ export class H264Coder implements VideoCoder {
     }
     this.framed = mpjpegPart(jpeg);
     this.gen++;
-    this.idrClash = this.looping && this.loopPos === 1;
+    // (a second picture before the next frame keeps what the first found)
+    if (this.looping) this.idrClash = this.loopPos === 1;
     this.looping = false;
     this.kept = [];
   }

@@ -2,7 +2,8 @@
  * The H.264 video track's parts: the RFC 6184 packetizer (single NAL units, FU-A fragments with
  * their start/end bits, the marker bit on an access unit's last packet, AUDs dropped), the SDP's
  * fmtp from the SPS/PPS, and the ffmpeg encoder child (each access unit stamped with the RTP time
- * asked for, an IDR with SPS/PPS in-band at least every `fps` frames, the child released on close).
+ * asked for, an IDR with SPS/PPS in-band at least every `fps` frames, the child released on close;
+ * a still board looped from the last two GOPs with the child fed no more).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

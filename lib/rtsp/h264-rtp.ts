@@ -125,3 +125,101 @@ export function splitLengthPrefixed(data: Buffer, lengthSize: number): Buffer[] 
   }
   return nals;
 }
+
+/** The first bytes of a NAL unit's payload (RBSP): header byte skipped, emulation prevention bytes removed. */
+function rbspHead(nal: Buffer, max = 64): Buffer {
+  const out: number[] = [];
+  let zeros = 0;
+  for (let i = 1; i < nal.length && out.length < max; i++) {
+    const b = nal[i];
+    if (zeros >= 2 && b === 3) {
+      zeros = 0;
+      continue;
+    }
+    zeros = b === 0 ? zeros + 1 : 0;
+    out.push(b);
+  }
+  return Buffer.from(out);
+}
+
+/** Reads the fixed-width and Exp-Golomb fields of H.264 headers (7.2, 9.1). */
+class BitReader {
+  private pos = 0;
+  constructor(private readonly b: Buffer) {}
+
+  u(n: number): number {
+    let v = 0;
+    for (let i = 0; i < n; i++, this.pos++) {
+      const byte = this.b[this.pos >> 3];
+      if (byte === undefined) throw new Error('H.264 header cut short');
+      v = v * 2 + ((byte >> (7 - (this.pos & 7))) & 1);
+    }
+    return v;
+  }
+
+  ue(): number {
+    let zeros = 0;
+    while (this.u(1) === 0) if (++zeros > 31) throw new Error('bad Exp-Golomb code in an H.264 header');
+    return zeros ? 2 ** zeros - 1 + this.u(zeros) : 0;
+  }
+
+  se(): number {
+    const k = this.ue();
+    return k & 1 ? (k + 1) / 2 : -k / 2;
+  }
+}
+
+/** What a slice header's layout depends on, from the SPS (7.3.2.1.1). */
+export interface SpsLayout {
+  log2MaxFrameNum: number;
+  frameMbsOnly: boolean;
+  separateColourPlanes: boolean;
+}
+
+const HIGH_PROFILES = [100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135];
+
+export function parseSpsLayout(sps: Buffer): SpsLayout {
+  const r = new BitReader(rbspHead(sps, 256));
+  const profile = r.u(8);
+  r.u(16); // constraint flags, level_idc
+  r.ue(); // seq_parameter_set_id
+  let separateColourPlanes = false;
+  if (HIGH_PROFILES.includes(profile)) {
+    const chroma = r.ue();
+    if (chroma === 3) separateColourPlanes = r.u(1) === 1;
+    r.ue(); // bit_depth_luma_minus8
+    r.ue(); // bit_depth_chroma_minus8
+    r.u(1); // qpprime_y_zero_transform_bypass_flag
+    if (r.u(1)) throw new Error('an SPS with scaling matrices is not read here');
+  }
+  const log2MaxFrameNum = r.ue() + 4;
+  const pocType = r.ue();
+  if (pocType === 0) r.ue();
+  else if (pocType === 1) {
+    r.u(1);
+    r.se();
+    r.se();
+    const n = r.ue();
+    for (let i = 0; i < n; i++) r.se();
+  }
+  r.ue(); // max_num_ref_frames
+  r.u(1); // gaps_in_frame_num_value_allowed_flag
+  r.ue(); // pic_width_in_mbs_minus1
+  r.ue(); // pic_height_in_map_units_minus1
+  return { log2MaxFrameNum, frameMbsOnly: r.u(1) === 1, separateColourPlanes };
+}
+
+/**
+ * idr_pic_id of an IDR slice (7.3.3): two IDR access units in a row must differ in it (7.4.3),
+ * or a decoder may take the second for more of the first picture.
+ */
+export function idrPicId(slice: Buffer, sps: SpsLayout): number {
+  const r = new BitReader(rbspHead(slice));
+  r.ue(); // first_mb_in_slice
+  r.ue(); // slice_type
+  r.ue(); // pic_parameter_set_id
+  if (sps.separateColourPlanes) r.u(2);
+  r.u(sps.log2MaxFrameNum); // frame_num
+  if (!sps.frameMbsOnly && r.u(1)) r.u(1); // field_pic_flag, bottom_field_flag
+  return r.ue();
+}

@@ -19,13 +19,22 @@
  *   Annex B stream ends an access unit only at the next one's start code, again a period late.
  *   FLV's AVC sequence header brings the SPS and PPS (the SDP's sprop-parameter-sets); they are
  *   also put in front of every IDR, so a player that ignores the SDP can start at any IDR.
+ *
+ * A still board costs (almost) nothing: once the child has encoded two whole GOPs of the current
+ * picture (IDR_k … the frame before IDR_k+2), the coder keeps their access units and stops
+ * feeding the child; every later frame hands out the next kept one in a loop (IDR_k, P…,
+ * IDR_k+1, P…, IDR_k, …). Each IDR starts frame_num and the picture order count afresh, and
+ * x264 alternates idr_pic_id, so the loop is a valid stream in which no two IDRs in a row share
+ * an idr_pic_id even at 1 fps (one frame per GOP). With `-g fps` (ultrafast: no scene cuts) an
+ * IDR comes every fps frames and only there, and the loop starts right after the child's last
+ * frame of a GOP: a change goes to the child, whose next frame is an IDR, so it goes out as one.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { CodedError } from '../util/errors';
 import { findExecutable, type PlatformEnv } from '../util/executable';
 import { encodeJpeg } from '../video/jpeg';
 import { FfmpegChild } from './ffmpeg-child';
-import { NAL_IDR, NAL_SPS, h264Fmtp, h264Payloads, nalType, parseAvcC, splitLengthPrefixed } from './h264-rtp';
+import { NAL_IDR, NAL_SEI, NAL_SPS, h264Fmtp, h264Payloads, idrPicId, nalType, parseAvcC, parseSpsLayout, splitLengthPrefixed, type SpsLayout } from './h264-rtp';
 import { parseJpeg } from './jpeg-rtp';
 import type { VideoCoder, VideoFrameOut } from './video-track';
 
@@ -64,9 +73,18 @@ const LOST_AFTER_MS = 2000;
 const MPJPEG_BOUNDARY = 'ffmpeg';
 
 interface Asked {
-  /** RTP time to stamp the access unit with; undefined for the priming picture (dropped) */
+  /** RTP time to stamp the access unit with; undefined for a picture only the child sees (dropped) */
   rtpTime: number | undefined;
   at: number;
+  /** the picture's generation (see H264Coder.gen) */
+  gen: number;
+}
+
+/** An access unit kept for the still board's loop. */
+interface KeptAu {
+  payloads: Buffer[];
+  /** idr_pic_id when an IDR */
+  idrId: number | undefined;
 }
 
 export class H264Coder implements VideoCoder {
@@ -103,6 +121,24 @@ export class H264Coder implements VideoCoder {
   /** frames asked for while the child was down or stuck, and frames lost inside it */
   framesDropped = 0;
   idrs = 0;
+  /** pictures written to the encoder child (a still board stops writing) */
+  framesEncoded = 0;
+  /** frames handed out from the still board's loop */
+  framesLooped = 0;
+  /** bumped by every new picture: only access units of the current one are kept */
+  private gen = 0;
+  /** access units of the current picture from one of its IDRs on, at most two GOPs (the last two) */
+  private kept: KeptAu[] = [];
+  private looping = false;
+  private loopPos = 0;
+  /**
+   * The last frame out was the loop's first IDR, whose idr_pic_id the child's next IDR has too:
+   * the child first encodes one GOP nobody sees, so the change's IDR has the other one.
+   */
+  private idrClash = false;
+  private spsLayout: SpsLayout | undefined;
+  /** the encoder did something the loop relies on differently: it is not used (logged once) */
+  private noLoop = false;
 
   constructor(private readonly opts: H264Options) {
     this.payloadType = opts.payloadType;
@@ -165,13 +201,18 @@ export class H264Coder implements VideoCoder {
 
   private onSpawn(c: ChildProcessWithoutNullStreams): void {
     this.fifo = [];
+    // a new child starts again at frame 0 (an IDR) and at its own idr_pic_id: the loop, kept from
+    // the last child's numbering, is dropped, and the next frame goes to the new child
+    this.kept = [];
+    this.looping = false;
+    this.idrClash = false;
     this.pending = Buffer.alloc(0);
     this.headerSeen = false;
     // the first child encodes a blank picture of the board's size, so the SPS and PPS (the SDP
     // needs them before any player or push target is served) are known before the first board
     if (!this.sps) {
       const grey = encodeJpeg(new Uint8Array(this.opts.width * this.opts.height * 4).fill(16), this.opts.width, this.opts.height, 50).jpeg;
-      this.write(c, mpjpegPart(grey), undefined);
+      this.write(c, mpjpegPart(grey), undefined, -1);
     }
   }
 
@@ -181,9 +222,28 @@ export class H264Coder implements VideoCoder {
       throw new CodedError('video.wrongSize', `this picture is ${p.width}×${p.height}, but the video track is ${this.opts.width}×${this.opts.height}`, { width: p.width, height: p.height, trackWidth: this.opts.width, trackHeight: this.opts.height });
     }
     this.framed = mpjpegPart(jpeg);
+    this.gen++;
+    // (a second picture before the next frame keeps what the first found)
+    if (this.looping) this.idrClash = this.loopPos === 1;
+    this.looping = false;
+    this.kept = [];
   }
 
   frame(rtpTime: number): void {
+    if (!this.looping && this.loopReady()) {
+      this.looping = true;
+      this.loopPos = 0;
+    }
+    if (this.looping) {
+      // handed out now: the FIFO was empty when the loop started, so nothing from the child is
+      // still to come before it
+      const au = this.kept[this.loopPos];
+      this.loopPos = (this.loopPos + 1) % this.kept.length;
+      if (au.idrId !== undefined) this.idrs++;
+      this.framesLooped++;
+      this.out?.(au.payloads, rtpTime);
+      return;
+    }
     const c = this.child.current;
     if (!this.framed || !c || !c.stdin.writable) {
       this.framesDropped++;
@@ -196,12 +256,58 @@ export class H264Coder implements VideoCoder {
       this.child.kill();
       return;
     }
-    this.write(c, this.framed, rtpTime);
+    if (this.idrClash) {
+      for (let i = 0; i < this.opts.fps; i++) this.write(c, this.framed, undefined, -1);
+    }
+    this.idrClash = false;
+    this.write(c, this.framed, rtpTime, this.gen);
   }
 
-  private write(c: ChildProcessWithoutNullStreams, framed: Buffer, rtpTime: number | undefined): void {
-    this.fifo.push({ rtpTime, at: Date.now() });
+  /**
+   * Two whole GOPs of the current picture kept and nothing in flight: the child's last frame was
+   * the last of a GOP (the keeping follows the IDRs it made), so its next one is an IDR.
+   */
+  private loopReady(): boolean {
+    return !this.noLoop && this.kept.length === 2 * this.opts.fps && this.fifo.length === 0 && this.framed !== undefined;
+  }
+
+  private write(c: ChildProcessWithoutNullStreams, framed: Buffer, rtpTime: number | undefined, gen: number): void {
+    this.fifo.push({ rtpTime, at: Date.now(), gen });
+    this.framesEncoded++;
     c.stdin.write(framed);
+  }
+
+  /** Keeps an access unit of the current picture for the loop: the last two GOPs, from an IDR on. */
+  private keep(payloads: Buffer[], nals: Buffer[], idr: boolean): void {
+    const fps = this.opts.fps;
+    let idrId: number | undefined;
+    if (idr) {
+      const slice = nals.find((n) => nalType(n) === NAL_IDR)!;
+      try {
+        this.spsLayout ??= parseSpsLayout(this.sps!);
+        idrId = idrPicId(slice, this.spsLayout);
+      } catch (e) {
+        return this.stopLooping(`its slice header could not be read (${(e as Error).message})`);
+      }
+    }
+    // with -g fps an IDR every fps frames, and only there: anything else (a frame lost inside
+    // ffmpeg, a scene cut) starts the keeping over
+    if ((this.kept.length % fps === 0) !== idr) {
+      if (this.kept.length) this.opts.onLog(`ffmpeg (H.264 encoder): ${idr ? 'an IDR' : 'no IDR'} after ${this.kept.length % fps} frames of a GOP of ${fps}: the still board's loop starts over`);
+      this.kept = [];
+      if (!idr) return;
+    }
+    if (idr && this.kept.length === 2 * fps) this.kept.splice(0, fps);
+    this.kept.push({ payloads: payloads.map((p) => Buffer.from(p)), idrId });
+    if (this.kept.length === 2 * fps && this.kept[0].idrId === this.kept[fps].idrId) {
+      this.stopLooping(`two IDRs in a row with idr_pic_id ${idrId}`);
+    }
+  }
+
+  private stopLooping(why: string): void {
+    this.noLoop = true;
+    this.kept = [];
+    this.opts.onLog(`ffmpeg (H.264 encoder): ${why}: a still board is encoded every frame`);
   }
 
   /** Reads FLV: header, then tags (11-byte header, data, 4-byte previous-tag size). */
@@ -237,6 +343,7 @@ export class H264Coder implements VideoCoder {
           this.opts.onLog('ffmpeg (H.264 encoder) restarted with other parameter sets than the SDP\'s: players take them from the stream');
         }
         this.sps = c.sps;
+        this.spsLayout = undefined;
         this.pps = c.pps;
         this.lengthSize = c.lengthSize;
         this.readyResolve();
@@ -265,7 +372,13 @@ export class H264Coder implements VideoCoder {
     if (idr) this.idrs++;
     // parameter sets in-band before every IDR (a late player need not have read the SDP)
     const au = idr && this.sps && !nals.some((n) => nalType(n) === NAL_SPS) ? [this.sps, this.pps!, ...nals] : nals;
-    this.out?.(h264Payloads(au), asked.rtpTime);
+    const payloads = h264Payloads(au);
+    if (asked.gen === this.gen && !this.noLoop) {
+      // kept without SEI: x264 writes one (its settings, as text) into a child's first frame only,
+      // and ffmpeg's RTSP client gave that frame no time whenever it came round again
+      this.keep(nals.some((n) => nalType(n) === NAL_SEI) ? h264Payloads(au.filter((n) => nalType(n) !== NAL_SEI)) : payloads, nals, idr);
+    }
+    this.out?.(payloads, asked.rtpTime);
   }
 
   close(): Promise<void> {

@@ -2,17 +2,19 @@
  * The H.264 video track's parts: the RFC 6184 packetizer (single NAL units, FU-A fragments with
  * their start/end bits, the marker bit on an access unit's last packet, AUDs dropped), the SDP's
  * fmtp from the SPS/PPS, and the ffmpeg encoder child (each access unit stamped with the RTP time
- * asked for, an IDR with SPS/PPS in-band at least every `fps` frames, the child released on close).
+ * asked for, an IDR with SPS/PPS in-band at least every `fps` frames, the child released on close;
+ * a still board looped from the last two GOPs with the child fed no more).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RtspOutput } from '../../lib/rtsp';
 import type { CodedError } from '../../lib/util/errors';
 import { H264Coder, findH264Ffmpeg } from '../../lib/rtsp/h264';
-import { H264_MAX_PAYLOAD, NAL_AUD, NAL_IDR, NAL_PPS, NAL_SPS, depacketizeH264, h264Fmtp, h264Payloads, nalType, parseAvcC, splitLengthPrefixed } from '../../lib/rtsp/h264-rtp';
+import { H264_MAX_PAYLOAD, NAL_AUD, NAL_IDR, NAL_PPS, NAL_SPS, depacketizeH264, h264Fmtp, h264Payloads, idrPicId, nalType, parseAvcC, parseSpsLayout, splitLengthPrefixed } from '../../lib/rtsp/h264-rtp';
 import { VideoTrack, type VideoCoder, type VideoFrameOut } from '../../lib/rtsp/video-track';
 import { parseRtp, rtpOf } from '../../lib/rtsp/rtp';
 import { encodeJpeg } from '../../lib/video/jpeg';
@@ -209,3 +211,88 @@ test('VideoTrack: a new picture is followed by the coder\'s followUps frames one
   assert.deepEqual(sent.slice(0, 12), [1000, 1020, 1040, 1060, 1080, 1100, 1120, 1140, 1160, 1180, 1200, 1700], `pictures at ${sent.join(' ')} ms`);
   assert.equal(sent[12], 2200);
 });
+
+for (const fps of [1, 2]) {
+  test(`H264Coder, a still board at ${fps} fps: after two GOPs of a picture the child gets no more frames, the last two GOPs are looped; a change goes to the child again and out as an IDR; the stream decodes without errors, shows each board, and no two IDRs in a row share an idr_pic_id`, { skip: missingPeer('ffmpeg') }, async () => {
+    const errors: Error[] = [];
+    const logs: string[] = [];
+    const coder = new H264Coder({ ffmpeg: findH264Ffmpeg({}), fps, width: 320, height: 240, payloadType: 96, onLog: (l) => void logs.push(l), onError: (e) => void errors.push(e) });
+    const frames: { ts: number; nals: Buffer[] }[] = [];
+    coder.attach((payloads, ts) => frames.push({ ts, nals: depacketizeH264(payloads) }));
+    const dir = mkdtempSync(join(tmpdir(), 'h264-loop-'));
+    try {
+      await Promise.race([coder.ready, new Promise((_, r) => setTimeout(() => r(new Error('no SPS/PPS in 20 s')), 20000))]);
+      const sps = parseSpsLayout(Buffer.from(coder.fmtp!.split('sprop-parameter-sets=')[1].split(',')[0], 'base64'));
+      let ts = 0;
+      // one frame at a time, each back before the next is asked for (as at fps: a period is far longer than an encoding)
+      const step = async (): Promise<void> => {
+        const n = frames.length;
+        coder.frame((ts += 3000));
+        await until(() => frames.length === n + 1, 20000, `frame ${n + 1} back`);
+      };
+      const segments: { start: number; encodedAtChange: number; idrAtChange: boolean }[] = [];
+      const show = async (v: number, lastOut: 'loopFirst' | 'loopLast'): Promise<void> => {
+        // a change right after the loop's first IDR (the child's next IDR would have its
+        // idr_pic_id), or after its last frame
+        const want = lastOut === 'loopFirst' ? 1 : 0;
+        for (let i = 0; i < 2 * fps && coder.framesLooped % (2 * fps) !== want; i++) await step();
+        assert.equal(coder.framesLooped % (2 * fps), want, 'the loop at the position wanted');
+        coder.setPicture(board(320, 240, v));
+        const encodedAtChange = coder.framesEncoded;
+        await step();
+        segments.push({ start: frames.length - 1, encodedAtChange, idrAtChange: frames.at(-1)!.nals.some((n) => nalType(n) === NAL_IDR) });
+        for (let i = 0; i < 3 * fps + 1; i++) await step();
+        // still: from here on the child is not fed
+        const encoded = coder.framesEncoded;
+        for (let i = 0; i < 4 * fps + 2; i++) await step();
+        assert.equal(coder.framesEncoded, encoded, `no picture written to the child while the board is still (board ${v})`);
+        assert.ok(encoded - encodedAtChange <= 3 * fps + 1, `at most two GOPs and the rest of the one the change fell in encoded (${encoded - encodedAtChange})`);
+      };
+      await show(20, 'loopLast');
+      await show(220, 'loopFirst');
+      await show(120, 'loopLast');
+      assert.ok(coder.framesLooped >= 3 * (4 * fps + 2));
+      assert.deepEqual(segments.slice(1).map((s) => s.idrAtChange), [true, true], 'a change after the loop started goes out as an IDR');
+      assert.deepEqual(frames.map((f) => f.ts), Array.from({ length: frames.length }, (_, i) => 3000 * (i + 1)), 'every frame with its RTP time, in order');
+
+      // no two IDR access units in a row with one idr_pic_id (H.264 7.4.3)
+      const ids = frames.map((f) => {
+        const idr = f.nals.find((n) => nalType(n) === NAL_IDR);
+        return idr ? idrPicId(idr, sps) : undefined;
+      });
+      for (let i = 1; i < ids.length; i++) {
+        if (ids[i] !== undefined && ids[i - 1] !== undefined) assert.notEqual(ids[i], ids[i - 1], `IDRs ${i - 1} and ${i} in a row: ${ids.map((x) => (x === undefined ? 'P' : `I${x}`)).join(' ')}`);
+      }
+
+      // the stream as a player gets it (Annex B from the depacketized RTP payloads) decodes cleanly
+      // from its first IDR (the first board came in the GOP of the child's first, unsent, picture)
+      const first = ids.findIndex((x) => x !== undefined);
+      assert.ok(first >= 0 && first < fps, `an IDR within the first board's first GOP (${first})`);
+      const file = join(dir, 'loop.h264');
+      writeFileSync(file, Buffer.concat(frames.slice(first).flatMap((f) => f.nals.flatMap((n) => [Buffer.from([0, 0, 0, 1]), n]))));
+      const r = spawnSync('ffmpeg', ['-v', 'error', '-threads', '1', '-i', file, '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], { timeout: 60000, maxBuffer: 256 * 1024 * 1024 });
+      assert.equal(r.status, 0, String(r.stderr));
+      assert.equal(String(r.stderr), '', 'ffmpeg decodes without an error');
+      const size = 320 * 240;
+      assert.equal(r.stdout.length, (frames.length - first) * size, 'every frame decoded');
+      const mean = (i: number): number => {
+        let sum = 0;
+        for (let o = (i - first) * size; o < (i - first + 1) * size; o++) sum += r.stdout[o];
+        return sum / size;
+      };
+      const boards: number[] = [];
+      for (const [k, s] of segments.entries()) {
+        const end = k + 1 < segments.length ? segments[k + 1].start : frames.length;
+        const m = mean(s.start + 2 * fps);
+        boards.push(m);
+        for (let i = Math.max(s.start, first); i < end; i++) assert.ok(Math.abs(mean(i) - m) < 3, `frame ${i} shows board ${k} (mean luma ${mean(i).toFixed(1)} vs ${m.toFixed(1)})`);
+      }
+      assert.ok(Math.abs(boards[0] - boards[1]) > 20 && Math.abs(boards[1] - boards[2]) > 10, `the three boards differ: ${boards.map((b) => b.toFixed(1)).join(' ')}`);
+      assert.equal(errors.length, 0);
+      assert.ok(!logs.some((l) => /still board|loop/.test(l)), logs.join('\n'));
+    } finally {
+      await coder.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

@@ -229,6 +229,21 @@ export class H264Coder implements VideoCoder {
     this.kept = [];
   }
 
+  /**
+   * A player starts (or a push target takes the stream again): while the still board loops, the
+   * loop goes on from one of its IDRs, so the player decodes the board from its first frame
+   * instead of waiting up to a second for the next one. Of the two, the one whose idr_pic_id
+   * differs from the last IDR sent: two IDRs back to back must not share it.
+   */
+  refresh(): void {
+    if (!this.looping) return;
+    const fps = this.opts.fps;
+    this.loopPos = this.kept[0].idrId !== this.lastLoopIdr ? 0 : fps;
+  }
+
+  /** idr_pic_id of the last IDR handed out from the loop */
+  private lastLoopIdr: number | undefined;
+
   frame(rtpTime: number): void {
     if (!this.looping && this.loopReady()) {
       this.looping = true;
@@ -239,7 +254,10 @@ export class H264Coder implements VideoCoder {
       // still to come before it
       const au = this.kept[this.loopPos];
       this.loopPos = (this.loopPos + 1) % this.kept.length;
-      if (au.idrId !== undefined) this.idrs++;
+      if (au.idrId !== undefined) {
+        this.idrs++;
+        this.lastLoopIdr = au.idrId;
+      }
       this.framesLooped++;
       this.out?.(au.payloads, rtpTime);
       return;

@@ -29,6 +29,8 @@ export interface VideoCoder {
   setPicture(jpeg: Buffer): void;
   /** one frame of the current picture at RTP time `rtpTime` */
   frame(rtpTime: number): void;
+  /** a player starts: the next frame should be one it can decode on its own, where the coder can */
+  refresh?(): void;
   /**
    * How many frames follow a new picture one audio frame (20 ms) apart, before the re-sends at
    * `fps`: players whose decoder hands a frame on only once later ones have arrived show the
@@ -129,6 +131,7 @@ export class VideoTrack {
   /** The next tick sends the picture (a player just started). */
   refresh(): void {
     this.dueMs = 0;
+    this.coder.refresh?.();
   }
 
   /**

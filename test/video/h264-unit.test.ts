@@ -3,7 +3,8 @@
  * their start/end bits, the marker bit on an access unit's last packet, AUDs dropped), the SDP's
  * fmtp from the SPS/PPS, and the ffmpeg encoder child (each access unit stamped with the RTP time
  * asked for, an IDR with SPS/PPS in-band at least every `fps` frames, the child released on close;
- * a still board looped from the last two GOPs with the child fed no more).
+ * a still board looped from the last two GOPs with the child fed no more, a player that starts
+ * getting an IDR at once).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -251,6 +252,14 @@ for (const fps of [1, 2]) {
       await show(20, 'loopLast');
       await show(220, 'loopFirst');
       await show(120, 'loopLast');
+      // a player starts while the board loops (refresh): the next frame is one of the loop's IDRs,
+      // from any position in the loop (the idr_pic_id and decoding checks below cover these too)
+      for (let k = 0; k < 2 * fps + 1; k++) {
+        coder.refresh();
+        await step();
+        assert.ok(frames.at(-1)!.nals.some((n) => nalType(n) === NAL_IDR), `an IDR right after a refresh (${k} frames after the one before)`);
+        for (let i = 0; i < k; i++) await step();
+      }
       assert.ok(coder.framesLooped >= 3 * (4 * fps + 2));
       assert.deepEqual(segments.slice(1).map((s) => s.idrAtChange), [true, true], 'a change after the loop started goes out as an IDR');
       assert.deepEqual(frames.map((f) => f.ts), Array.from({ length: frames.length }, (_, i) => 3000 * (i + 1)), 'every frame with its RTP time, in order');

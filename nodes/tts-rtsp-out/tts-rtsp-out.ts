@@ -95,6 +95,9 @@ export = function (RED: NodeAPI) {
     let speaking: string | undefined;
     /** why the push target is away (the publisher's reason and retry delay) */
     let outage: string | undefined;
+    /** the last words of an encoder (ffmpeg: AAC, H.264) that exited and is being restarted */
+    let encoderDown: string | undefined;
+    let encoderTimer: NodeJS.Timeout | undefined;
     const show = () => {
       const s = out.state;
       // push: while the target is away nothing is heard, and an announcement cut by the outage
@@ -104,6 +107,9 @@ export = function (RED: NodeAPI) {
         const text = (outage ? t(`${s}Because`, { reason: outage }) : t(s)) + (waiting ? ` · ${t('waiting', { count: waiting })}` : '');
         return node.status({ fill: 'yellow', shape: 'ring', text });
       }
+      // an encoder restarting: its reason in the status while it lasts (a stream without its
+      // AAC audio or H.264 board is not "listening" as if all were well)
+      if (encoderDown) return node.status({ fill: 'yellow', shape: 'ring', text: t('encoderRestarting', { reason: [...encoderDown].slice(0, 60).join('') }) });
       if (speaking && station.announcer.playing) return node.status({ fill: 'blue', shape: 'dot', text: t('speaking', { text: speaking }) });
       if (s === 'listening') node.status({ fill: 'green', shape: out.players ? 'dot' : 'ring', text: t('listening', { count: out.players }) });
       else if (s === 'publishing') node.status({ fill: 'green', shape: 'dot', text: t('publishing') });
@@ -114,6 +120,14 @@ export = function (RED: NodeAPI) {
     station.output.on('error', (e: unknown) => {
       // by kind, not by text: a restart's text carries its next delay
       const kind = (e as { code?: string }).code ?? String(e);
+      const params = (e as { params?: { reason?: unknown; delay?: unknown } }).params;
+      if (/\.ffmpeg(Exited|Failed)$/.test(kind) && params?.reason !== undefined) {
+        encoderDown = String(params.reason);
+        // shown until the restart has had time to prove itself (another exit says it again)
+        if (encoderTimer) clearTimeout(encoderTimer);
+        encoderTimer = setTimeout(() => ((encoderDown = undefined), show()), (Number(params.delay) || 0) + 10000);
+        show();
+      }
       if (kind === warned) return;
       warned = kind;
       node.warn(err(e).message);
@@ -162,7 +176,7 @@ export = function (RED: NodeAPI) {
         done(err(e));
       }
     });
-    node.on('close', (_removed: boolean, done: () => void) => void station.close().finally(() => (node.status({}), done())));
+    node.on('close', (_removed: boolean, done: () => void) => void (encoderTimer && clearTimeout(encoderTimer), station.close()).finally(() => (node.status({}), done())));
   }
 
   RED.nodes.registerType('tts-rtsp-out', TtsRtspOut, { credentials: { username: { type: 'text' }, password: { type: 'password' } } });

@@ -110,7 +110,7 @@ test('tts-rtsp-out serve: the Max players property caps the players (453 beyond 
   assert.equal(await clients[2].setupAndPlay(url, 'RTP/AVP;unicast;client_port=99999-100000'), 461);
 });
 
-test('tts-rtsp-out: an AAC encoder that keeps failing is a warning with its reason, once, not only a debug line', { skip: process.platform === 'win32' && 'the stand-in ffmpeg is a shell script' }, async (t) => {
+test('tts-rtsp-out: an AAC encoder that keeps failing is a warning with its reason, once, not only a debug line, and a yellow status while it restarts', { skip: process.platform === 'win32' && 'the stand-in ffmpeg is a shell script' }, async (t) => {
   t.after(() => unload());
   // a stand-in "ffmpeg" that fails at once, as a broken install or a wrong path does
   const fake = join(dir, 'fake-ffmpeg');
@@ -124,6 +124,9 @@ test('tts-rtsp-out: an AAC encoder that keeps failing is a warning with its reas
   await sleep(2500);
   const aboutFfmpeg = warnings.filter((w) => /ffmpeg/i.test(w));
   assert.equal(aboutFfmpeg.length, 1, aboutFfmpeg.join(' | '));
+  // and the status says so while it lasts, with the encoder's last words
+  const status = (getNode('tts') as unknown as { status: { args: Array<[{ fill?: string; text?: string }]> } }).status.args.map(([s]) => s);
+  assert.ok(status.some((s) => s.fill === 'yellow' && /encoderRestarting/.test(String(s.text))), JSON.stringify(status));
 });
 
 test('tts-rtsp-out: a setting that is no number, or out of range, is refused at deploy, naming it', async (t) => {

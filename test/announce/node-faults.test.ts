@@ -7,30 +7,19 @@
  */
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collect, collectErrors, getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
+import { collect, collectErrors, getNode, load, unload, until } from '../support/node-red';
+import { ttsFlow, ttsNode, ttsNodeRuntime } from './tts-node';
 import { encodeWav, wavHeader } from '../../lib/pcm';
 import { missingPeer } from '../support/peers';
 import { freePort, scratch, sleep, spawnPeer, tone } from './support';
 import { RawRtsp } from '../rtsp/hostile-clients';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const ttsNode = require('../../nodes/tts-rtsp-out/tts-rtsp-out');
-
 const { dir, peers } = scratch('announce-node-faults-');
-before(() => startServer());
-after(async () => {
-  await unload();
-  await stopServer();
-});
+ttsNodeRuntime();
 
-function node(extra: Record<string, unknown>) {
-  return [
-    { id: 'tts', type: 'tts-rtsp-out', mode: 'serve', host: '127.0.0.1', port: '0', path: 'announce', codec: 'opus', engine: 'embedded', chime: 'none', wires: [['out']], ...extra },
-    { id: 'out', type: 'helper' },
-  ];
-}
+const node = ttsFlow;
 
 function lyingWav(lie: (h: Buffer) => void): Buffer {
   const wav = encodeWav(tone(16000, 440, 300), { rate: 16000, channels: 1 });

@@ -22,16 +22,10 @@ import { missingPeer } from '../support/peers';
 import { freePort, scratch, spawnPeer, until, type Peer } from '../announce/support';
 import { CJK_FONT } from '../video/support';
 import { BAD_TRANSPORTS, RawRtsp, udpReceiver } from './hostile-clients';
+import { rawClients } from './support';
 
 const { dir, peers, cleanup } = scratch('rtsp-hostile-video-');
-const raws: RawRtsp[] = [];
-after(() => raws.forEach((r) => r.destroy()));
-
-function raw(port: number): RawRtsp {
-  const r = new RawRtsp(port);
-  raws.push(r);
-  return r;
-}
+const raw = rawClients();
 
 interface Served {
   station: AnnouncementStream;

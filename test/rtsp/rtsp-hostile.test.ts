@@ -16,16 +16,10 @@ import type { CodedError } from '../../lib/util/errors';
 import { missingPeer } from '../support/peers';
 import { ffmpegPlayer, freePort, readWav, runs, scratch, sleep, tone, toneTrack, until } from '../announce/support';
 import { BAD_TRANSPORTS, RawRtsp, interleavedRtcp, udpReceiver } from './hostile-clients';
+import { rawClients } from './support';
 
 const { dir, peers, cleanup } = scratch('rtsp-hostile-');
-const raws: RawRtsp[] = [];
-after(() => raws.forEach((r) => r.destroy()));
-
-function raw(port: number): RawRtsp {
-  const r = new RawRtsp(port);
-  raws.push(r);
-  return r;
-}
+const raw = rawClients();
 
 interface Served {
   station: AnnouncementStream;

@@ -5,6 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { envelope } from '../support/audio';
+import { after } from 'node:test';
+import { RawRtsp } from './hostile-clients';
 
 /** Tone bursts: TONE_MS of a 1 kHz sine at the start of every PERIOD_MS, silence in between. */
 export const PERIOD_MS = 1000;
@@ -121,4 +123,15 @@ export function readRaw(file: string): Buffer {
 export function assertTimeline(pcm: Buffer, rate: number, minBursts: number, who = 'decoded audio'): void {
   const problem = timelineProblem(pcm, rate, minBursts);
   if (problem) throw new Error(`${who}: ${problem}`);
+}
+
+/** A RawRtsp maker for a test file: every client it made is destroyed after the file's tests. */
+export function rawClients(): (port: number) => RawRtsp {
+  const made: RawRtsp[] = [];
+  after(() => made.forEach((r) => r.destroy()));
+  return (port) => {
+    const r = new RawRtsp(port);
+    made.push(r);
+    return r;
+  };
 }

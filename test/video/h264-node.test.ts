@@ -5,34 +5,23 @@
  * MJPEG still deploys on that PATH. The test runtime's RED._ returns catalog keys, so errors read
  * "errors.video.<code>".
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { collect, collectErrors, getNode, load, startServer, stopServer, unload, until } from '../support/node-red';
+import { collect, collectErrors, getNode, load, unload, until } from '../support/node-red';
+import { ttsFlow, ttsNode, ttsNodeRuntime } from '../announce/tts-node';
 import { missingPeer } from '../support/peers';
 import { freePort, scratch, spawnPeer } from '../announce/support';
 import { createStation } from '../../lib/announce';
 import type { CodedError } from '../../lib/util/errors';
 import { CJK_FONT } from './support';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const ttsNode = require('../../nodes/tts-rtsp-out/tts-rtsp-out');
-
 const { peers } = scratch('h264-node-');
-before(() => startServer());
-after(async () => {
-  await unload();
-  await stopServer();
-});
+ttsNodeRuntime();
 
-function node(extra: Record<string, unknown>) {
-  return [
-    { id: 'tts', type: 'tts-rtsp-out', mode: 'serve', host: '127.0.0.1', path: 'board', codec: 'opus', engine: 'embedded', voice: 'en-us', chime: 'none', wires: [['out']], ...extra },
-    { id: 'out', type: 'helper' },
-  ];
-}
+const node = (extra: Record<string, unknown>) => ttsFlow({ path: 'board', voice: 'en-us', ...extra });
 
 test('tts-rtsp-out video=h264: the stream offers Opus and H.264 at the board size, a call plays', { skip: missingPeer('ffmpeg', 'ffprobe', 'fonts-noto-cjk') }, async (t) => {
   t.after(() => unload());

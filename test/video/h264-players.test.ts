@@ -17,7 +17,7 @@ import type { H264Coder } from '../../lib/rtsp/h264';
 import type { CodedError } from '../../lib/util/errors';
 import { missingPeer } from '../support/peers';
 import { freePort, scratch, sleep, spawnPeer, until, type Peer } from '../announce/support';
-import { CJK_FONT, audioOnset, decodeJpeg, psnr, readRecording, scaled, type Recording, type Rgba } from './support';
+import { CJK_FONT, audioOnset, decodeJpeg, psnr, readRecording, scaled, ffmpegRecorder as recordWithFfmpeg, gstRecorder as recordWithGst, type Recording, type Rgba } from './support';
 
 const { dir, peers, cleanup } = scratch('h264-players-');
 const W = 640;
@@ -42,24 +42,9 @@ async function station(extra: Partial<StationConfig> = {}): Promise<{ st: Announ
 /** The ffmpeg H.264 encoder child of a stream (its pid: supervision and close are checked on it). */
 const coderOf = (st: AnnouncementStream) => (st.output as unknown as { video: { coder: H264Coder } }).video.coder;
 
-function ffmpegRecorder(url: string, file: string, seconds: number, transport: 'tcp' | 'udp'): Peer {
-  const p = spawnPeer('ffmpeg', ['-hide_banner', '-loglevel', 'warning', '-nostdin', '-rtsp_transport', transport, '-i', url, '-t', String(seconds), '-map', '0', '-c:v', 'copy', '-c:a', 'pcm_s16le', '-y', file], (seconds + 30) * 1000);
-  peers.push(p);
-  return p;
-}
+const ffmpegRecorder = (url: string, file: string, seconds: number, transport: 'tcp' | 'udp'): Peer => recordWithFfmpeg(peers, url, file, seconds, transport);
 
-/** GStreamer recording both tracks as rtpbin times them (see video-players.test.ts for the two buffer modes). */
-function gstRecorder(url: string, file: string, mode: 'synced' | 'default' = 'synced'): Peer {
-  const p = spawnPeer(
-    'gst-launch-1.0',
-    ['-e', '-q', 'rtspsrc', `location=${url}`, 'protocols=tcp', 'latency=200', ...(mode === 'synced' ? ['buffer-mode=synced'] : []), 'name=s', 'matroskamux', 'name=mux', '!', 'filesink', `location=${file}`,
-      's.', '!', 'application/x-rtp,media=video', '!', 'rtph264depay', '!', 'h264parse', '!', 'queue', '!', 'mux.',
-      's.', '!', 'application/x-rtp,media=audio', '!', 'rtpopusdepay', '!', 'opusparse', '!', 'queue', '!', 'mux.'],
-    60000,
-  );
-  peers.push(p);
-  return p;
-}
+const gstRecorder = (url: string, file: string, mode?: 'synced' | 'default'): Peer => recordWithGst(peers, 'h264', url, file, mode);
 
 /**
  * The board the stream shows once `number` is called, when it is drawn: its JPEG, decoded only when

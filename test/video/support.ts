@@ -57,6 +57,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { envelope } from '../support/audio';
+import { spawnPeer, type Peer } from '../announce/support';
 
 export interface Recording {
   /** decoded video frames in order, with their time (s) on the player's timeline */
@@ -97,4 +98,33 @@ export function audioOnset(r: Recording, level = 1000, from = -Infinity): number
   const env = envelope(r.audio, 16000);
   const i = env.findIndex((v, k) => v > level && r.audioStart + k / 100 >= from);
   return i < 0 ? undefined : r.audioStart + i / 100;
+}
+
+/**
+ * ffmpeg recording both tracks of a served stream for `seconds` (video as sent, audio as PCM): the
+ * timeline a player sees, by RTP time. The peer goes into `peers` (the test file's clean-up).
+ */
+export function ffmpegRecorder(peers: Peer[], url: string, file: string, seconds: number, transport: 'tcp' | 'udp'): Peer {
+  const p = spawnPeer('ffmpeg', ['-hide_banner', '-loglevel', 'warning', '-nostdin', '-rtsp_transport', transport, '-i', url, '-t', String(seconds), '-map', '0', '-c:v', 'copy', '-c:a', 'pcm_s16le', '-y', file], (seconds + 30) * 1000);
+  peers.push(p);
+  return p;
+}
+
+/**
+ * GStreamer recording both tracks as rtpbin times them, into Matroska. buffer-mode=synced: the
+ * jitter buffer times packets by the sender's clock (RTP time, with the reports' NTP mapping across
+ * tracks); 'default': its default mode (slave: arrival times, skew-corrected per stream), where the
+ * board came out 200–380 ms after the speech until a change was followed by another frame.
+ */
+export function gstRecorder(peers: Peer[], codec: 'mjpeg' | 'h264', url: string, file: string, mode: 'synced' | 'default' = 'synced'): Peer {
+  const depay = codec === 'h264' ? ['rtph264depay', '!', 'h264parse'] : ['rtpjpegdepay', '!', 'jpegparse'];
+  const p = spawnPeer(
+    'gst-launch-1.0',
+    ['-e', '-q', 'rtspsrc', `location=${url}`, 'protocols=tcp', 'latency=200', ...(mode === 'synced' ? ['buffer-mode=synced'] : []), 'name=s', 'matroskamux', 'name=mux', '!', 'filesink', `location=${file}`,
+      's.', '!', 'application/x-rtp,media=video', '!', ...depay, '!', 'queue', '!', 'mux.',
+      's.', '!', 'application/x-rtp,media=audio', '!', 'rtpopusdepay', '!', 'opusparse', '!', 'queue', '!', 'mux.'],
+    60000,
+  );
+  peers.push(p);
+  return p;
 }

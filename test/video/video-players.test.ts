@@ -16,7 +16,7 @@ import { encodeJpeg } from '../../lib/video/jpeg';
 import { missingPeer } from '../support/peers';
 import { freePort, scratch, spawnPeer, until, type Peer } from '../announce/support';
 import { assertTimeline, readRaw, startFeeder } from '../rtsp/support';
-import { CJK_FONT, audioOnset, decodeJpeg, encodePng, psnr, readRecording, scaled, type Recording, type Rgba } from './support';
+import { CJK_FONT, audioOnset, decodeJpeg, encodePng, psnr, readRecording, scaled, ffmpegRecorder as recordWithFfmpeg, gstRecorder as recordWithGst, type Recording, type Rgba } from './support';
 
 const { dir, peers, cleanup } = scratch('video-players-');
 const W = 640;
@@ -32,29 +32,9 @@ async function station(): Promise<{ st: AnnouncementStream; url: string }> {
   return { st, url: `rtsp://127.0.0.1:${port}/board` };
 }
 
-function ffmpegRecorder(url: string, file: string, seconds: number, transport: 'tcp' | 'udp'): Peer {
-  const p = spawnPeer('ffmpeg', ['-hide_banner', '-loglevel', 'warning', '-nostdin', '-rtsp_transport', transport, '-i', url, '-t', String(seconds), '-map', '0', '-c:v', 'copy', '-c:a', 'pcm_s16le', '-y', file], (seconds + 30) * 1000);
-  peers.push(p);
-  return p;
-}
+const ffmpegRecorder = (url: string, file: string, seconds: number, transport: 'tcp' | 'udp'): Peer => recordWithFfmpeg(peers, url, file, seconds, transport);
 
-/**
- * GStreamer recording both tracks as rtpbin times them. buffer-mode=synced: the jitter buffer
- * times packets by the sender's clock (RTP time, with the reports' NTP mapping across tracks);
- * 'default': its default mode (slave: arrival times, skew-corrected per stream), where the board
- * came out 200–380 ms after the speech until the change was sent again one audio packet later.
- */
-function gstRecorder(url: string, file: string, mode: 'synced' | 'default' = 'synced'): Peer {
-  const p = spawnPeer(
-    'gst-launch-1.0',
-    ['-e', '-q', 'rtspsrc', `location=${url}`, 'protocols=tcp', 'latency=200', ...(mode === 'synced' ? ['buffer-mode=synced'] : []), 'name=s', 'matroskamux', 'name=mux', '!', 'filesink', `location=${file}`,
-      's.', '!', 'application/x-rtp,media=video', '!', 'rtpjpegdepay', '!', 'jpegparse', '!', 'queue', '!', 'mux.',
-      's.', '!', 'application/x-rtp,media=audio', '!', 'rtpopusdepay', '!', 'opusparse', '!', 'queue', '!', 'mux.'],
-    60000,
-  );
-  peers.push(p);
-  return p;
-}
+const gstRecorder = (url: string, file: string, mode?: 'synced' | 'default'): Peer => recordWithGst(peers, 'mjpeg', url, file, mode);
 
 /** The board the stream shows once `number` is called (its JPEG decoded), when it is drawn. */
 function boardOf(st: AnnouncementStream, number: string): Promise<Rgba> {

@@ -15,7 +15,7 @@ import { NUMBER_REGION } from '../../lib/video/board';
 import type { RtspOutput } from '../../lib/rtsp';
 import type { H264Coder } from '../../lib/rtsp/h264';
 import type { CodedError } from '../../lib/util/errors';
-import { missingPeer } from '../support/peers';
+import { missingPeer, stoppedCleanly } from '../support/peers';
 import { freePort, scratch, sleep, spawnPeer, until, type Peer } from '../announce/support';
 import { CJK_FONT, audioOnset, decodeJpeg, psnr, readRecording, scaled, ffmpegRecorder as recordWithFfmpeg, gstRecorder as recordWithGst, type Recording, type Rgba } from './support';
 
@@ -100,7 +100,7 @@ async function callAndCheck(who: string, record: (url: string, file: string) => 
   await until(() => st.announcer.playing === undefined, 20000, 'speech finished');
   await stop(p);
   const code = await p.exited;
-  assert.ok(code === 0 || code === null, `${who} exit ${code}: ${p.stderr().slice(-2000)}`);
+  assert.ok(stoppedCleanly(code, p.stderr()), `${who} exit ${code}: ${p.stderr().slice(-2000)}`);
   checkSync(who, readRecording(file, dir), board);
   assert.deepEqual(errors, []);
 }

@@ -13,7 +13,7 @@ import { createStation, type AnnouncementStream } from '../../lib/announce';
 import { NUMBER_REGION } from '../../lib/video/board';
 import { RtspOutput } from '../../lib/rtsp';
 import { encodeJpeg } from '../../lib/video/jpeg';
-import { missingPeer } from '../support/peers';
+import { missingPeer, stoppedCleanly } from '../support/peers';
 import { freePort, scratch, spawnPeer, until, type Peer } from '../announce/support';
 import { assertTimeline, readRaw, startFeeder } from '../rtsp/support';
 import { CJK_FONT, audioOnset, decodeJpeg, encodePng, psnr, readRecording, scaled, ffmpegRecorder as recordWithFfmpeg, gstRecorder as recordWithGst, type Recording, type Rgba } from './support';
@@ -71,7 +71,7 @@ async function callAndCheck(who: string, record: (url: string, file: string) => 
   await until(() => st.announcer.playing === undefined, 20000, 'speech finished');
   await stop(p);
   const code = await p.exited;
-  assert.ok(code === 0 || code === null, `${who} exit ${code}: ${p.stderr().slice(-2000)}`);
+  assert.ok(stoppedCleanly(code, p.stderr()), `${who} exit ${code}: ${p.stderr().slice(-2000)}`);
   const rec = readRecording(file, dir);
   const change = boardChange(rec, board);
   const onset = audioOnset(rec, 1000, change.t - 1.5);

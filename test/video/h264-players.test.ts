@@ -17,7 +17,7 @@ import type { H264Coder } from '../../lib/rtsp/h264';
 import type { CodedError } from '../../lib/util/errors';
 import { missingPeer, stoppedCleanly } from '../support/peers';
 import { freePort, scratch, sleep, spawnPeer, until, type Peer } from '../announce/support';
-import { CJK_FONT, audioOnset, decodeJpeg, psnr, readRecording, scaled, ffmpegRecorder as recordWithFfmpeg, gstRecorder as recordWithGst, type Recording, type Rgba } from './support';
+import { CJK_FONT, audioOnset, decodeJpeg, psnr, readRecording, scaled, ffmpegRecorder as recordWithFfmpeg, gstRecorder as recordWithGst, type Recording, type Rgba, ffmpegListener } from './support';
 
 const { dir, peers, cleanup } = scratch('h264-players-');
 const W = 640;
@@ -173,16 +173,7 @@ test('H.264: the encoder child killed (SIGKILL) mid-stream is restarted with an 
   assert.throws(() => process.kill(first, 0), /ESRCH/);
 });
 
-/** `ffmpeg -rtsp_flags listen` recording both tracks of what is published (see video-push.test.ts). */
-function listener(port: number, file: string, seconds: number): Peer {
-  const p = spawnPeer(
-    'ffmpeg',
-    ['-hide_banner', '-loglevel', 'warning', '-nostdin', '-rtsp_flags', 'listen', '-listen_timeout', '30', '-i', `rtsp://127.0.0.1:${port}/x`, '-t', String(seconds), '-map', '0', '-c:v', 'copy', '-c:a', 'pcm_s16le', '-y', file],
-    (seconds + 40) * 1000,
-  );
-  peers.push(p);
-  return p;
-}
+const listener = (port: number, file: string, seconds: number): Peer => ffmpegListener(peers, port, file, seconds);
 
 for (const transport of ['tcp', 'udp'] as const) {
   test(`H.264 push over ${transport.toUpperCase()} to ffmpeg (listen): both tracks arrive, A012 on the board (PSNR ≥ 30 dB) with its speech (±100 ms)`, { skip: missingPeer('ffmpeg', 'ffprobe', 'fonts-noto-cjk') }, async () => {

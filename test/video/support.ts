@@ -128,3 +128,38 @@ export function gstRecorder(peers: Peer[], codec: 'mjpeg' | 'h264', url: string,
   peers.push(p);
   return p;
 }
+
+/**
+ * `ffmpeg -rtsp_flags listen` recording both tracks of what is published to 127.0.0.1:port, for
+ * `seconds`. -listen_timeout, not -timeout: since ffmpeg 5 -timeout is the socket timeout in µs,
+ * which over UDP ends the input at the first 100 ms poll without a packet (the 2 fps video track
+ * has them).
+ */
+export function ffmpegListener(peers: Peer[], port: number, file: string, seconds: number): Peer {
+  const p = spawnPeer(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'warning', '-nostdin', '-rtsp_flags', 'listen', '-listen_timeout', '30', '-i', `rtsp://127.0.0.1:${port}/x`, '-t', String(seconds), '-map', '0', '-c:v', 'copy', '-c:a', 'pcm_s16le', '-y', file],
+    (seconds + 40) * 1000,
+  );
+  peers.push(p);
+  return p;
+}
+
+/** The longest the event loop went without running a 5 ms timer (ms) while `work` ran, 30 ms either side. */
+export async function longestLoopGap(work: () => Promise<unknown>): Promise<number> {
+  let last = performance.now();
+  let worst = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 5);
+  try {
+    await new Promise((r) => setTimeout(r, 30));
+    await work();
+    await new Promise((r) => setTimeout(r, 30));
+  } finally {
+    clearInterval(timer);
+  }
+  return worst;
+}

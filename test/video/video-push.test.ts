@@ -14,27 +14,14 @@ import { NUMBER_REGION } from '../../lib/video/board';
 import type { RtspOutput } from '../../lib/rtsp';
 import { missingPeer } from '../support/peers';
 import { freePort, scratch, sleep, spawnPeer, until, type Peer } from '../announce/support';
-import { CJK_FONT, audioOnset, decodeJpeg, psnr, readRecording, scaled, type Rgba } from './support';
+import { CJK_FONT, audioOnset, decodeJpeg, psnr, readRecording, scaled, type Rgba, ffmpegListener } from './support';
 
 const { dir, peers, cleanup } = scratch('video-push-');
 const W = 640;
 const H = 368;
 const region = scaled(NUMBER_REGION, W, H);
 
-/**
- * `ffmpeg -rtsp_flags listen` recording both tracks of what is published, for `seconds`.
- * -listen_timeout, not -timeout: since ffmpeg 5 -timeout is the socket timeout in µs, which over
- * UDP ends the input at the first 100 ms poll without a packet (the 2 fps video track has them).
- */
-function listener(port: number, file: string, seconds: number): Peer {
-  const p = spawnPeer(
-    'ffmpeg',
-    ['-hide_banner', '-loglevel', 'warning', '-nostdin', '-rtsp_flags', 'listen', '-listen_timeout', '30', '-i', `rtsp://127.0.0.1:${port}/x`, '-t', String(seconds), '-map', '0', '-c:v', 'copy', '-c:a', 'pcm_s16le', '-y', file],
-    (seconds + 40) * 1000,
-  );
-  peers.push(p);
-  return p;
-}
+const listener = (port: number, file: string, seconds: number): Peer => ffmpegListener(peers, port, file, seconds);
 
 function pushStation(port: number, transport: 'tcp' | 'udp'): AnnouncementStream {
   const st = createStation({
